@@ -1,0 +1,117 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"testing"
+	"testing/fstest"
+
+	"github.com/uptrace/bun"
+
+	"wagraph/internal/apperr"
+	"wagraph/internal/store"
+	"wagraph/internal/store/storetest"
+	"wagraph/migrations"
+)
+
+// mergeFS returns the embedded migrations plus extra.
+func mergeFS(t *testing.T, extra fstest.MapFS) fs.FS {
+	t.Helper()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, path)
+		out[path] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.OpenEmpty(t, d)
+			if err := db.CheckSchema(ctx); apperr.CodeOf(err) != apperr.SchemaNotMigrated {
+				t.Fatalf("unmigrated database: CheckSchema = %v, want SCHEMA_NOT_MIGRATED", err)
+			}
+			first, err := db.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) == 0 {
+				t.Fatal("first Migrate applied nothing")
+			}
+			second, err := db.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(second) != 0 {
+				t.Fatalf("second Migrate applied %v, want nothing", second)
+			}
+			if err := db.CheckSchema(ctx); err != nil {
+				t.Fatalf("CheckSchema after migrate: %v", err)
+			}
+			if err := db.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, d)
+			future := fstest.MapFS{
+				"29991231000000_from_the_future.up.sql": {Data: []byte("CREATE TABLE future_things (id TEXT PRIMARY KEY)")},
+			}
+			if _, err := store.MigrateFS(ctx, db, mergeFS(t, future)); err != nil {
+				t.Fatalf("apply future migration: %v", err)
+			}
+			err := db.CheckSchema(ctx)
+			if apperr.CodeOf(err) != apperr.SchemaTooNew {
+				t.Fatalf("CheckSchema = %v, want SCHEMA_TOO_NEW", err)
+			}
+			if _, err := db.Migrate(ctx); apperr.CodeOf(err) != apperr.SchemaTooNew {
+				t.Fatalf("Migrate on newer schema = %v, want SCHEMA_TOO_NEW", err)
+			}
+		})
+	}
+}
+
+func TestInTxRollsBack(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES ('t1','n','ADMIN','h',CURRENT_TIMESTAMP)"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want boom", err)
+		}
+		n, err := db.NewSelect().Table("api_tokens").Count(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("rows after rollback = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+func TestOpenRejectsEmptyPath(t *testing.T) {
+	if _, err := store.Open(context.Background(), "sqlite:", store.Options{}); err == nil {
+		t.Fatal("Open(sqlite:) succeeded, want an error naming the problem")
+	}
+}
