@@ -1,32 +1,54 @@
-// Package testenv tells tests where the real Postgres and Redis are. Locally a
-// test that needs one skips when it is not configured; in CI (CI set) it fails,
-// so a missing service can never turn into a silently green run.
+// Package testenv tells tests where the real services they need are, with one
+// rule for when they are missing: a developer's machine skips the test, CI
+// (env CI non-empty) fails it, so a green CI run has really run everything.
 package testenv
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 )
 
-// PostgresURL returns TEST_DATABASE_URL, a Postgres URL whose user may create
-// databases.
-func PostgresURL(t testing.TB) string { return need(t, "TEST_DATABASE_URL", "Postgres") }
+// RedisURL returns env REDIS_URL (for example redis://127.0.0.1:6379/0).
+// Tests sharing it should use distinct key prefixes so they can run in
+// parallel.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return require(t, "REDIS_URL")
+}
 
-// RedisURL returns REDIS_URL.
-func RedisURL(t testing.TB) string { return need(t, "REDIS_URL", "Redis") }
+// PostgresURL returns env TEST_DATABASE_URL, a Postgres database the test may
+// write to.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return require(t, "TEST_DATABASE_URL")
+}
 
-// InCI reports whether the tests run in CI, where every service must be present.
-func InCI() bool { return os.Getenv("CI") != "" }
+// LookPath returns the path of the executable name (say "redis-server") for
+// tests that start their own server.
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name+" executable ("+err.Error()+")")
+	}
+	return path
+}
 
-func need(t testing.TB, env, what string) string {
+func require(t testing.TB, env string) string {
 	t.Helper()
 	v := os.Getenv(env)
-	if v != "" {
-		return v
+	if v == "" {
+		missing(t, env)
 	}
-	if InCI() {
-		t.Fatalf("%s is required in CI: set %s (.ci/run starts %s and exports it)", env, env, what)
+	return v
+}
+
+// missing skips the test, or fails it in CI. Either way the test stops.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s required in CI", what)
 	}
-	t.Skipf("%s not set: skipping the %s test (set it to run against a real %s)", env, what, what)
-	return ""
+	t.Skipf("%s not set; skipping (CI fails instead)", what)
 }

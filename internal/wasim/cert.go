@@ -37,8 +37,11 @@ type serverKeys struct {
 // leaf for the Noise static key, the same shape as the real server's chain, so
 // handshake.go's verifyServerCert passes unmodified once WACertPubKey is the
 // simulator's root.
-func newServerKeys() (*serverKeys, error) {
+func newServerKeys(rootKey *[32]byte) (*serverKeys, error) {
 	k := &serverKeys{root: keys.NewKeyPair(), static: keys.NewKeyPair()}
+	if rootKey != nil {
+		k.root = keys.NewKeyPairFromPrivateKey(*rootKey)
+	}
 	intermediate := keys.NewKeyPair()
 	now := time.Now()
 	notBefore := uint64(now.Add(-time.Hour).Unix())
@@ -111,6 +114,13 @@ func (k *serverKeys) makeTLS(now time.Time) error {
 	k.tlsRoots.AddCert(leaf)
 	return nil
 }
+
+// NewRootKey generates a private key for Options.RootKey.
+func NewRootKey() [32]byte { return *keys.NewKeyPair().Priv }
+
+// PublicKey returns the public half of a root key, the value whatsmeow's
+// WACertPubKey must hold.
+func PublicKey(rootKey [32]byte) [32]byte { return *keys.NewKeyPairFromPrivateKey(rootKey).Pub }
 
 // sign makes an XEdDSA signature with a Curve25519 key, the scheme WhatsApp
 // uses for certificates and ADV identities alike.

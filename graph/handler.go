@@ -1,0 +1,82 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"wagraph/internal/apperr"
+)
+
+// HandlerOptions are the limits and switches of the GraphQL endpoint.
+type HandlerOptions struct {
+	Introspection    bool
+	ComplexityLimit  int
+	ParserTokenLimit int
+	// MaxMessageBytes caps one websocket message from the client.
+	MaxMessageBytes int64
+	// OriginPatterns are host patterns (coder/websocket syntax, e.g.
+	// "admin.example.com" or "localhost:*") allowed to open websockets
+	// besides the server's own origin.
+	OriginPatterns []string
+	InitTimeout    time.Duration
+	KeepAlive      time.Duration
+	// Tracer observes every response (metrics).
+	Tracer graphql.HandlerExtension
+	Log    zerolog.Logger
+}
+
+// NewHandler builds the /graphql handler: POST, GET (queries only) and
+// websocket (graphql-transport-ws and legacy graphql-ws) transports, auth on
+// every operation but health, limits, error presenter and recovery.
+func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
+	srv := handler.New(NewExecutableSchema(Config{
+		Resolvers:  r,
+		Directives: DirectiveRoot{HasRole: hasRole},
+	}))
+	var readLimit = opts.MaxMessageBytes
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			OriginPatterns: opts.OriginPatterns,
+		}},
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			authed, err := r.Auth.AuthenticateInit(ctx, payload)
+			if err != nil {
+				ctx = transport.WithWebsocketCloseCode(ctx, 4401)
+				return transport.AppendCloseReason(ctx, string(apperr.CodeOf(err))), nil, err
+			}
+			return authed, nil, nil
+		},
+		InitTimeout:           opts.InitTimeout,
+		KeepAlivePingInterval: opts.KeepAlive,
+		PayloadReadLimit:      &readLimit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			opts.Log.Debug().Err(err).Msg("websocket closed with an error")
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(opts.ParserTokenLimit)
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	if opts.Tracer != nil {
+		srv.Use(opts.Tracer)
+	}
+	srv.AroundOperations(RequireToken)
+	srv.SetErrorPresenter(ErrorPresenter)
+	srv.SetRecoverFunc(RecoverFunc)
+	return srv
+}

@@ -1,0 +1,17 @@
+// Package graph is wagraph's GraphQL layer: the gqlgen executor generated from
+// schema/, thin resolvers that parse arguments, call one service and map the
+// result, the error presenter and the role directive.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"wagraph/internal/auth"
+	"wagraph/internal/observe"
+)
+
+// Resolver holds the services the resolvers call; server.go builds it once.
+type Resolver struct {
+	Auth      *auth.Service
+	Readiness *observe.Health
+}

@@ -1,0 +1,135 @@
+// Package app assembles a wagraph server from its configuration: database,
+// event bus, services, GraphQL and HTTP routes. server.go runs one; tests
+// start several in one process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"wagraph/graph"
+	"wagraph/internal/apperr"
+	"wagraph/internal/auth"
+	"wagraph/internal/config"
+	"wagraph/internal/observe"
+	"wagraph/internal/pubsub"
+	"wagraph/internal/store"
+)
+
+// Version is wagraph's version, reported by health.
+var Version = "0.1.0-dev"
+
+// App is one running wagraph instance's parts.
+type App struct {
+	Config  config.Config
+	Log     zerolog.Logger
+	DB      *store.DB
+	Redis   *redis.Client // nil without REDIS_URL
+	Bus     pubsub.Bus
+	Auth    *auth.Service
+	Metrics *observe.Metrics
+	Health  *observe.Health
+	// Handler serves every route.
+	Handler http.Handler
+
+	closers []func() error
+}
+
+// New opens the database (migrating it when configured), connects Redis when
+// configured, and builds the services and routes. Close releases them.
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, err error) {
+	a = &App{Config: cfg, Log: log, Metrics: observe.NewMetrics()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.openDatabase(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.openBus(ctx); err != nil {
+		return nil, err
+	}
+	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
+	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health}
+	a.Handler = a.routes(resolver)
+	return a, nil
+}
+
+func (a *App) openDatabase(ctx context.Context) error {
+	db, err := store.Open(ctx, a.Config.DatabaseURL, store.Options{Debug: a.Config.DBDebug})
+	if err != nil {
+		return err
+	}
+	a.DB = db
+	a.closers = append(a.closers, db.Close)
+	if a.Config.MigrateOnStart {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			a.Log.Info().Strs("migrations", applied).Msg("database migrated")
+		}
+	}
+	return db.CheckSchema(ctx)
+}
+
+func (a *App) openBus(ctx context.Context) error {
+	opts := pubsub.Options{BufferSize: a.Config.PubSubBuffer}
+	if a.Config.RedisURL == "" {
+		a.Bus = pubsub.NewMemory(opts)
+		a.closers = append(a.closers, a.Bus.Close)
+		return nil
+	}
+	ropts, err := redis.ParseURL(a.Config.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	a.Redis = redis.NewClient(ropts)
+	a.closers = append(a.closers, a.Redis.Close)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.Redis.Ping(pingCtx).Err(); err != nil {
+		return apperr.Wrap(err, apperr.Unavailable, "cannot reach Redis at "+config.Redact(a.Config.RedisURL)).
+			WithSuggestion("Start Redis or fix REDIS_URL; unset REDIS_URL to run a single instance with the in-process bus.")
+	}
+	bus := pubsub.NewRedis(a.Redis, opts)
+	// The bus closes before the client it uses (closers run in reverse).
+	a.Bus = bus
+	a.closers = append(a.closers, bus.Close)
+	return nil
+}
+
+// checks are what /readyz and the health query report.
+func (a *App) checks() []observe.Check {
+	cs := []observe.Check{
+		{Name: "database", Check: a.DB.Ping},
+		{Name: "migrations", Check: a.DB.CheckSchema},
+	}
+	if a.Redis != nil {
+		cs = append(cs, observe.Check{Name: "redis", Check: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }})
+	}
+	return cs
+}
+
+// Close releases everything New opened, last opened first.
+func (a *App) Close() {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	if err := errors.Join(errs...); err != nil {
+		a.Log.Warn().Err(err).Msg("closing resources")
+	}
+}

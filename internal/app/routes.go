@@ -1,0 +1,91 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"wagraph/graph"
+	"wagraph/internal/observe"
+)
+
+// routes wires every HTTP endpoint:
+//
+//	/graphql   GraphQL over POST, GET and websocket
+//	/graphiql  GraphiQL (paste the token into its Headers tab)
+//	/          redirects to /graphiql
+//	/healthz   liveness, /readyz readiness, /metrics Prometheus
+func (a *App) routes(resolver *graph.Resolver) http.Handler {
+	cfg := a.Config
+	gql := graph.NewHandler(resolver, graph.HandlerOptions{
+		Introspection:    cfg.Introspection,
+		ComplexityLimit:  cfg.ComplexityLimit,
+		ParserTokenLimit: cfg.ParserTokenLimit,
+		MaxMessageBytes:  cfg.MaxRequestBytes,
+		OriginPatterns:   originPatterns(cfg.AllowedOrigins),
+		InitTimeout:      cfg.WSInitTimeout,
+		KeepAlive:        cfg.WSKeepAlive,
+		Tracer:           a.Metrics.GraphQL(func(err error) string { return graph.CodeOf(err) }),
+		Log:              a.Log,
+	})
+	mux := http.NewServeMux()
+	handle := func(pattern, route string, h http.Handler) {
+		mux.Handle(pattern, a.Metrics.Instrument(route, h))
+	}
+	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, a.Auth.Middleware(gql))))
+	handle("GET /graphiql", "/graphiql", playground.Handler("wagraph", "/graphql",
+		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste the token printed at start>"}),
+		playground.WithStoragePrefix("wagraph"),
+	))
+	handle("GET /healthz", "/healthz", a.Health.LiveHandler())
+	handle("GET /readyz", "/readyz", a.Health.ReadyHandler())
+	handle("GET /metrics", "/metrics", a.Metrics.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/graphiql", http.StatusFound))
+	return observe.RequestLogging(a.Log, mux)
+}
+
+// limitBody caps request bodies; websocket messages are capped by the
+// transport's read limit instead.
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets the admin app's origins call /graphql from a browser; the same
+// list is the websocket origin allowlist.
+func cors(allowed []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && slices.Contains(allowed, strings.TrimRight(origin, "/")) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originPatterns turns allowed origins into coder/websocket host patterns.
+func originPatterns(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}

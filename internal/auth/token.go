@@ -1,0 +1,184 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"wagraph/internal/apperr"
+)
+
+// tokenPrefix marks wagraph tokens so they are recognisable in secret scanners.
+const tokenPrefix = "wag"
+
+// Token is a stored API token; the secret itself is never stored.
+type Token struct {
+	bun.BaseModel `bun:"table:api_tokens"`
+
+	ID         string     `bun:"id,pk"`
+	Name       string     `bun:"name,notnull"`
+	Role       Role       `bun:"role,notnull"`
+	SecretHash string     `bun:"secret_hash,notnull"`
+	CreatedAt  time.Time  `bun:"created_at,notnull"`
+	LastUsedAt *time.Time `bun:"last_used_at"`
+	RevokedAt  *time.Time `bun:"revoked_at"`
+}
+
+// Service creates, checks and revokes tokens.
+type Service struct {
+	db  bun.IDB
+	now func() time.Time
+	// Disabled makes every request an ADMIN without a token (development only).
+	disabled bool
+}
+
+// NewService returns a token service over db. With disabled set, Authenticate
+// accepts anything; the server refuses that on non-loopback addresses.
+func NewService(db bun.IDB, disabled bool) *Service {
+	return &Service{db: db, now: time.Now, disabled: disabled}
+}
+
+// Disabled reports whether auth is off.
+func (s *Service) Disabled() bool { return s.disabled }
+
+// Create makes a token and returns it with its full secret string, which is
+// shown to the caller once and never again.
+func (s *Service) Create(ctx context.Context, name string, role Role) (*Token, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, "", apperr.Invalid("name", "token name is empty", "Give the token a name that says who uses it, e.g. admin-app.")
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return nil, "", apperr.Invalid("role", err.Error(), "")
+	}
+	id, err := randomHex(6)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := randomHex(32)
+	if err != nil {
+		return nil, "", err
+	}
+	t := &Token{ID: id, Name: name, Role: role, SecretHash: hashSecret(secret), CreatedAt: s.now().UTC()}
+	if _, err := s.db.NewInsert().Model(t).Exec(ctx); err != nil {
+		return nil, "", fmt.Errorf("auth: store token: %w", err)
+	}
+	return t, tokenPrefix + "_" + id + "_" + secret, nil
+}
+
+// Authenticate resolves a bearer token (with or without the "Bearer " prefix)
+// to a Principal.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+	if s.disabled {
+		return Principal{Role: Admin, AuthDisabled: true}, nil
+	}
+	raw := strings.TrimSpace(bearer)
+	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
+		raw = strings.TrimSpace(raw[7:])
+	}
+	if raw == "" {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "no API token was sent")
+	}
+	parts := strings.SplitN(raw, "_", 3)
+	if len(parts) != 3 || parts[0] != tokenPrefix || parts[1] == "" || parts[2] == "" {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token is malformed").
+			WithSuggestion("Send the whole token as printed when it was created (it starts with 'wag_'), as 'Authorization: Bearer <token>'.")
+	}
+	var t Token
+	err := s.db.NewSelect().Model(&t).Where("id = ?", parts[1]).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, invalidToken()
+	}
+	if err != nil {
+		return Principal{}, apperr.Wrap(err, apperr.Unavailable, "could not check the API token")
+	}
+	if subtle.ConstantTimeCompare([]byte(t.SecretHash), []byte(hashSecret(parts[2]))) != 1 {
+		return Principal{}, invalidToken()
+	}
+	if t.RevokedAt != nil {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token was revoked").
+			WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
+	}
+	s.touch(ctx, &t)
+	return Principal{TokenID: t.ID, TokenName: t.Name, Role: t.Role}, nil
+}
+
+// touch records use at most once a minute per token, so authentication does
+// not turn every read into a write.
+func (s *Service) touch(ctx context.Context, t *Token) {
+	now := s.now().UTC()
+	if t.LastUsedAt != nil && now.Sub(*t.LastUsedAt) < time.Minute {
+		return
+	}
+	_, _ = s.db.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", t.ID).Exec(ctx)
+}
+
+func invalidToken() error {
+	return apperr.New(apperr.Unauthenticated, "the API token is not valid").
+		WithSuggestion("Check that the whole token was copied; create a new one with 'wagraph token create --role OPERATOR' if it was lost.")
+}
+
+// List returns every token, newest first.
+func (s *Service) List(ctx context.Context) ([]Token, error) {
+	var ts []Token
+	if err := s.db.NewSelect().Model(&ts).Order("created_at DESC", "id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("auth: list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// Revoke marks a token revoked; revoking twice keeps the first time.
+func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
+	var t Token
+	err := s.db.NewSelect().Model(&t).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Newf(apperr.NotFound, "no API token with id %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: find token: %w", err)
+	}
+	if t.RevokedAt == nil {
+		now := s.now().UTC()
+		t.RevokedAt = &now
+		if _, err := s.db.NewUpdate().Model(&t).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+			return nil, fmt.Errorf("auth: revoke token: %w", err)
+		}
+	}
+	return &t, nil
+}
+
+// Bootstrap creates an ADMIN token when no usable token exists, returning its
+// secret string so the caller can print it once. It returns "" otherwise.
+func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	n, err := s.db.NewSelect().Model((*Token)(nil)).Where("revoked_at IS NULL").Count(ctx)
+	if err != nil {
+		return "", fmt.Errorf("auth: count tokens: %w", err)
+	}
+	if n > 0 {
+		return "", nil
+	}
+	_, secret, err := s.Create(ctx, "bootstrap-admin", Admin)
+	return secret, err
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

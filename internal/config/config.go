@@ -1,0 +1,260 @@
+// Package config is wagraph's one configuration struct, read from the
+// environment (and a few flags), validated at start and passed down
+// explicitly. README.md lists every setting; keep the two in step.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting the server reads.
+type Config struct {
+	ListenAddr  string
+	DatabaseURL string
+	RedisURL    string
+	LogLevel    string
+	LogFormat   string
+	DBDebug     bool
+
+	// AllowedOrigins are the browser origins (e.g. https://admin.example.com)
+	// allowed for CORS and websocket upgrades, besides the server's own.
+	AllowedOrigins []string
+
+	AuthDisabled   bool
+	MigrateOnStart bool
+	Introspection  bool
+
+	ComplexityLimit    int
+	ParserTokenLimit   int
+	MaxRequestBytes    int64
+	WSInitTimeout      time.Duration
+	WSKeepAlive        time.Duration
+	WSMaxSubscriptions int
+	PubSubBuffer       int
+	ShutdownTimeout    time.Duration
+
+	ActivationTimeout  time.Duration
+	SessionIdleExpiry  time.Duration
+	RestoreConcurrency int
+	ReconnectMaxTries  int
+
+	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
+	Simulate bool
+}
+
+// Setting documents one environment variable; README's table is made from it.
+type Setting struct {
+	Env, Default, Help string
+}
+
+// Settings lists every environment variable with its default, in README order.
+var Settings = []Setting{
+	{"LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server listens on (flag --listen)."},
+	{"DATABASE_URL", "sqlite:./data/wagraph.db", "SQLite file (sqlite:PATH) or Postgres URL (postgres://user:pass@host/db)."},
+	{"REDIS_URL", "", "Redis URL (redis://host:6379/0). When set, events fan out through Redis pub/sub across instances."},
+	{"LOG_LEVEL", "info", "trace, debug, info, warn or error (flag --log-level). debug prints the configuration, secrets masked."},
+	{"LOG_FORMAT", "console", "console (readable) or json."},
+	{"DB_DEBUG", "false", "Log every SQL query (verbose)."},
+	{"ALLOWED_ORIGINS", "", "Comma-separated browser origins allowed for CORS and websockets, e.g. https://admin.example.com. The server's own origin is always allowed."},
+	{"AUTH_DISABLED", "false", "Accept requests without a token, as ADMIN. Development only; refused unless LISTEN_ADDR is loopback."},
+	{"MIGRATE_ON_START", "true", "Apply pending migrations at start. When false the server refuses to start on an unmigrated database; run `wagraph migrate`."},
+	{"GRAPHQL_INTROSPECTION", "true", "Allow schema introspection (GraphiQL's docs need it)."},
+	{"GRAPHQL_COMPLEXITY_LIMIT", "1000", "Maximum query complexity."},
+	{"GRAPHQL_TOKEN_LIMIT", "5000", "Maximum number of tokens the parser reads from one query."},
+	{"MAX_REQUEST_BYTES", "1048576", "Maximum request body and websocket message size in bytes."},
+	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to send connection_init."},
+	{"WS_KEEPALIVE_INTERVAL", "15s", "Keep-alive ping interval on websockets."},
+	{"WS_MAX_SUBSCRIPTIONS", "50", "Maximum concurrent subscriptions per websocket connection."},
+	{"PUBSUB_BUFFER", "64", "Events buffered per subscriber before a too-slow subscriber is cut off."},
+	{"SHUTDOWN_TIMEOUT", "15s", "How long a graceful shutdown waits for requests to finish."},
+	{"ACTIVATION_TIMEOUT", "5m", "An activation not ACTIVE within this time is reset to PENDING."},
+	{"SESSION_IDLE_EXPIRY", "336h", "A session idle this long (14 days) is EXPIRED instead of restored."},
+	{"RESTORE_CONCURRENCY", "4", "Accounts connected at once when sessions are restored at start."},
+	{"RECONNECT_MAX_ATTEMPTS", "8", "Reconnect attempts (jittered exponential backoff) before an account is FAILED."},
+	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
+}
+
+// Load reads the environment and args (flags after the program name), then
+// validates. getenv is os.Getenv outside tests.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	env := func(key string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		for _, s := range Settings {
+			if s.Env == key {
+				return s.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	p := parser{env: env, errs: &errs}
+	c := Config{
+		ListenAddr:         env("LISTEN_ADDR"),
+		DatabaseURL:        env("DATABASE_URL"),
+		RedisURL:           env("REDIS_URL"),
+		LogLevel:           env("LOG_LEVEL"),
+		LogFormat:          env("LOG_FORMAT"),
+		DBDebug:            p.bool("DB_DEBUG"),
+		AllowedOrigins:     splitList(env("ALLOWED_ORIGINS")),
+		AuthDisabled:       p.bool("AUTH_DISABLED"),
+		MigrateOnStart:     p.bool("MIGRATE_ON_START"),
+		Introspection:      p.bool("GRAPHQL_INTROSPECTION"),
+		ComplexityLimit:    p.int("GRAPHQL_COMPLEXITY_LIMIT"),
+		ParserTokenLimit:   p.int("GRAPHQL_TOKEN_LIMIT"),
+		MaxRequestBytes:    int64(p.int("MAX_REQUEST_BYTES")),
+		WSInitTimeout:      p.duration("WS_INIT_TIMEOUT"),
+		WSKeepAlive:        p.duration("WS_KEEPALIVE_INTERVAL"),
+		WSMaxSubscriptions: p.int("WS_MAX_SUBSCRIPTIONS"),
+		PubSubBuffer:       p.int("PUBSUB_BUFFER"),
+		ShutdownTimeout:    p.duration("SHUTDOWN_TIMEOUT"),
+		ActivationTimeout:  p.duration("ACTIVATION_TIMEOUT"),
+		SessionIdleExpiry:  p.duration("SESSION_IDLE_EXPIRY"),
+		RestoreConcurrency: p.int("RESTORE_CONCURRENCY"),
+		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
+		Simulate:           p.bool("SIMULATE"),
+	}
+	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
+		c.DatabaseURL = "sqlite:./data/simulate.db"
+	}
+	fs := flag.NewFlagSet("wagraph", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	fs.StringVar(&c.ListenAddr, "listen", c.ListenAddr, "listen address (LISTEN_ADDR)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level (LOG_LEVEL)")
+	simulate := fs.Bool("simulate", c.Simulate, "run the in-process WhatsApp simulator (SIMULATE)")
+	if err := fs.Parse(args); err != nil {
+		errs = append(errs, fmt.Errorf("flags: %w (known: --listen, --log-level, --simulate)", err))
+	}
+	if *simulate && !c.Simulate {
+		c.Simulate = true
+		if strings.TrimSpace(getenv("DATABASE_URL")) == "" {
+			c.DatabaseURL = "sqlite:./data/simulate.db"
+		}
+	}
+	errs = append(errs, c.validate()...)
+	return c, errors.Join(errs...)
+}
+
+func (c Config) validate() []error {
+	var errs []error
+	host, port, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("LISTEN_ADDR %q: %v; use host:port, e.g. 127.0.0.1:8080", c.ListenAddr, err))
+	} else if _, err := strconv.Atoi(port); err != nil {
+		errs = append(errs, fmt.Errorf("LISTEN_ADDR %q: port must be a number", c.ListenAddr))
+	}
+	if c.AuthDisabled && err == nil && !IsLoopback(host) {
+		errs = append(errs, fmt.Errorf("AUTH_DISABLED=true is refused on non-loopback address %q: listen on 127.0.0.1 or keep auth on", c.ListenAddr))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, fmt.Errorf("REDIS_URL %q: use redis://host:6379/0 (or rediss:// for TLS)", Redact(c.RedisURL)))
+		}
+	}
+	if c.LogFormat != "console" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: use console or json", c.LogFormat))
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("ALLOWED_ORIGINS entry %q: use scheme://host[:port], e.g. https://admin.example.com", o))
+		}
+	}
+	positive := map[string]int{
+		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
+		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
+		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
+	}
+	for _, s := range Settings { // fixed order for stable messages
+		if v, ok := positive[s.Env]; ok && v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive number", s.Env))
+		}
+	}
+	return errs
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Redacted returns the configuration as key/value pairs for a debug log line,
+// with passwords in URLs masked.
+func (c Config) Redacted() map[string]any {
+	return map[string]any{
+		"listen_addr": c.ListenAddr, "database_url": Redact(c.DatabaseURL), "redis_url": Redact(c.RedisURL),
+		"log_level": c.LogLevel, "log_format": c.LogFormat, "allowed_origins": c.AllowedOrigins,
+		"auth_disabled": c.AuthDisabled, "migrate_on_start": c.MigrateOnStart, "introspection": c.Introspection,
+		"complexity_limit": c.ComplexityLimit, "parser_token_limit": c.ParserTokenLimit, "max_request_bytes": c.MaxRequestBytes,
+		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions,
+		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
+		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
+		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
+	}
+}
+
+// Redact masks the password of a URL; other strings pass unchanged.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// FromOS loads the configuration of this process.
+func FromOS(args []string) (Config, error) { return Load(args, os.Getenv) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}
+
+type parser struct {
+	env  func(string) string
+	errs *[]error
+}
+
+func (p parser) bool(key string) bool {
+	v, err := strconv.ParseBool(p.env(key))
+	if err != nil {
+		*p.errs = append(*p.errs, fmt.Errorf("%s=%q: use true or false", key, p.env(key)))
+	}
+	return v
+}
+
+func (p parser) int(key string) int {
+	v, err := strconv.Atoi(p.env(key))
+	if err != nil {
+		*p.errs = append(*p.errs, fmt.Errorf("%s=%q: use a whole number", key, p.env(key)))
+	}
+	return v
+}
+
+func (p parser) duration(key string) time.Duration {
+	v, err := time.ParseDuration(p.env(key))
+	if err != nil || v <= 0 {
+		*p.errs = append(*p.errs, fmt.Errorf("%s=%q: use a positive duration such as 30s, 5m or 336h", key, p.env(key)))
+	}
+	return v
+}

@@ -1,0 +1,118 @@
+package observe
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics owns wagraph's Prometheus registry (not the global one, so tests can
+// build several servers in one process).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	gqlOps       *prometheus.CounterVec
+	gqlDuration  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the process, Go, HTTP and GraphQL metrics.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wagraph_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wagraph_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+		gqlOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wagraph_graphql_operations_total", Help: "GraphQL operations by type, name and result (ok or the error code).",
+		}, []string{"type", "name", "result"}),
+		gqlDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wagraph_graphql_operation_duration_seconds", Help: "GraphQL operation latency (for subscriptions: time to the first response).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"type", "name"}),
+	}
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		m.httpRequests, m.httpDuration, m.gqlOps, m.gqlDuration,
+	)
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Instrument counts and times requests to one route. route is a fixed label
+// (never the raw path, which would explode cardinality).
+func (m *Metrics) Instrument(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		m.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		m.httpDuration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+	})
+}
+
+// GraphQLTracer is a gqlgen extension that counts and times operations.
+type GraphQLTracer struct {
+	m *Metrics
+	// codeOf maps an error to its catalog code for the result label.
+	codeOf func(error) string
+}
+
+// GraphQL returns the tracer to add to the gqlgen handler.
+func (m *Metrics) GraphQL(codeOf func(error) string) GraphQLTracer {
+	return GraphQLTracer{m: m, codeOf: codeOf}
+}
+
+var (
+	_ graphql.HandlerExtension    = GraphQLTracer{}
+	_ graphql.ResponseInterceptor = GraphQLTracer{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (GraphQLTracer) ExtensionName() string { return "wagraphMetrics" }
+
+// Validate implements graphql.HandlerExtension.
+func (GraphQLTracer) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse implements graphql.ResponseInterceptor: it sees every
+// response, including the first of each subscription.
+func (t GraphQLTracer) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	oc := graphql.GetOperationContext(ctx)
+	typ, name := "unknown", oc.OperationName
+	if oc.Operation != nil {
+		typ = string(oc.Operation.Operation)
+	}
+	if name == "" {
+		name = "anonymous"
+	}
+	result := "ok"
+	if resp != nil && len(resp.Errors) > 0 {
+		result = t.codeOf(resp.Errors[0])
+	}
+	t.m.gqlOps.WithLabelValues(typ, name, result).Inc()
+	if !oc.Stats.OperationStart.IsZero() {
+		t.m.gqlDuration.WithLabelValues(typ, name).Observe(time.Since(oc.Stats.OperationStart).Seconds())
+	}
+	return resp
+}

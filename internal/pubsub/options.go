@@ -1,0 +1,50 @@
+package pubsub
+
+import "time"
+
+// Options tunes a bus. The zero value is usable: every field has a default.
+type Options struct {
+	// BufferSize is how many messages a subscription may hold unread before it
+	// is cut off with ErrSlowSubscriber. Default 64.
+	BufferSize int
+
+	// Prefix is put in front of every topic to form the Redis channel name, so
+	// several deployments can share one Redis. Default "wagraph:". Redis only.
+	Prefix string
+
+	// SubscribeTimeout bounds the Redis round trips of Subscribe (SUBSCRIBE and
+	// its confirmation) and of the UNSUBSCRIBE sent when the last local
+	// subscriber of a topic leaves. Default 5s. Redis only.
+	SubscribeTimeout time.Duration
+
+	// HealthCheckInterval is how often the shared Redis subscription
+	// connection is pinged. A connection that stays silent for two intervals
+	// is treated as dead, so go-redis reconnects and resubscribes every topic.
+	// Default 3s. Redis only.
+	HealthCheckInterval time.Duration
+}
+
+// Defaults of Options, applied to zero fields.
+const (
+	DefaultBufferSize          = 64
+	DefaultPrefix              = "wagraph:"
+	DefaultSubscribeTimeout    = 5 * time.Second
+	DefaultHealthCheckInterval = 3 * time.Second
+)
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.SubscribeTimeout <= 0 {
+		o.SubscribeTimeout = DefaultSubscribeTimeout
+	}
+	if o.HealthCheckInterval <= 0 {
+		o.HealthCheckInterval = DefaultHealthCheckInterval
+	}
+	return o
+}

@@ -1,0 +1,258 @@
+package pubsub
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"wagraph/internal/testenv"
+)
+
+// TestRedisSurvivesRestart kills a Redis server of its own and starts it again
+// on the same port: the subscription made before keeps receiving, without
+// the subscriber doing anything.
+func TestRedisSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	bin := testenv.LookPath(t, "redis-server")
+	addr := unusedAddr(t)
+	server := startRedisServer(t, bin, addr)
+
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	bus := newRedisBus(t, client, Options{HealthCheckInterval: 200 * time.Millisecond})
+	sub := subscribe(t, bus, "restart")
+	publish(t, bus, "restart", "before")
+	if m := receive(t, sub, waitTimeout); string(m.Payload) != "before" {
+		t.Fatalf("got %q", m.Payload)
+	}
+
+	server.kill(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	start := time.Now()
+	err := bus.Publish(ctx, "restart", []byte("while down"))
+	cancel()
+	if err == nil {
+		t.Fatal("Publish succeeded while Redis was down")
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Fatalf("Publish while Redis was down took %s", waited)
+	}
+
+	startRedisServer(t, bin, addr)
+	// Publish until one message gets through: the bus's connections come back
+	// at their own pace, and only messages published after the subscription
+	// connection resubscribed can arrive.
+	deadline := time.After(15 * time.Second)
+	for i := 0; ; i++ {
+		_ = bus.Publish(t.Context(), "restart", []byte("after "+strconv.Itoa(i)))
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				t.Fatalf("subscription ended across the restart: %v", sub.Err())
+			}
+			if !strings.HasPrefix(string(m.Payload), "after ") {
+				t.Fatalf("got %q, want a message published after the restart", m.Payload)
+			}
+			if sub.Err() != nil || bus.Stats().ActiveSubscriptions != 1 {
+				t.Fatalf("Err = %v, Stats = %+v", sub.Err(), bus.Stats())
+			}
+			pingBus(t, bus)
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no message reached the subscription within 15s of the restart")
+		}
+	}
+}
+
+// TestRedisReplacesSilentConnection cuts the subscription connection off
+// without closing it, as a dead network path does: the bus notices the
+// missing pongs, reconnects and resubscribes.
+func TestRedisReplacesSilentConnection(t *testing.T) {
+	t.Parallel()
+	direct := newRedisClient(t)
+	proxy := startProxy(t, direct.Options().Addr)
+	opts := redisOptions(t)
+	opts.Addr = proxy.addr()
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { client.Close() })
+	bus := newRedisBus(t, client, Options{HealthCheckInterval: 100 * time.Millisecond})
+	channel := bus.channel("silent")
+
+	sub := subscribe(t, bus, "silent")
+	if err := direct.Publish(t.Context(), channel, "before").Err(); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sub, waitTimeout)
+
+	proxy.silenceAll()
+	deadline := time.After(15 * time.Second)
+	for i := 0; ; i++ {
+		if err := direct.Publish(t.Context(), channel, "after "+strconv.Itoa(i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				t.Fatalf("subscription ended: %v", sub.Err())
+			}
+			if !strings.HasPrefix(string(m.Payload), "after ") {
+				t.Fatalf("got %q", m.Payload)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no message reached the subscription within 15s of its connection going silent")
+		}
+	}
+}
+
+// redisServer is a redis-server process owned by one test.
+type redisServer struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// startRedisServer runs redis-server on addr without persistence and returns
+// once it accepts connections.
+func startRedisServer(t *testing.T, bin, addr string) *redisServer {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &redisServer{cmd: cmd, exited: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if strings.Contains(lines.Text(), "Ready to accept connections") {
+				close(ready)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, out) // keep the server from blocking on its log
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.kill(t) })
+	select {
+	case <-ready:
+	case <-s.exited:
+		t.Fatalf("redis-server on %s exited before it was ready", addr)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("redis-server on %s not ready within 10s", addr)
+	}
+	return s
+}
+
+// kill stops the server the hard way, as a crash would, and waits for it.
+func (s *redisServer) kill(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Kill()
+	select {
+	case <-s.exited:
+	case <-time.After(waitTimeout):
+		t.Fatal("redis-server did not exit after SIGKILL")
+	}
+}
+
+// proxy forwards TCP connections to a target, and can make the connections
+// it has so far go silent: bytes are swallowed both ways while the sockets
+// stay open. Connections accepted later work normally.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []*proxyConn
+}
+
+type proxyConn struct {
+	client, upstream net.Conn
+	silent           atomic.Bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		upstream, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		c := &proxyConn{client: client, upstream: upstream}
+		p.mu.Lock()
+		p.conns = append(p.conns, c)
+		p.mu.Unlock()
+		go c.pipe(client, upstream)
+		go c.pipe(upstream, client)
+	}
+}
+
+func (c *proxyConn) pipe(from, to net.Conn) {
+	defer c.client.Close()
+	defer c.upstream.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			return
+		}
+		if c.silent.Load() {
+			continue
+		}
+		if _, err := to.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (p *proxy) silenceAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.silent.Store(true)
+	}
+}
+
+func (p *proxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.client.Close()
+		c.upstream.Close()
+	}
+}

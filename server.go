@@ -1,0 +1,205 @@
+// Command wagraph is a GraphQL API for running many WhatsApp accounts.
+//
+//	wagraph [--listen ADDR] [--simulate]   serve (the default)
+//	wagraph migrate                         apply database migrations and exit
+//	wagraph token create --role ROLE [--name NAME]
+//	                                        create an API token and print it once
+//
+// Configuration comes from the environment; README.md lists every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"wagraph/internal/app"
+	"wagraph/internal/auth"
+	"wagraph/internal/config"
+	"wagraph/internal/observe"
+	"wagraph/internal/store"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "wagraph:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 0 && (args[0] == "migrate" || args[0] == "token" || args[0] == "serve") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "migrate":
+		return migrate(args, stderr)
+	case "token":
+		return token(args, stdout, stderr)
+	default:
+		return serve(args, stdout, stderr)
+	}
+}
+
+func setup(args []string, stderr io.Writer) (config.Config, zerolog.Logger, error) {
+	cfg, err := config.FromOS(args)
+	if err != nil {
+		return cfg, zerolog.Nop(), fmt.Errorf("configuration:\n%w", err)
+	}
+	log, err := observe.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return cfg, log, err
+	}
+	log.Debug().Fields(cfg.Redacted()).Msg("configuration")
+	return cfg, log, nil
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	cfg, log, err := setup(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.AuthDisabled {
+		log.Warn().Str("listen_addr", cfg.ListenAddr).
+			Msg("AUTH IS DISABLED: every request is treated as ADMIN without a token. Never run like this outside your own machine.")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running? set LISTEN_ADDR or --listen)", cfg.ListenAddr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	if !cfg.AuthDisabled {
+		secret, err := a.Auth.Bootstrap(ctx)
+		if err != nil {
+			return err
+		}
+		if secret != "" {
+			// Printed to stdout once, never logged: it is the only copy.
+			fmt.Fprintf(stdout, "\nFirst start: created an ADMIN API token. It is shown only this once:\n\n    %s\n\n"+
+				"Open %s/graphiql and put it in the Headers tab as\n    {\"Authorization\": \"Bearer %s\"}\n\n", secret, base, secret)
+		}
+	}
+	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Dialect)).
+		Bool("redis", a.Redis != nil).Msg("wagraph is up")
+
+	return serveUntilSignal(ctx, stop, a, ln, log)
+}
+
+// serveUntilSignal serves until the first SIGINT/SIGTERM, then drains: new
+// connections stop, requests in flight finish (up to SHUTDOWN_TIMEOUT),
+// websockets are closed by cancelling their base context. A second signal
+// exits at once.
+func serveUntilSignal(ctx context.Context, stop func(), a *app.App, ln net.Listener, log zerolog.Logger) error {
+	connCtx, cancelConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelConns()
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // restore default signal handling: a second signal kills the process
+	log.Info().Dur("timeout", a.Config.ShutdownTimeout).Msg("shutting down: draining requests (send the signal again to force)")
+	force := make(chan os.Signal, 1)
+	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-force
+		log.Warn().Msg("second signal: exiting now")
+		os.Exit(1)
+	}()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	cancelConns() // websockets end their subscriptions and close
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn().Err(err).Msg("shutdown timed out; closing remaining connections")
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func migrate(args []string, stderr io.Writer) error {
+	cfg, log, err := setup(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Debug: cfg.DBDebug})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info().Strs("applied", applied).Int("count", len(applied)).Msg("migrations done")
+	return nil
+}
+
+func token(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	roleName := fs.String("role", "", "VIEWER, OPERATOR or ADMIN (required)")
+	name := fs.String("name", "cli", "who or what will use the token")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := setup(nil, stderr)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	t, secret, err := auth.NewService(db.DB, false).Create(ctx, *name, role)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n", secret)
+	fmt.Fprintf(stderr, "created %s token %q (id %s); it is shown only this once\n", t.Role, t.Name, t.ID)
+	return nil
+}
