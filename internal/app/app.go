@@ -85,8 +85,10 @@ func (a *App) openDatabase(ctx context.Context) error {
 func (a *App) openBus(ctx context.Context) error {
 	opts := pubsub.Options{BufferSize: a.Config.PubSubBuffer}
 	if a.Config.RedisURL == "" {
-		a.Bus = pubsub.NewMemory(opts)
-		a.closers = append(a.closers, a.Bus.Close)
+		bus := pubsub.NewMemory(opts)
+		a.Bus = bus
+		a.closers = append(a.closers, bus.Close)
+		a.Metrics.RegisterBus(bus.Stats)
 		return nil
 	}
 	ropts, err := redis.ParseURL(a.Config.RedisURL)
@@ -105,6 +107,7 @@ func (a *App) openBus(ctx context.Context) error {
 	// The bus closes before the client it uses (closers run in reverse).
 	a.Bus = bus
 	a.closers = append(a.closers, bus.Close)
+	a.Metrics.RegisterBus(bus.Stats)
 	return nil
 }
 
