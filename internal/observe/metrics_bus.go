@@ -17,7 +17,7 @@ func (m *Metrics) RegisterBus(stats func() pubsub.Stats) {
 			func(s pubsub.Stats) uint64 { return s.Published }),
 		counter("wagraph_bus_delivered_total", "Events handed to local subscribers (one per subscriber).",
 			func(s pubsub.Stats) uint64 { return s.Delivered }),
-		counter("wagraph_bus_dropped_total", "Events a local subscriber missed because it read too slowly.",
+		counter("wagraph_bus_dropped_total", "Events not delivered because the subscriber read too slowly and was cut off (one per cut-off).",
 			func(s pubsub.Stats) uint64 { return s.Dropped }),
 		counter("wagraph_bus_slow_subscribers_cut_total", "Subscriptions ended because their buffer overflowed.",
 			func(s pubsub.Stats) uint64 { return s.SlowSubscribersCut }),

@@ -101,6 +101,8 @@ func (r *Redis) barrier(ctx context.Context) error {
 			case <-lost:
 			case <-ctx.Done():
 				err = ctx.Err()
+			case <-r.done:
+				err = ErrClosed // nobody reads the pong any more
 			}
 		}
 		r.barriers.remove(token)

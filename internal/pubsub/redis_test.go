@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,7 @@ func TestRedisSlowSubscriberLeavesRedis(t *testing.T) {
 	sub := subscribe(t, bus, "slow")
 	publish(t, bus, "slow", "fits")
 	publish(t, bus, "slow", "overflows")
+	pingBus(t, bus) // both messages have been offered to sub
 	drain(t, sub, waitTimeout)
 	if !errors.Is(sub.Err(), ErrSlowSubscriber) {
 		t.Fatalf("Err = %v, want ErrSlowSubscriber", sub.Err())
@@ -92,29 +94,43 @@ func TestRedisSlowSubscriberLeavesRedis(t *testing.T) {
 // TestRedisAcrossInstances is the reason the Redis bus exists: what one
 // instance publishes reaches subscribers on another, from the moment
 // Subscribe returns.
+// It runs over both Redis protocols, which frame pub/sub replies differently.
 func TestRedisAcrossInstances(t *testing.T) {
-	t.Parallel()
-	prefix := testPrefix(t)
-	publisher := newRedisBus(t, newRedisClient(t), Options{Prefix: prefix})
-	subscriber := newRedisBus(t, newRedisClient(t), Options{Prefix: prefix})
-	foreign := newRedisBus(t, newRedisClient(t), Options{Prefix: testPrefix(t)})
-	ignored := subscribe(t, foreign, "topic-0")
+	for _, protocol := range []int{2, 3} {
+		t.Run("RESP"+strconv.Itoa(protocol), func(t *testing.T) {
+			t.Parallel()
+			newClient := func() *redis.Client {
+				opts := redisOptions(t)
+				opts.Protocol = protocol
+				client := redis.NewClient(opts)
+				t.Cleanup(func() { client.Close() })
+				return client
+			}
+			prefix := testPrefix(t)
+			publisher := newRedisBus(t, newClient(), Options{Prefix: prefix})
+			subscriber := newRedisBus(t, newClient(), Options{Prefix: prefix})
+			foreign := newRedisBus(t, newClient(), Options{Prefix: testPrefix(t)})
+			ignored := subscribe(t, foreign, "topic-0")
 
-	// Without waiting for Redis to confirm the SUBSCRIBE, a message published
-	// right after Subscribe returns would now and then be missed.
-	for i := range 50 {
-		topic := fmt.Sprintf("topic-%d", i)
-		sub := subscribe(t, subscriber, topic)
-		publish(t, publisher, topic, "hello")
-		if m := receive(t, sub, waitTimeout); m.Topic != topic || string(m.Payload) != "hello" {
-			t.Fatalf("got %s %q", m.Topic, m.Payload)
-		}
-		sub.Close()
-	}
-	select {
-	case m := <-ignored.C():
-		t.Fatalf("bus with another prefix received %s %q", m.Topic, m.Payload)
-	default:
+			// Without waiting for Redis to confirm the SUBSCRIBE, a message
+			// published right after Subscribe returns would now and then be
+			// missed.
+			for i := range 50 {
+				topic := fmt.Sprintf("topic-%d", i)
+				sub := subscribe(t, subscriber, topic)
+				publish(t, publisher, topic, "hello")
+				if m := receive(t, sub, waitTimeout); m.Topic != topic || string(m.Payload) != "hello" {
+					t.Fatalf("got %s %q", m.Topic, m.Payload)
+				}
+				sub.Close()
+			}
+			pingBus(t, foreign)
+			select {
+			case m := <-ignored.C():
+				t.Fatalf("bus with another prefix received %s %q", m.Topic, m.Payload)
+			default:
+			}
+		})
 	}
 }
 
