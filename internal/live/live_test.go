@@ -1,0 +1,166 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"wagraph/internal/apperr"
+	"wagraph/internal/live"
+	"wagraph/internal/pubsub"
+)
+
+type event struct {
+	Key     string `json:"key"`
+	Version int64  `json:"version"`
+	Last    bool   `json:"last"`
+}
+
+const topic pubsub.Topic[event] = "test.events"
+
+func source(snapshot ...event) live.Source[event] {
+	return live.Source[event]{
+		Topic:    topic,
+		Snapshot: func(context.Context) ([]event, error) { return snapshot, nil },
+		Key:      func(e event) string { return e.Key },
+		Version:  func(e event) int64 { return e.Version },
+		Final:    func(e event) bool { return e.Last },
+	}
+}
+
+func next(t *testing.T, ch <-chan event) (event, bool) {
+	t.Helper()
+	select {
+	case e, ok := <-ch:
+		return e, ok
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+		return event{}, false
+	}
+}
+
+func publish(t *testing.T, bus pubsub.Bus, e event) {
+	t.Helper()
+	if err := pubsub.Publish(context.Background(), bus, topic, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSnapshotThenNewerDeltas(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	defer bus.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := live.Stream(ctx, bus, source(event{Key: "a", Version: 3}, event{Key: "b", Version: 1}), 8, func(err error) { t.Errorf("fail(%v)", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, bus, event{Key: "a", Version: 2}) // older than the snapshot: dropped
+	publish(t, bus, event{Key: "a", Version: 3}) // same: dropped
+	publish(t, bus, event{Key: "b", Version: 2})
+	publish(t, bus, event{Key: "a", Version: 4})
+	want := []event{{Key: "a", Version: 3}, {Key: "b", Version: 1}, {Key: "b", Version: 2}, {Key: "a", Version: 4}}
+	for i, w := range want {
+		if got, _ := next(t, ch); got != w {
+			t.Fatalf("event %d = %+v, want %+v", i, got, w)
+		}
+	}
+	cancel()
+	for range ch { // closes after cancel
+	}
+}
+
+func TestFinalEventEndsStream(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	defer bus.Close()
+	ch, err := live.Stream(context.Background(), bus, source(), 8, func(err error) { t.Errorf("fail(%v)", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, bus, event{Key: "a", Version: 1})
+	publish(t, bus, event{Key: "a", Version: 1, Last: true}) // final is sent even at the same version
+	if got, _ := next(t, ch); got.Last {
+		t.Fatalf("first event is final: %+v", got)
+	}
+	if got, _ := next(t, ch); !got.Last {
+		t.Fatalf("second event = %+v, want the final one", got)
+	}
+	if _, ok := next(t, ch); ok {
+		t.Fatal("stream still open after the final event")
+	}
+}
+
+func TestSlowReaderGetsTooSlow(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{BufferSize: 2})
+	defer bus.Close()
+	failed := make(chan error, 1)
+	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads ch: the stream's buffer, then the bus buffer, fill up.
+	for i := 1; i <= 10; i++ {
+		publish(t, bus, event{Key: "a", Version: int64(i)})
+	}
+	for range ch { // drain what was buffered; the channel then closes
+	}
+	select {
+	case err := <-failed:
+		if apperr.CodeOf(err) != apperr.SubscriberTooSlow {
+			t.Fatalf("fail(%v), want SUBSCRIBER_TOO_SLOW", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow stream was not failed")
+	}
+}
+
+func TestBusClosedFailsStream(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	failed := make(chan error, 1)
+	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = bus.Close()
+	for range ch {
+	}
+	if err := <-failed; apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("fail(%v), want UNAVAILABLE", err)
+	}
+	if _, err := live.Stream(context.Background(), bus, source(), 1, func(error) {}); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("Stream on closed bus = %v, want UNAVAILABLE", err)
+	}
+}
+
+func TestSnapshotErrorIsReturned(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	defer bus.Close()
+	boom := errors.New("boom")
+	src := source()
+	src.Snapshot = func(context.Context) ([]event, error) { return nil, boom }
+	if _, err := live.Stream(context.Background(), bus, src, 1, func(error) {}); !errors.Is(err, boom) {
+		t.Fatalf("Stream = %v, want the snapshot error", err)
+	}
+	if n := bus.Stats().ActiveSubscriptions; n != 0 {
+		t.Fatalf("%d subscriptions left open after a failed snapshot", n)
+	}
+}
+
+func TestUndecodableEventFailsStream(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	defer bus.Close()
+	failed := make(chan error, 1)
+	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Publish(context.Background(), string(topic), []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	for range ch {
+	}
+	if err := <-failed; apperr.CodeOf(err) != apperr.Internal {
+		t.Fatalf("fail(%v), want INTERNAL", err)
+	}
+}
