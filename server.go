@@ -31,24 +31,38 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		// The first signal drains (see serveUntilDone); a second one exits now.
+		force := make(chan os.Signal, 1)
+		signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+		<-force
+		fmt.Fprintln(os.Stderr, "wagraph: second signal: exiting now")
+		os.Exit(1)
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "wagraph:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run executes one command until it is done or ctx is cancelled (main cancels
+// it on SIGINT/SIGTERM; tests cancel it themselves).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := ""
 	if len(args) > 0 && (args[0] == "migrate" || args[0] == "token" || args[0] == "serve") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "migrate":
-		return migrate(args, stderr)
+		return migrate(ctx, args, stderr)
 	case "token":
-		return token(args, stdout, stderr)
+		return token(ctx, args, stdout, stderr)
 	default:
-		return serve(args, stdout, stderr)
+		return serve(ctx, args, stdout, stderr)
 	}
 }
 
@@ -65,7 +79,7 @@ func setup(args []string, stderr io.Writer) (config.Config, zerolog.Logger, erro
 	return cfg, log, nil
 }
 
-func serve(args []string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, log, err := setup(args, stderr)
 	if err != nil {
 		return err
@@ -74,9 +88,6 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		log.Warn().Str("listen_addr", cfg.ListenAddr).
 			Msg("AUTH IS DISABLED: every request is treated as ADMIN without a token. Never run like this outside your own machine.")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -99,17 +110,16 @@ func serve(args []string, stdout, stderr io.Writer) error {
 				"Open %s/graphiql and put it in the Headers tab as\n    {\"Authorization\": \"Bearer %s\"}\n\n", secret, base, secret)
 		}
 	}
-	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Dialect)).
+	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Kind)).
 		Bool("redis", a.Redis != nil).Msg("wagraph is up")
 
-	return serveUntilSignal(ctx, stop, a, ln, log)
+	return serveUntilDone(ctx, a, ln, log)
 }
 
-// serveUntilSignal serves until the first SIGINT/SIGTERM, then drains: new
-// connections stop, requests in flight finish (up to SHUTDOWN_TIMEOUT),
-// websockets are closed by cancelling their base context. A second signal
-// exits at once.
-func serveUntilSignal(ctx context.Context, stop func(), a *app.App, ln net.Listener, log zerolog.Logger) error {
+// serveUntilDone serves until ctx is cancelled (the first SIGINT/SIGTERM),
+// then drains: new connections stop, requests in flight finish (up to
+// SHUTDOWN_TIMEOUT), websockets are closed by cancelling their base context.
+func serveUntilDone(ctx context.Context, a *app.App, ln net.Listener, log zerolog.Logger) error {
 	connCtx, cancelConns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelConns()
 	srv := &http.Server{
@@ -125,15 +135,7 @@ func serveUntilSignal(ctx context.Context, stop func(), a *app.App, ln net.Liste
 		return err
 	case <-ctx.Done():
 	}
-	stop() // restore default signal handling: a second signal kills the process
 	log.Info().Dur("timeout", a.Config.ShutdownTimeout).Msg("shutting down: draining requests (send the signal again to force)")
-	force := make(chan os.Signal, 1)
-	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-force
-		log.Warn().Msg("second signal: exiting now")
-		os.Exit(1)
-	}()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	cancelConns() // websockets end their subscriptions and close
@@ -148,12 +150,11 @@ func serveUntilSignal(ctx context.Context, stop func(), a *app.App, ln net.Liste
 	return nil
 }
 
-func migrate(args []string, stderr io.Writer) error {
+func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, log, err := setup(args, stderr)
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
 	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Debug: cfg.DBDebug})
 	if err != nil {
 		return err
@@ -167,7 +168,7 @@ func migrate(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func token(args []string, stdout, stderr io.Writer) error {
+func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]")
 	}
@@ -186,7 +187,6 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
 	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
 	if err != nil {
 		return err

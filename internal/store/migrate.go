@@ -40,7 +40,7 @@ func (db *DB) migrator(files fs.FS) (*migrate.Migrator, *migrate.Migrations, err
 	}
 	return migrate.NewMigrator(db.DB, ms,
 		migrate.WithMarkAppliedOnSuccess(true),
-		migrate.WithTemplateData(TemplateData{Postgres: db.Dialect == Postgres, SQLite: db.Dialect == SQLite}),
+		migrate.WithTemplateData(TemplateData{Postgres: db.Kind == Postgres, SQLite: db.Kind == SQLite}),
 	), ms, nil
 }
 

@@ -29,10 +29,12 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is an open database with its dialect.
+// DB is an open database and which kind it is. It satisfies bun.IDB, so
+// repositories can take it or a transaction alike.
 type DB struct {
 	*bun.DB
-	Dialect Dialect
+	// Kind says SQLite or Postgres; bun's own Dialect() method is promoted.
+	Kind Dialect
 }
 
 // Options tune Open.
@@ -79,7 +81,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect to %s database: %w", dialect, err)
 	}
-	return &DB{DB: db, Dialect: dialect}, nil
+	return &DB{DB: db, Kind: dialect}, nil
 }
 
 func poolSize(configured, def int) int {
