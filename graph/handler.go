@@ -29,6 +29,12 @@ type HandlerOptions struct {
 	OriginPatterns []string
 	InitTimeout    time.Duration
 	KeepAlive      time.Duration
+	// MaxSubscriptions caps concurrent subscriptions per websocket.
+	MaxSubscriptions int
+	// WriteTimeout disconnects a websocket client that stops reading.
+	WriteTimeout time.Duration
+	// Subscriptions observes websockets and subscriptions; nil for none.
+	Subscriptions SubscriptionMetrics
 	// Tracer observes every response (metrics).
 	Tracer graphql.HandlerExtension
 	Log    zerolog.Logger
@@ -42,21 +48,39 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		Resolvers:  r,
 		Directives: DirectiveRoot{HasRole: hasRole},
 	}))
+	metrics := opts.Subscriptions
+	if metrics == nil {
+		metrics = noMetrics{}
+	}
 	var readLimit = opts.MaxMessageBytes
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: opts.OriginPatterns,
-		}},
+		Implementation: guardedWebsockets{
+			inner: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+				OriginPatterns: opts.OriginPatterns,
+			}},
+			writeTimeout: max(opts.WriteTimeout, time.Second),
+		},
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			authed, err := r.Auth.AuthenticateInit(ctx, payload)
 			if err != nil {
 				ctx = transport.WithWebsocketCloseCode(ctx, 4401)
 				return transport.AppendCloseReason(ctx, string(apperr.CodeOf(err))), nil, err
 			}
+			authed, _ = withConnState(authed)
+			metrics.ConnectionOpened()
 			return authed, nil, nil
 		},
-		InitTimeout:           opts.InitTimeout,
+		CloseFunc: func(ctx context.Context, _ int) {
+			if st := connStateFrom(ctx); st != nil && st.open.CompareAndSwap(true, false) {
+				metrics.ConnectionClosed()
+			}
+		},
+		InitTimeout: opts.InitTimeout,
+		// graphql-ws (legacy) keeps alive with "ka" messages;
+		// graphql-transport-ws with ping/pong, and a client that stops
+		// answering pings is disconnected after two intervals.
 		KeepAlivePingInterval: opts.KeepAlive,
+		PingPongInterval:      opts.KeepAlive,
 		PayloadReadLimit:      &readLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			opts.Log.Debug().Err(err).Msg("websocket closed with an error")
@@ -76,6 +100,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(opts.Tracer)
 	}
 	srv.AroundOperations(RequireToken)
+	srv.AroundOperations(limitSubscriptions(max(opts.MaxSubscriptions, 1), metrics))
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(RecoverFunc)
 	return srv

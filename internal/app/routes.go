@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"wagraph/graph"
+	"wagraph/internal/apperr"
 	"wagraph/internal/observe"
 )
 
@@ -28,6 +30,9 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 		OriginPatterns:   originPatterns(cfg.AllowedOrigins),
 		InitTimeout:      cfg.WSInitTimeout,
 		KeepAlive:        cfg.WSKeepAlive,
+		MaxSubscriptions: cfg.WSMaxSubscriptions,
+		WriteTimeout:     cfg.WSWriteTimeout,
+		Subscriptions:    a.Metrics.Subscriptions(),
 		Tracer:           a.Metrics.GraphQL(func(err error) string { return graph.CodeOf(err) }),
 		Log:              a.Log,
 	})
@@ -48,9 +53,21 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 }
 
 // limitBody caps request bodies; websocket messages are capped by the
-// transport's read limit instead.
+// transport's read limit instead. A body declared too large is refused with
+// 413 before it is read; one that turns out too large fails to read.
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			e := apperr.Newf(apperr.InvalidInput, "the request body is %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
+				WithSuggestion("Send a smaller request: split the operation or its input, or ask the operators to raise MAX_REQUEST_BYTES.")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+				"message":    e.Message,
+				"extensions": map[string]any{"code": e.Code, "suggestion": e.Suggestion, "retryable": e.Retryable},
+			}}})
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 		}

@@ -38,6 +38,7 @@ type Config struct {
 	WSInitTimeout      time.Duration
 	WSKeepAlive        time.Duration
 	WSMaxSubscriptions int
+	WSWriteTimeout     time.Duration
 	PubSubBuffer       int
 	ShutdownTimeout    time.Duration
 
@@ -73,6 +74,7 @@ var Settings = []Setting{
 	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to send connection_init."},
 	{"WS_KEEPALIVE_INTERVAL", "15s", "Keep-alive ping interval on websockets."},
 	{"WS_MAX_SUBSCRIPTIONS", "50", "Maximum concurrent subscriptions per websocket connection."},
+	{"WS_WRITE_TIMEOUT", "10s", "A websocket client that does not take a message within this time is disconnected."},
 	{"PUBSUB_BUFFER", "64", "Events buffered per subscriber before a too-slow subscriber is cut off."},
 	{"SHUTDOWN_TIMEOUT", "15s", "How long a graceful shutdown waits for requests to finish."},
 	{"ACTIVATION_TIMEOUT", "5m", "An activation not ACTIVE within this time is reset to PENDING."},
@@ -115,6 +117,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		WSInitTimeout:      p.duration("WS_INIT_TIMEOUT"),
 		WSKeepAlive:        p.duration("WS_KEEPALIVE_INTERVAL"),
 		WSMaxSubscriptions: p.int("WS_MAX_SUBSCRIPTIONS"),
+		WSWriteTimeout:     p.duration("WS_WRITE_TIMEOUT"),
 		PubSubBuffer:       p.int("PUBSUB_BUFFER"),
 		ShutdownTimeout:    p.duration("SHUTDOWN_TIMEOUT"),
 		ActivationTimeout:  p.duration("ACTIVATION_TIMEOUT"),
@@ -134,10 +137,13 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		errs = append(errs, fmt.Errorf("flags: %w (known: --listen, --log-level, --simulate)", err))
 	}
-	if *simulate && !c.Simulate {
-		c.Simulate = true
+	if *simulate != c.Simulate { // the flag overrides SIMULATE either way
+		c.Simulate = *simulate
 		if strings.TrimSpace(getenv("DATABASE_URL")) == "" {
-			c.DatabaseURL = "sqlite:./data/simulate.db"
+			c.DatabaseURL = env("DATABASE_URL")
+			if c.Simulate {
+				c.DatabaseURL = "sqlite:./data/simulate.db"
+			}
 		}
 	}
 	errs = append(errs, c.validate()...)
@@ -159,6 +165,11 @@ func (c Config) validate() []error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			errs = append(errs, fmt.Errorf("REDIS_URL %q: use redis://host:6379/0 (or rediss:// for TLS)", Redact(c.RedisURL)))
 		}
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: use trace, debug, info, warn or error", c.LogLevel))
 	}
 	if c.LogFormat != "console" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: use console or json", c.LogFormat))
@@ -198,7 +209,7 @@ func (c Config) Redacted() map[string]any {
 		"log_level": c.LogLevel, "log_format": c.LogFormat, "allowed_origins": c.AllowedOrigins,
 		"auth_disabled": c.AuthDisabled, "migrate_on_start": c.MigrateOnStart, "introspection": c.Introspection,
 		"complexity_limit": c.ComplexityLimit, "parser_token_limit": c.ParserTokenLimit, "max_request_bytes": c.MaxRequestBytes,
-		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions,
+		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions, "ws_write_timeout": c.WSWriteTimeout.String(),
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
 		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
@@ -208,13 +219,19 @@ func (c Config) Redacted() map[string]any {
 // Redact masks the password of a URL; other strings pass unchanged.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
 		return raw
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	// A password with characters such as '/', '#' or '%' unescaped makes the
+	// URL unparsable or misread; mask everything that may be credentials.
+	if at, scheme := strings.LastIndex(raw, "@"), strings.Index(raw, "://"); scheme >= 0 && at > scheme {
+		return raw[:scheme+3] + "xxxxx" + raw[at:]
 	}
-	return u.String()
+	return raw
 }
 
 // FromOS loads the configuration of this process.

@@ -1,0 +1,136 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"wagraph/internal/apperr"
+)
+
+// SubscriptionMetrics observes websockets and subscriptions.
+type SubscriptionMetrics interface {
+	ConnectionOpened()
+	ConnectionClosed()
+	SubscriptionStarted(kind string)
+	SubscriptionEnded(kind string)
+	EventDelivered(kind string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ConnectionOpened()          {}
+func (noMetrics) ConnectionClosed()          {}
+func (noMetrics) SubscriptionStarted(string) {}
+func (noMetrics) SubscriptionEnded(string)   {}
+func (noMetrics) EventDelivered(string)      {}
+
+// connState is one authenticated websocket connection.
+type connState struct {
+	subs atomic.Int32
+	open atomic.Bool
+}
+
+type connStateKey struct{}
+
+func withConnState(ctx context.Context) (context.Context, *connState) {
+	st := &connState{}
+	st.open.Store(true)
+	return context.WithValue(ctx, connStateKey{}, st), st
+}
+
+func connStateFrom(ctx context.Context) *connState {
+	st, _ := ctx.Value(connStateKey{}).(*connState)
+	return st
+}
+
+// limitSubscriptions caps concurrent subscriptions per websocket and counts
+// them by kind (the root field) and their events.
+func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		kind := "unknown"
+		if fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, nil); len(fields) > 0 {
+			kind = fields[0].Name
+		}
+		if st := connStateFrom(ctx); st != nil {
+			if int(st.subs.Add(1)) > maxPerConn {
+				st.subs.Add(-1)
+				err := apperr.Newf(apperr.SubscriptionLimit, "this connection already has %d subscriptions, the most allowed", maxPerConn)
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
+			}
+		}
+		m.SubscriptionStarted(kind)
+		var once sync.Once
+		end := func() {
+			once.Do(func() {
+				if st := connStateFrom(ctx); st != nil {
+					st.subs.Add(-1)
+				}
+				m.SubscriptionEnded(kind)
+			})
+		}
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(ctx)
+			if resp == nil {
+				end()
+				return nil
+			}
+			m.EventDelivered(kind)
+			return resp
+		}
+	}
+}
+
+// guardedWebsockets wraps an implementation so a client that stops reading
+// is disconnected after writeTimeout instead of holding its connection's
+// writer (and the subscriptions feeding it) forever.
+type guardedWebsockets struct {
+	inner        transport.WebsocketImplementation
+	writeTimeout time.Duration
+}
+
+func (g guardedWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	c, err := g.inner.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	return &guardedConn{WebsocketConn: c, writeTimeout: g.writeTimeout}, nil
+}
+
+type guardedConn struct {
+	transport.WebsocketConn
+	writeTimeout time.Duration
+}
+
+func (c *guardedConn) WriteJSON(v any) error {
+	stuck := time.AfterFunc(c.writeTimeout, func() { _ = c.Close() })
+	defer stuck.Stop()
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+// SetReadLimit forwards the transport's read limit to the real connection.
+func (c *guardedConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline forwards the transport's ping-pong deadline.
+func (c *guardedConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
