@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,21 +32,42 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-		// The first signal drains (see serveUntilDone); a second one exits now.
-		force := make(chan os.Signal, 1)
-		signal.Notify(force, os.Interrupt, syscall.SIGTERM)
-		<-force
+	ctx, stop := interruptContext(func() {
 		fmt.Fprintln(os.Stderr, "wagraph: second signal: exiting now")
 		os.Exit(1)
-	}()
+	})
+	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "wagraph:", err)
 		os.Exit(1)
+	}
+}
+
+// interruptContext returns a context cancelled by the first SIGINT or
+// SIGTERM, which starts a graceful shutdown (see serveUntilDone); a second
+// signal calls force. stop stops listening for signals.
+func interruptContext(force func()) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopped := make(chan struct{})
+	go func() {
+		for _, onSignal := range []func(){cancel, force} {
+			select {
+			case <-sigs:
+				onSignal()
+			case <-stopped:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(stopped)
+			cancel()
+		})
 	}
 }
 

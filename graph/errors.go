@@ -54,8 +54,14 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr.Extensions["retryable"] = false
 		return gqlErr
 	}
-	if _, ok := errors.AsType[*time.ParseError](err); ok {
-		e := apperr.New(apperr.InvalidInput, err.Error()).WithSuggestion("Send times as RFC 3339, e.g. 2026-11-24T21:16:52Z.")
+	if gqlErr.Err.Error() == "introspection disabled" { // gqlgen's own, unexported error
+		e := apperr.New(apperr.Forbidden, "introspection is disabled on this server").
+			WithSuggestion("Read the schema from the schema/ directory, or ask the operators to set GRAPHQL_INTROSPECTION=true.")
+		gqlErr.Message, gqlErr.Extensions = e.Message, extensions(e)
+		return gqlErr
+	}
+	if pe, ok := errors.AsType[*time.ParseError](err); ok {
+		e := apperr.New(apperr.InvalidInput, pe.Error()).WithSuggestion("Send times as RFC 3339, e.g. 2026-11-24T21:16:52Z.")
 		gqlErr.Message, gqlErr.Extensions = e.Message, extensions(e)
 		return gqlErr
 	}

@@ -23,9 +23,9 @@ type HandlerOptions struct {
 	ParserTokenLimit int
 	// MaxMessageBytes caps one websocket message from the client.
 	MaxMessageBytes int64
-	// OriginPatterns are host patterns (coder/websocket syntax, e.g.
-	// "admin.example.com" or "localhost:*") allowed to open websockets
-	// besides the server's own origin.
+	// OriginPatterns are origin patterns (coder/websocket syntax, e.g.
+	// "https://admin.example.com" or "http://localhost:*") allowed to open
+	// websockets besides the server's own origin.
 	OriginPatterns []string
 	InitTimeout    time.Duration
 	KeepAlive      time.Duration
@@ -35,7 +35,7 @@ type HandlerOptions struct {
 	WriteTimeout time.Duration
 	// Subscriptions observes websockets and subscriptions; nil for none.
 	Subscriptions SubscriptionMetrics
-	// Tracer observes every response (metrics).
+	// Tracer observes every operation (metrics).
 	Tracer graphql.HandlerExtension
 	Log    zerolog.Logger
 }

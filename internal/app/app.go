@@ -43,9 +43,9 @@ type App struct {
 
 // New opens the database (migrating it when configured), connects Redis when
 // configured, and builds the services and routes. Close releases them.
-func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (a *App, err error) {
-	a = &App{Config: cfg, Log: log, Metrics: observe.NewMetrics()}
-	defer func() {
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, Metrics: observe.NewMetrics()}
+	defer func() { // not on the named result: a failed New returns nil
 		if err != nil {
 			a.Close()
 		}

@@ -96,12 +96,14 @@ func cors(allowed []string, next http.Handler) http.Handler {
 	})
 }
 
-// originPatterns turns allowed origins into coder/websocket host patterns.
+// originPatterns turns allowed origins into coder/websocket patterns. They
+// keep the scheme, as CORS does: allowing https://admin.example.com must not
+// allow a page from http://admin.example.com.
 func originPatterns(origins []string) []string {
 	out := make([]string, 0, len(origins))
 	for _, o := range origins {
 		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			out = append(out, u.Host)
+			out = append(out, u.Scheme+"://"+u.Host)
 		}
 	}
 	return out

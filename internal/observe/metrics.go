@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -81,8 +82,8 @@ func (m *Metrics) GraphQL(codeOf func(error) string) GraphQLTracer {
 }
 
 var (
-	_ graphql.HandlerExtension    = GraphQLTracer{}
-	_ graphql.ResponseInterceptor = GraphQLTracer{}
+	_ graphql.HandlerExtension     = GraphQLTracer{}
+	_ graphql.OperationInterceptor = GraphQLTracer{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -91,28 +92,43 @@ func (GraphQLTracer) ExtensionName() string { return "wagraphMetrics" }
 // Validate implements graphql.HandlerExtension.
 func (GraphQLTracer) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptResponse implements graphql.ResponseInterceptor: it sees every
-// response, including the first of each subscription.
-func (t GraphQLTracer) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
+// InterceptOperation implements graphql.OperationInterceptor. It counts each
+// operation once, by its first response, so operations refused by a later
+// interceptor (a missing token) are counted too and a subscription counts
+// once, not once per event.
+func (t GraphQLTracer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	responses := next(ctx)
 	if !graphql.HasOperationContext(ctx) {
-		return resp
+		return responses
 	}
 	oc := graphql.GetOperationContext(ctx)
 	typ, name := "unknown", oc.OperationName
 	if oc.Operation != nil {
 		typ = string(oc.Operation.Operation)
+		if name == "" { // not every client sends operationName
+			name = oc.Operation.Name
+		}
 	}
 	if name == "" {
 		name = "anonymous"
 	}
-	result := "ok"
-	if resp != nil && len(resp.Errors) > 0 {
-		result = t.codeOf(resp.Errors[0])
+	var once sync.Once
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		once.Do(func() {
+			result := "ok"
+			if resp != nil && len(resp.Errors) > 0 {
+				result = t.codeOf(resp.Errors[0])
+			}
+			if result == "UNAUTHENTICATED" {
+				// An unknown caller must not mint label values (cardinality).
+				name = "unauthenticated"
+			}
+			t.m.gqlOps.WithLabelValues(typ, name, result).Inc()
+			if !oc.Stats.OperationStart.IsZero() {
+				t.m.gqlDuration.WithLabelValues(typ, name).Observe(time.Since(oc.Stats.OperationStart).Seconds())
+			}
+		})
+		return resp
 	}
-	t.m.gqlOps.WithLabelValues(typ, name, result).Inc()
-	if !oc.Stats.OperationStart.IsZero() {
-		t.m.gqlDuration.WithLabelValues(typ, name).Observe(time.Since(oc.Stats.OperationStart).Seconds())
-	}
-	return resp
 }
