@@ -106,6 +106,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	observe.CaptureLibraryLogs(log)
 	if cfg.AuthDisabled {
 		log.Warn().Str("listen_addr", cfg.ListenAddr).
 			Msg("AUTH IS DISABLED: every request is treated as ADMIN without a token. Never run like this outside your own machine.")

@@ -244,8 +244,8 @@ func TestComplexityLimit(t *testing.T) {
 	apptest.Post(t, c, `{ viewer { role tokenName } }`).NoErrors(t)
 	r := apptest.Post(t, c, `{ a: viewer { role tokenName } b: viewer { role tokenName } }`)
 	e := r.Only(t)
-	if e.Code() != "COMPLEXITY_LIMIT_EXCEEDED" || !strings.Contains(e.Message, "exceeds the limit of 5") {
-		t.Errorf("error %+v, want COMPLEXITY_LIMIT_EXCEEDED", e)
+	if e.Code() != "QUERY_TOO_COMPLEX" || !strings.Contains(e.Message, "exceeds the limit of 5") {
+		t.Errorf("error %+v, want QUERY_TOO_COMPLEX", e)
 	}
 	if e.Suggestion() != apperr.Suggestion(apperr.QueryTooComplex) {
 		t.Errorf("suggestion %q", e.Suggestion())

@@ -35,8 +35,10 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Role)
 	return next(ctx)
 }
 
-// publicFields may be selected without a token, so monitors can call health.
-var publicFields = map[string]bool{"health": true, "__typename": true}
+// publicFields may be selected without a token, so monitors can call health
+// and GraphiQL can load the schema (which is public in the repository anyway;
+// GRAPHQL_INTROSPECTION=false turns introspection off for everyone).
+var publicFields = map[string]bool{"health": true, "__typename": true, "__schema": true, "__type": true}
 
 // RequireToken refuses any operation that selects a root field other than the
 // public ones when the caller has no valid token. Role checks beyond that are

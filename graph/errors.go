@@ -20,7 +20,6 @@ import (
 var requestErrorSuggestions = map[string]string{
 	"GRAPHQL_PARSE_FAILED":      "Fix the query syntax at the reported location.",
 	"GRAPHQL_VALIDATION_FAILED": "Check field and argument names against the schema (GraphiQL's docs list them).",
-	"COMPLEXITY_LIMIT_EXCEEDED": apperr.Suggestion(apperr.QueryTooComplex),
 }
 
 // ErrorPresenter shows coded errors as they are, with code, suggestion and
@@ -42,11 +41,16 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}
 		}
-		if code == "" {
+		switch code {
+		case "":
 			code = string(apperr.InvalidInput)
-			gqlErr.Extensions["code"] = code
+		case "COMPLEXITY_LIMIT_EXCEEDED": // one catalog: clients see our code
+			code = string(apperr.QueryTooComplex)
 		}
+		gqlErr.Extensions["code"] = code
 		if s, ok := requestErrorSuggestions[code]; ok {
+			gqlErr.Extensions["suggestion"] = s
+		} else if s := apperr.Suggestion(apperr.Code(code)); s != "" {
 			gqlErr.Extensions["suggestion"] = s
 		} else {
 			gqlErr.Extensions["suggestion"] = apperr.Suggestion(apperr.InvalidInput)
@@ -86,13 +90,14 @@ func extensions(e *apperr.Error) map[string]any {
 }
 
 func logMasked(ctx context.Context, err error) {
-	zerolog.Ctx(ctx).Error().Err(err).Str("request_id", observe.RequestID(ctx)).Msg("graphql: internal error (masked for the client)")
+	// The request logger in ctx already carries request_id.
+	zerolog.Ctx(ctx).Error().Err(err).Msg("graphql: internal error (masked for the client)")
 }
 
 // RecoverFunc turns a resolver panic into a masked INTERNAL error and logs
 // the stack with the request id.
 func RecoverFunc(ctx context.Context, p any) error {
-	zerolog.Ctx(ctx).Error().Str("request_id", observe.RequestID(ctx)).Str("panic", fmt.Sprint(p)).
+	zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).
 		Bytes("stack", debug.Stack()).Msg("graphql: resolver panicked")
 	return apperr.Wrap(fmt.Errorf("panic: %v", p), apperr.Internal, "internal error (request "+observe.RequestID(ctx)+")")
 }

@@ -123,7 +123,7 @@ func TestErrorPresenter(t *testing.T) {
 			name:    "complexity",
 			err:     &gqlerror.Error{Message: "operation has complexity 9", Extensions: map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}},
 			message: "operation has complexity 9",
-			ext:     map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED", "suggestion": apperr.Suggestion(apperr.QueryTooComplex), "retryable": false},
+			ext:     map[string]any{"code": "QUERY_TOO_COMPLEX", "suggestion": apperr.Suggestion(apperr.QueryTooComplex), "retryable": false},
 		},
 		{
 			name:    "gqlgen error with an unknown code",

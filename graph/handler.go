@@ -63,8 +63,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			authed, err := r.Auth.AuthenticateInit(ctx, payload)
 			if err != nil {
-				ctx = transport.WithWebsocketCloseCode(ctx, 4401)
-				return transport.AppendCloseReason(ctx, string(apperr.CodeOf(err))), nil, err
+				return initFailure(ctx, err)
 			}
 			authed, _ = withConnState(authed)
 			metrics.ConnectionOpened()
@@ -104,4 +103,23 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(RecoverFunc)
 	return srv
+}
+
+// initFailure closes a websocket whose connection_init failed: 4401 with the
+// reason for a token problem (so the client asks for a new token), 4500 when
+// the check itself could not run (so the client retries).
+func initFailure(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+	code := 4401
+	if apperr.CodeOf(err) != apperr.Unauthenticated {
+		code = 4500
+	}
+	reason := string(apperr.CodeOf(err))
+	if e, ok := apperr.As(err); ok {
+		reason += ": " + e.Message
+	}
+	if len(reason) > 123 { // the websocket limit for a close reason
+		reason = reason[:123]
+	}
+	ctx = transport.WithWebsocketCloseCode(ctx, code)
+	return transport.AppendCloseReason(ctx, reason), nil, err
 }

@@ -7,10 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"wagraph/graph"
 	"wagraph/internal/apperr"
+	"wagraph/internal/graphiql"
 	"wagraph/internal/observe"
 )
 
@@ -41,10 +40,12 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 		mux.Handle(pattern, a.Metrics.Instrument(route, h))
 	}
 	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, a.Auth.Middleware(gql))))
-	handle("GET /graphiql", "/graphiql", playground.Handler("wagraph", "/graphql",
-		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste the token printed at start>"}),
-		playground.WithStoragePrefix("wagraph"),
-	))
+	// GraphiQL is served from the binary, so it works offline. Its Headers
+	// tab starts empty: a prefilled one would replace the pasted token on
+	// every reload (the start message says what to paste).
+	ide := graphiql.Handler("/graphql", graphiql.Options{Headers: map[string]string{}})
+	handle("GET /graphiql", "/graphiql", ide)
+	handle("GET /graphiql/", "/graphiql", ide)
 	handle("GET /healthz", "/healthz", a.Health.LiveHandler())
 	handle("GET /readyz", "/readyz", a.Health.ReadyHandler())
 	handle("GET /metrics", "/metrics", a.Metrics.Handler())

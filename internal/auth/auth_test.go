@@ -120,7 +120,7 @@ func TestAuthenticateRefuses(t *testing.T) {
 			name, bearer, message string
 		}{
 			{"empty", "", "no API token was sent"},
-			{"bearer without a token", "Bearer ", "malformed"},
+			{"bearer without a token", "Bearer ", "no API token was sent"},
 			{"malformed", "Bearer hunter2", "malformed"},
 			{"wrong prefix", "tok_" + tok.ID + "_abc", "malformed"},
 			{"empty id", "wag__abc", "malformed"},

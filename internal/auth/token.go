@@ -84,6 +84,8 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	raw := strings.TrimSpace(bearer)
 	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
 		raw = strings.TrimSpace(raw[7:])
+	} else if strings.EqualFold(raw, "bearer") {
+		raw = ""
 	}
 	if raw == "" {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "no API token was sent")

@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"regexp"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -81,10 +83,13 @@ type statusWriter struct {
 	wroteHeader bool
 }
 
+// WriteHeader passes on the first call only, as net/http would honour it,
+// without net/http's "superfluous WriteHeader" log line for later calls.
 func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.status, w.wroteHeader = code, true
+	if w.wroteHeader {
+		return
 	}
+	w.status, w.wroteHeader = code, true
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -94,4 +99,20 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// CaptureLibraryLogs routes what libraries print through their own global
+// loggers (the standard library's log, as used by websocket upgrades, and
+// go-redis's reconnect messages) into log, so every line is structured.
+// Those loggers are process-wide, so only main calls this.
+func CaptureLibraryLogs(log zerolog.Logger) {
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(log.With().Str("source", "stdlib").Logger().Level(zerolog.WarnLevel))
+	redis.SetLogger(redisLogger{log: log.With().Str("source", "redis").Logger()})
+}
+
+type redisLogger struct{ log zerolog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msg(fmt.Sprintf(format, v...))
 }
