@@ -143,31 +143,50 @@ func describe(evts []any) string {
 	return s
 }
 
+// clientOption adjusts a client before it first connects.
+type clientOption func(*whatsmeow.Client)
+
+// noAutoReconnect makes a client stay down after a drop, like a process that
+// died with its connection.
+func noAutoReconnect(cli *whatsmeow.Client) { cli.EnableAutoReconnect = false }
+
 // newClient builds a whatsmeow client on device, pointed at sim, with its
-// events recorded. It is disconnected at the end of the test.
-func newClient(t *testing.T, sim *Simulator, device *store.Device) (*whatsmeow.Client, *eventLog) {
+// events recorded. Connect it with connect(t, cli): it then winds down by
+// itself when the test's context ends. The tests never call Disconnect on a
+// live client, because whatsmeow's Disconnect races its own socket read loop
+// (see Simulator.Close).
+func newClient(t *testing.T, sim *Simulator, device *store.Device, opts ...clientOption) (*whatsmeow.Client, *eventLog) {
 	t.Helper()
 	cli := whatsmeow.NewClient(device, waLogger(t, "client"))
 	sim.Configure(cli)
+	for _, o := range opts {
+		o(cli)
+	}
 	log := &eventLog{notify: make(chan struct{})}
 	cli.AddEventHandler(log.add)
-	t.Cleanup(cli.Disconnect)
+	t.Cleanup(sim.Close)
 	return cli, log
+}
+
+// connect connects cli for the rest of the test.
+func connect(t *testing.T, cli *whatsmeow.Client) {
+	t.Helper()
+	if err := cli.ConnectContext(t.Context()); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
 }
 
 // pairedClient links a fresh client to a fresh simulated phone by QR and
 // waits until it is logged in.
-func pairedClient(t *testing.T, sim *Simulator) (*whatsmeow.Client, *eventLog, *Phone, *sqlstore.Container) {
+func pairedClient(t *testing.T, sim *Simulator, opts ...clientOption) (*whatsmeow.Client, *eventLog, *Phone, *sqlstore.Container) {
 	t.Helper()
 	container := newContainer(t)
-	cli, log := newClient(t, sim, container.NewDevice())
+	cli, log := newClient(t, sim, container.NewDevice(), opts...)
 	qrs, err := cli.GetQRChannel(t.Context())
 	if err != nil {
 		t.Fatalf("GetQRChannel: %v", err)
 	}
-	if err := cli.Connect(); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
+	connect(t, cli)
 	code := nextQRCode(t, qrs)
 	phone, err := sim.ScanQR(t.Context(), code)
 	if err != nil {

@@ -200,7 +200,8 @@ func (p *Phone) link(ctx context.Context, c *conn, identityPub, advSecret []byte
 	s.mu.Unlock()
 	s.log.Info().Stringer("device", jid).Stringer("lid", lid).Msg("device linked")
 	// The real server restarts the stream so the client logs in with its new
-	// identity.
+	// identity. The client closes the socket itself on 515; the server
+	// must not close first, or whatsmeow may drop the 515 unhandled.
 	c.endWith(waBinary.Node{Tag: "stream:error", Attrs: waBinary.Attrs{"code": "515"}})
 	return nil
 }

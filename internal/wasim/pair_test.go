@@ -10,7 +10,7 @@ import (
 
 func TestQRPairLoginAndRestore(t *testing.T) {
 	sim := newSim(t)
-	cli, log, phone, container := pairedClient(t, sim)
+	cli, log, phone, container := pairedClient(t, sim, noAutoReconnect)
 
 	if !strings.HasPrefix(phone.Number, "+1555") {
 		t.Errorf("phone number %q is not a fresh E.164 test number", phone.Number)
@@ -32,18 +32,20 @@ func TestQRPairLoginAndRestore(t *testing.T) {
 		t.Fatal("client is not logged in after pairing")
 	}
 
-	// A "restart": the first client goes away, a new one on the same device
-	// store logs straight in without a QR.
+	// A "restart": the first client's process dies with its connection, a
+	// new client on the same device store logs straight in without a QR.
 	devJID := *cli.Store.ID
-	cli.Disconnect()
+	mark := log.mark()
+	if err := sim.Drop(devJID); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	waitFor[*events.Disconnected](t, log, mark)
 	device, err := container.GetDevice(t.Context(), devJID)
 	if err != nil || device == nil {
 		t.Fatalf("GetDevice: %v, %v", device, err)
 	}
 	cli2, log2 := newClient(t, sim, device)
-	if err := cli2.Connect(); err != nil {
-		t.Fatalf("reconnect: %v", err)
-	}
+	connect(t, cli2)
 	waitFor[*events.Connected](t, log2, 0)
 	if n := count[*events.QR](log2, 0); n != 0 {
 		t.Errorf("restored client got %d QR events", n)
@@ -56,9 +58,7 @@ func TestQRPairLoginAndRestore(t *testing.T) {
 func TestQRRefsAndRotation(t *testing.T) {
 	sim := newSim(t)
 	cli, log := newClient(t, sim, newContainer(t).NewDevice())
-	if err := cli.Connect(); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
+	connect(t, cli)
 	qr := waitFor[*events.QR](t, log, 0)
 	if len(qr.Codes) != qrRefCount {
 		t.Fatalf("got %d QR codes, want %d", len(qr.Codes), qrRefCount)
@@ -89,9 +89,7 @@ func TestQRRefsAndRotation(t *testing.T) {
 func TestScanQRRejectsBadCodes(t *testing.T) {
 	sim := newSim(t)
 	cli, log := newClient(t, sim, newContainer(t).NewDevice())
-	if err := cli.Connect(); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
+	connect(t, cli)
 	qr := waitFor[*events.QR](t, log, 0)
 	parts := strings.Split(qr.Codes[0], ",")
 

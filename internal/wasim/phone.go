@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"strconv"
 
+	"go.mau.fi/libsignal/ecc"
+	"go.mau.fi/libsignal/state/record"
+
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/util/keys"
 )
@@ -32,6 +35,10 @@ type Phone struct {
 	preKeys    []*keys.PreKey
 }
 
+// phonePreKeys is how many one-time prekeys a simulated phone offers; once
+// they are used up, bundles go out without one, which Signal allows.
+const phonePreKeys = 20
+
 // NewPhone creates a simulated phone with a fresh number and LID, unique in
 // this simulator, with its own Signal identity and prekeys so that clients
 // can encrypt messages to it.
@@ -42,10 +49,20 @@ func (s *Simulator) NewPhone() *Phone {
 }
 
 func (s *Simulator) newPhoneLocked() *Phone {
-	number := strconv.FormatUint(s.nextNumber, 10)
-	s.nextNumber++
-	lid := strconv.FormatUint(s.nextLID, 10)
-	s.nextLID++
+	return s.adoptPhoneLocked("", "")
+}
+
+// adoptPhoneLocked creates a phone with the given number and LID, either of
+// which may be empty to take the next fresh one. Callers hold s.mu.
+func (s *Simulator) adoptPhoneLocked(number, lid string) *Phone {
+	for number == "" || s.phones[number] != nil {
+		number = strconv.FormatUint(s.nextNumber, 10)
+		s.nextNumber++
+	}
+	for lid == "" || s.phonesByLID[lid] != nil {
+		lid = strconv.FormatUint(s.nextLID, 10)
+		s.nextLID++
+	}
 	p := &Phone{
 		Number:         "+" + number,
 		JID:            types.NewJID(number, types.DefaultUserServer),
@@ -56,10 +73,15 @@ func (s *Simulator) newPhoneLocked() *Phone {
 		nextDevice:     1,
 	}
 	p.signedPreKey = p.identity.CreateSignedPreKey(1)
-	for i := uint32(1); i <= 20; i++ {
-		p.preKeys = append(p.preKeys, keys.NewPreKey(i))
+	records := make([]*record.PreKey, 0, phonePreKeys)
+	for i := uint32(1); i <= phonePreKeys; i++ {
+		k := keys.NewPreKey(i)
+		p.preKeys = append(p.preKeys, k)
+		records = append(records, record.NewPreKey(k.KeyID, ecc.NewECKeyPair(
+			ecc.NewDjbECPublicKey(*k.Pub), ecc.NewDjbECPrivateKey(*k.Priv),
+		), nil))
 	}
-	p.signal = newSignalStore(p)
+	p.signal = newSignalStore(p, records)
 	s.phones[number] = p
 	s.phonesByLID[lid] = p
 	return p

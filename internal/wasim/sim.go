@@ -42,6 +42,7 @@ type Simulator struct {
 	ln     net.Listener
 	srv    *http.Server
 	client *http.Client
+	dialed *clientConns
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -141,8 +142,14 @@ func Start(ctx context.Context, opts Options) (*Simulator, error) {
 	return s, nil
 }
 
-// Close stops the listener, cuts every connection and waits for their
-// goroutines. It is safe to call more than once.
+// Close stops the listener, cuts every connection, waits for the server's
+// goroutines and then (a few seconds at most) for every client connected
+// through HTTPClient to notice. It is safe to call more than once.
+//
+// Under -race, prefer ending a client by cancelling the context given to
+// ConnectContext, or by Close, over Client.Disconnect on a live socket:
+// whatsmeow's FrameSocket reads its closed flag and disconnect handler
+// without a lock, and a local Disconnect can race its read loop.
 func (s *Simulator) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -161,6 +168,12 @@ func (s *Simulator) Close() {
 		c.close()
 	}
 	s.wg.Wait()
+	if tr, ok := s.client.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	if !s.dialed.wait(clientSideWait) {
+		s.log.Warn().Msg("some clients did not close their sockets")
+	}
 }
 
 // Addr is the address the simulator listens on.
@@ -185,11 +198,11 @@ func (s *Simulator) Configure(cli *whatsmeow.Client) {
 
 func (s *Simulator) newHTTPClient() *http.Client {
 	addr := s.ln.Addr().String()
-	var dialer net.Dialer
+	s.dialed = &clientConns{open: map[*trackedConn]struct{}{}}
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, "tcp", addr)
+				return s.dialed.dial(ctx, addr)
 			},
 			TLSClientConfig: &tls.Config{
 				RootCAs:    s.keys.tlsRoots,
