@@ -58,6 +58,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	}
 	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
 	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)
+	a.Metrics.RegisterHealth(a.Health)
 	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health}
 	a.Handler = a.routes(resolver)
 	return a, nil
