@@ -6,6 +6,7 @@ package graph
 //go:generate go run github.com/99designs/gqlgen generate
 
 import (
+	"wagraph/internal/account"
 	"wagraph/internal/auth"
 	"wagraph/internal/observe"
 )
@@ -14,4 +15,7 @@ import (
 type Resolver struct {
 	Auth      *auth.Service
 	Readiness *observe.Health
+	// AccountService runs the WhatsApp account lifecycle. (Not "Account":
+	// gqlgen generates Resolver.Account() for the Account type's resolvers.)
+	AccountService *account.Service
 }

@@ -10,6 +10,128 @@ import (
 	"time"
 )
 
+// A WhatsApp account managed by wagraph.
+type Account struct {
+	// Stable id.
+	ID string `json:"id"`
+	// The name people know the account by.
+	Name string `json:"name"`
+	// Where the account is in its lifecycle.
+	Status AccountStatus `json:"status"`
+	// Why the account is in its status, and what to do.
+	StatusReason *StatusReason `json:"statusReason"`
+	// Increases by one with every status change; live updates with a lower version are stale.
+	Version int `json:"version"`
+	// The linked phone's number in E.164 (e.g. +14155550123); null until the account is paired.
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The linked device's WhatsApp JID (number:device@s.whatsapp.net); null when not linked.
+	Jid *string `json:"jid,omitempty"`
+	// The account's hidden-user id (…@lid), when WhatsApp sent one.
+	Lid *string `json:"lid,omitempty"`
+	// The display name set on the phone.
+	PushName *string `json:"pushName,omitempty"`
+	// The phone's platform as WhatsApp reports it (android, iphone, smba …).
+	Platform *string `json:"platform,omitempty"`
+	// The verified business name, for WhatsApp Business accounts.
+	BusinessName *string `json:"businessName,omitempty"`
+	// The activation in progress; null unless the status is AWAITING_SCAN, AUTHENTICATING or WARMING.
+	Activation *Activation `json:"activation,omitempty"`
+	// When a temporary ban ends (BANNED only).
+	BannedUntil *time.Time `json:"bannedUntil,omitempty"`
+	// When the account last finished connecting.
+	LastConnectedAt *time.Time `json:"lastConnectedAt,omitempty"`
+	// When the account's session was last seen alive.
+	LastActiveAt *time.Time `json:"lastActiveAt,omitempty"`
+	// When the session counts as expired if it stays idle (last activity plus 14 days); null when not linked.
+	SessionExpiresAt *time.Time `json:"sessionExpiresAt,omitempty"`
+	// The account's status changes, newest first.
+	StatusHistory *AccountStatusChangeConnection `json:"statusHistory"`
+	// When the account was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the account last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// A page of accounts.
+type AccountConnection struct {
+	// The accounts on this page with their cursors.
+	Edges []*AccountEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many accounts match the filters in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// An account and its cursor.
+type AccountEdge struct {
+	// Pass as `after` to continue after this account.
+	Cursor string `json:"cursor"`
+	// The account.
+	Node *Account `json:"node"`
+}
+
+// One change of an account's status.
+type AccountStatusChange struct {
+	// The account's version after this change (1 for its creation).
+	Version int `json:"version"`
+	// The status before; null for the creation.
+	From *AccountStatus `json:"from,omitempty"`
+	// The status after.
+	To AccountStatus `json:"to"`
+	// Why the status changed.
+	Reason *StatusReason `json:"reason"`
+	// When it changed.
+	At time.Time `json:"at"`
+}
+
+// A page of status changes.
+type AccountStatusChangeConnection struct {
+	// The changes on this page with their cursors.
+	Edges []*AccountStatusChangeEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many status changes the account has in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A status change and its cursor.
+type AccountStatusChangeEdge struct {
+	// Pass as `after` to continue after this change.
+	Cursor string `json:"cursor"`
+	// The change.
+	Node *AccountStatusChange `json:"node"`
+}
+
+// An activation in progress. It is reset automatically when it has not reached
+// ACTIVE by `expiresAt`.
+type Activation struct {
+	// How the phone links: QR code or pairing code.
+	Method ActivationMethod `json:"method"`
+	// When the activation started.
+	StartedAt time.Time `json:"startedAt"`
+	// When the account is reset to PENDING unless it became ACTIVE.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Seconds until `expiresAt`, for a countdown; 0 when past.
+	SecondsRemaining int `json:"secondsRemaining"`
+	// The QR code to show now (method QR, while AWAITING_SCAN); null until WhatsApp issued the first one.
+	QR *ActivationQR `json:"qr,omitempty"`
+	// The code to type on the phone (method PAIRING_CODE, while AWAITING_SCAN).
+	PairingCode *string `json:"pairingCode,omitempty"`
+	// The phone number the pairing code was requested for, in E.164.
+	PairingPhoneNumber *string `json:"pairingPhoneNumber,omitempty"`
+}
+
+// One QR code of an activation. WhatsApp rotates them; subscribe to updates or
+// query again after `expiresAt`.
+type ActivationQR struct {
+	// The text encoded in the QR code.
+	Code string `json:"code"`
+	// The QR code as a PNG data URL, ready for an <img src>.
+	ImageDataURL string `json:"imageDataUrl"`
+	// When the next code replaces this one.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // An API token, without its secret.
 type APIToken struct {
 	// Stable id; also the prefix of the token string.
@@ -26,6 +148,18 @@ type APIToken struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
+// Input of createAccount.
+type CreateAccountInput struct {
+	// The name people will know the account by, 1–100 characters.
+	Name string `json:"name"`
+}
+
+// Result of createAccount.
+type CreateAccountPayload struct {
+	// The new account, PENDING.
+	Account *Account `json:"account"`
+}
+
 // Input of createApiToken.
 type CreateAPITokenInput struct {
 	// A name saying who or what will use the token, e.g. `admin-app`.
@@ -40,6 +174,18 @@ type CreateAPITokenPayload struct {
 	APIToken *APIToken `json:"apiToken"`
 	// The full token to send as `Authorization: Bearer <token>`. Shown only here, once.
 	Token string `json:"token"`
+}
+
+// Input of deleteAccount.
+type DeleteAccountInput struct {
+	// The account to delete.
+	AccountID string `json:"accountId"`
+}
+
+// Result of deleteAccount.
+type DeleteAccountPayload struct {
+	// The id of the deleted account.
+	DeletedAccountID string `json:"deletedAccountId"`
 }
 
 // The server's health: the same components `/readyz` reports.
@@ -66,12 +212,61 @@ type HealthComponent struct {
 	LatencyMs float64 `json:"latencyMs"`
 }
 
+// Input of logoutAccount.
+type LogoutAccountInput struct {
+	// The account to log out.
+	AccountID string `json:"accountId"`
+}
+
+// Result of logoutAccount.
+type LogoutAccountPayload struct {
+	// The account, LOGGED_OUT.
+	Account *Account `json:"account"`
+}
+
 // Operations that change state. Each takes one `input` object and returns a payload.
 type Mutation struct {
 }
 
+// Where a page of a list begins and ends. Lists page forwards with `first` and
+// `after`.
+type PageInfo struct {
+	// Whether more items follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether items precede this page (true when `after` was given).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first item on this page; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last item on this page; pass it as `after` for the next page. Null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 // Read-only entry points.
 type Query struct {
+}
+
+// Input of reconnectAccount.
+type ReconnectAccountInput struct {
+	// The account to reconnect.
+	AccountID string `json:"accountId"`
+}
+
+// Result of reconnectAccount.
+type ReconnectAccountPayload struct {
+	// The account, RECONNECTING or already ACTIVE again.
+	Account *Account `json:"account"`
+}
+
+// Input of resetAccount.
+type ResetAccountInput struct {
+	// The account to reset.
+	AccountID string `json:"accountId"`
+}
+
+// Result of resetAccount.
+type ResetAccountPayload struct {
+	// The account, PENDING.
+	Account *Account `json:"account"`
 }
 
 // Input of revokeApiToken.
@@ -86,6 +281,46 @@ type RevokeAPITokenPayload struct {
 	APIToken *APIToken `json:"apiToken"`
 }
 
+// Input of startActivation.
+type StartActivationInput struct {
+	// The account to link.
+	AccountID string `json:"accountId"`
+	// QR code or pairing code.
+	Method ActivationMethod `json:"method"`
+	// Required for PAIRING_CODE: the number of the phone that will enter the code, with country code (e.g. +49 151 23456789).
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+}
+
+// Result of startActivation.
+type StartActivationPayload struct {
+	// The account, AWAITING_SCAN, with the first QR code or the pairing code in `activation`.
+	Account *Account `json:"account"`
+}
+
+// Why an account is in its status.
+type StatusReason struct {
+	// Stable, machine-readable reason, e.g. `ACTIVATION_TIMEOUT` or `WA_LOGGED_OUT`. New codes may be added.
+	Code string `json:"code"`
+	// What happened, for people.
+	Message string `json:"message"`
+	// What to do about it; null when nothing needs doing.
+	Suggestion *string `json:"suggestion,omitempty"`
+}
+
+// Input of updateAccount. Fields left out stay as they are.
+type UpdateAccountInput struct {
+	// The account to change.
+	AccountID string `json:"accountId"`
+	// A new name, 1–100 characters.
+	Name *string `json:"name,omitempty"`
+}
+
+// Result of updateAccount.
+type UpdateAccountPayload struct {
+	// The account after the change.
+	Account *Account `json:"account"`
+}
+
 // Who is calling.
 type Viewer struct {
 	// The role of the token the request was made with.
@@ -96,6 +331,152 @@ type Viewer struct {
 	TokenName string `json:"tokenName"`
 	// False when the server runs with auth disabled (development only).
 	AuthEnabled bool `json:"authEnabled"`
+}
+
+// Where a WhatsApp account is in its lifecycle. Linking goes
+// PENDING → AWAITING_SCAN → AUTHENTICATING → WARMING → ACTIVE; the other
+// statuses describe a linked account that lost its connection or its link.
+// `statusReason` always says why and what to do. See docs/lifecycle.md.
+type AccountStatus string
+
+const (
+	// Not linked to a phone. Start an activation to link it.
+	AccountStatusPending AccountStatus = "PENDING"
+	// Waiting for the phone to scan the QR code or enter the pairing code.
+	AccountStatusAwaitingScan AccountStatus = "AWAITING_SCAN"
+	// The phone accepted the link; logging in.
+	AccountStatusAuthenticating AccountStatus = "AUTHENTICATING"
+	// Logged in for the first time; confirming the phone number.
+	AccountStatusWarming AccountStatus = "WARMING"
+	// Connected and working.
+	AccountStatusActive AccountStatus = "ACTIVE"
+	// Linked, but the connection is down and wagraph is not retrying on its own (see the reason).
+	AccountStatusDisconnected AccountStatus = "DISCONNECTED"
+	// Linked; the connection was lost and wagraph is reconnecting with backoff.
+	AccountStatusReconnecting AccountStatus = "RECONNECTING"
+	// The link was removed (on the phone, by WhatsApp, or on request). Start an activation to link again.
+	AccountStatusLoggedOut AccountStatus = "LOGGED_OUT"
+	// WhatsApp temporarily banned the number; wagraph reconnects when the ban ends.
+	AccountStatusBanned AccountStatus = "BANNED"
+	// The session was idle so long that WhatsApp has most likely unlinked it.
+	AccountStatusExpired AccountStatus = "EXPIRED"
+	// wagraph gave up (too many failed reconnects, or WhatsApp refused the client). Reconnect or reset it.
+	AccountStatusFailed AccountStatus = "FAILED"
+)
+
+var AllAccountStatus = []AccountStatus{
+	AccountStatusPending,
+	AccountStatusAwaitingScan,
+	AccountStatusAuthenticating,
+	AccountStatusWarming,
+	AccountStatusActive,
+	AccountStatusDisconnected,
+	AccountStatusReconnecting,
+	AccountStatusLoggedOut,
+	AccountStatusBanned,
+	AccountStatusExpired,
+	AccountStatusFailed,
+}
+
+func (e AccountStatus) IsValid() bool {
+	switch e {
+	case AccountStatusPending, AccountStatusAwaitingScan, AccountStatusAuthenticating, AccountStatusWarming, AccountStatusActive, AccountStatusDisconnected, AccountStatusReconnecting, AccountStatusLoggedOut, AccountStatusBanned, AccountStatusExpired, AccountStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e AccountStatus) String() string {
+	return string(e)
+}
+
+func (e *AccountStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AccountStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AccountStatus", str)
+	}
+	return nil
+}
+
+func (e AccountStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AccountStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AccountStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How an account is linked to a phone.
+type ActivationMethod string
+
+const (
+	// Show a QR code that the phone scans in WhatsApp → Settings → Linked devices → Link a device.
+	ActivationMethodQR ActivationMethod = "QR"
+	// Show an 8-character code that is typed on the phone after choosing 'Link with phone number instead'.
+	ActivationMethodPairingCode ActivationMethod = "PAIRING_CODE"
+)
+
+var AllActivationMethod = []ActivationMethod{
+	ActivationMethodQR,
+	ActivationMethodPairingCode,
+}
+
+func (e ActivationMethod) IsValid() bool {
+	switch e {
+	case ActivationMethodQR, ActivationMethodPairingCode:
+		return true
+	}
+	return false
+}
+
+func (e ActivationMethod) String() string {
+	return string(e)
+}
+
+func (e *ActivationMethod) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActivationMethod(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActivationMethod", str)
+	}
+	return nil
+}
+
+func (e ActivationMethod) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActivationMethod) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActivationMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Overall state of a component or of the whole server.

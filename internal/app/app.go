@@ -13,13 +13,17 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"go.mau.fi/whatsmeow"
+
 	"wagraph/graph"
+	"wagraph/internal/account"
 	"wagraph/internal/apperr"
 	"wagraph/internal/auth"
 	"wagraph/internal/config"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
+	"wagraph/internal/whatsapp"
 )
 
 // Version is wagraph's version, reported by health.
@@ -27,18 +31,24 @@ var Version = "0.1.0-dev"
 
 // App is one running wagraph instance's parts.
 type App struct {
-	Config  config.Config
-	Log     zerolog.Logger
-	DB      *store.DB
-	Redis   *redis.Client // nil without REDIS_URL
-	Bus     pubsub.Bus
-	Auth    *auth.Service
-	Metrics *observe.Metrics
-	Health  *observe.Health
+	Config config.Config
+	Log    zerolog.Logger
+	DB     *store.DB
+	Redis  *redis.Client // nil without REDIS_URL
+	Bus    pubsub.Bus
+	Auth   *auth.Service
+	// Sessions runs the live whatsmeow clients; Accounts is the lifecycle.
+	Sessions *whatsapp.Manager
+	Accounts *account.Service
+	Metrics  *observe.Metrics
+	Health   *observe.Health
 	// Handler serves every route.
 	Handler http.Handler
 
 	closers []func() error
+	// configureClient points new whatsmeow clients somewhere other than
+	// WhatsApp (the simulator); nil in real mode.
+	configureClient func(*whatsmeow.Client)
 }
 
 // New opens the database (migrating it when configured), connects Redis when
@@ -59,7 +69,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
 	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)
 	a.Metrics.RegisterHealth(a.Health)
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health}
+	if err := a.startAccounts(ctx); err != nil {
+		return nil, err
+	}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -109,6 +122,33 @@ func (a *App) openBus(ctx context.Context) error {
 	a.Bus = bus
 	a.closers = append(a.closers, bus.Close)
 	a.Metrics.RegisterBus(bus.Stats)
+	return nil
+}
+
+// startAccounts opens whatsmeow's device store in the same database, starts
+// the session manager and the account service, and restores the accounts
+// that should be connected. Closers run in reverse, so the service records
+// which sessions were live before the manager disconnects them.
+func (a *App) startAccounts(ctx context.Context) error {
+	container, err := whatsapp.OpenDeviceStore(ctx, a.DB, a.Log)
+	if err != nil {
+		return err
+	}
+	a.Sessions = whatsapp.NewManager(container, whatsapp.Options{Logger: a.Log, ConfigureClient: a.configureClient})
+	a.closers = append(a.closers, a.Sessions.Close)
+	a.Accounts = account.New(a.DB, a.Bus, a.Sessions, account.Options{
+		Logger:               a.Log,
+		Metrics:              a.Metrics.Accounts(),
+		ActivationTimeout:    a.Config.ActivationTimeout,
+		SessionIdleLimit:     a.Config.SessionIdleExpiry,
+		RestoreConcurrency:   a.Config.RestoreConcurrency,
+		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
+	})
+	if err := a.Accounts.Start(ctx); err != nil {
+		_ = a.Accounts.Close()
+		return err
+	}
+	a.closers = append(a.closers, a.Accounts.Close)
 	return nil
 }
 

@@ -1,0 +1,111 @@
+package graph
+
+import (
+	"time"
+
+	"wagraph/graph/model"
+	"wagraph/internal/account"
+)
+
+// qrImageSize is the side of the QR PNG in pixels: large enough to scan from
+// a laptop screen, small enough for a data URL.
+const qrImageSize = 256
+
+// accountModel maps an account to its GraphQL shape.
+func accountModel(a *account.Account, now time.Time) *model.Account {
+	out := &model.Account{
+		ID:               a.ID,
+		Name:             a.Name,
+		Status:           model.AccountStatus(a.Status),
+		StatusReason:     statusReason(a.Reason),
+		Version:          int(a.Version),
+		PhoneNumber:      optString(a.PhoneNumber),
+		Jid:              optString(a.JID),
+		Lid:              optString(a.LID),
+		PushName:         optString(a.PushName),
+		Platform:         optString(a.Platform),
+		BusinessName:     optString(a.BusinessName),
+		BannedUntil:      optTime(a.BannedUntil),
+		LastConnectedAt:  optTime(a.LastConnectedAt),
+		LastActiveAt:     optTime(a.LastActiveAt),
+		SessionExpiresAt: optTime(a.SessionExpiresAt),
+		CreatedAt:        a.CreatedAt,
+		UpdatedAt:        a.UpdatedAt,
+	}
+	if act := a.Activation; act != nil {
+		out.Activation = &model.Activation{
+			Method:             model.ActivationMethod(act.Method),
+			StartedAt:          act.StartedAt,
+			ExpiresAt:          act.ExpiresAt,
+			SecondsRemaining:   act.SecondsRemaining(now),
+			PairingCode:        optString(act.PairingCode),
+			PairingPhoneNumber: optString(act.PhoneNumber),
+		}
+		if act.QR != nil {
+			out.Activation.QR = &model.ActivationQR{Code: act.QR.Code, ExpiresAt: act.QR.ExpiresAt}
+		}
+	}
+	return out
+}
+
+func statusReason(r account.Reason) *model.StatusReason {
+	return &model.StatusReason{Code: string(r.Code), Message: r.Message, Suggestion: optString(r.Suggestion)}
+}
+
+func accountConnection(page *account.AccountPage, after string, now time.Time) *model.AccountConnection {
+	out := &model.AccountConnection{Edges: []*model.AccountEdge{}, TotalCount: page.TotalCount}
+	for _, a := range page.Accounts {
+		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: account.AccountCursor(a.ID), Node: accountModel(a, now)})
+	}
+	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
+	if n := len(out.Edges); n > 0 {
+		out.PageInfo.StartCursor, out.PageInfo.EndCursor = &out.Edges[0].Cursor, &out.Edges[n-1].Cursor
+	}
+	return out
+}
+
+func statusChangeConnection(page *account.HistoryPage, after string) *model.AccountStatusChangeConnection {
+	out := &model.AccountStatusChangeConnection{Edges: []*model.AccountStatusChangeEdge{}, TotalCount: page.TotalCount}
+	for _, c := range page.Changes {
+		node := &model.AccountStatusChange{Version: int(c.Version), To: model.AccountStatus(c.To), Reason: statusReason(c.Reason), At: c.At}
+		if c.From != "" {
+			from := model.AccountStatus(c.From)
+			node.From = &from
+		}
+		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: account.HistoryCursor(c.Version), Node: node})
+	}
+	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
+	if n := len(out.Edges); n > 0 {
+		out.PageInfo.StartCursor, out.PageInfo.EndCursor = &out.Edges[0].Cursor, &out.Edges[n-1].Cursor
+	}
+	return out
+}
+
+func accountStatuses(in []model.AccountStatus) []account.Status {
+	out := make([]account.Status, len(in))
+	for i, s := range in {
+		out[i] = account.Status(s)
+	}
+	return out
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,158 @@
+// Package account runs the lifecycle of the WhatsApp accounts wagraph manages:
+// creating them, linking them by QR code or pairing code, keeping them
+// connected across disconnects and restarts, and resetting them when an
+// activation stalls.
+//
+// The flow of one event: a Session (implemented by internal/whatsapp over
+// whatsmeow) maps a WhatsApp event to a SessionEvent and hands it to
+// Service.HandleSessionEvent, which records the new state (account row and
+// status history row in one transaction, with a per-account increasing
+// version) and then publishes a StatusEvent on the bus. The allowed moves
+// between statuses are listed once, in transitions.go.
+package account
+
+import (
+	"time"
+)
+
+// Status is where an account is in its lifecycle.
+type Status string
+
+// The statuses. PENDING → AWAITING_SCAN → AUTHENTICATING → WARMING → ACTIVE is
+// the activation path; the rest describe a linked account that lost its
+// connection or its link. transitions.go says which moves are allowed.
+const (
+	StatusPending        Status = "PENDING"
+	StatusAwaitingScan   Status = "AWAITING_SCAN"
+	StatusAuthenticating Status = "AUTHENTICATING"
+	StatusWarming        Status = "WARMING"
+	StatusActive         Status = "ACTIVE"
+	StatusDisconnected   Status = "DISCONNECTED"
+	StatusReconnecting   Status = "RECONNECTING"
+	StatusLoggedOut      Status = "LOGGED_OUT"
+	StatusBanned         Status = "BANNED"
+	StatusExpired        Status = "EXPIRED"
+	StatusFailed         Status = "FAILED"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{
+	StatusPending, StatusAwaitingScan, StatusAuthenticating, StatusWarming, StatusActive,
+	StatusDisconnected, StatusReconnecting, StatusLoggedOut, StatusBanned, StatusExpired, StatusFailed,
+}
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Activating reports whether s is part of an activation in progress; such an
+// account is reset when the activation timeout passes.
+func (s Status) Activating() bool {
+	return s == StatusAwaitingScan || s == StatusAuthenticating || s == StatusWarming
+}
+
+// Method is how an account is linked to a phone.
+type Method string
+
+const (
+	// MethodQR shows a QR code that the phone scans (Linked devices → Link a device).
+	MethodQR Method = "QR"
+	// MethodPairingCode shows an 8-character code that the phone's owner types
+	// in after choosing "Link with phone number instead".
+	MethodPairingCode Method = "PAIRING_CODE"
+)
+
+// Valid reports whether m is a known method.
+func (m Method) Valid() bool { return m == MethodQR || m == MethodPairingCode }
+
+// Reason says why an account is in its status: a stable code for programs, a
+// message for people, and what to do about it.
+type Reason struct {
+	Code       ReasonCode `json:"code"`
+	Message    string     `json:"message"`
+	Suggestion string     `json:"suggestion,omitempty"`
+}
+
+// Account is one WhatsApp account managed by wagraph.
+type Account struct {
+	ID     string
+	Name   string
+	Status Status
+	Reason Reason
+	// Version increases by one with every status change; history rows carry
+	// the version they produced.
+	Version int64
+
+	// PhoneNumber is the linked phone's number in E.164 (+14155550123); empty
+	// until the account is paired.
+	PhoneNumber string
+	// JID is the linked device's WhatsApp ID (phone@s.whatsapp.net with a
+	// device number); it keys the whatsmeow device store.
+	JID          string
+	LID          string
+	PushName     string
+	Platform     string
+	BusinessName string
+
+	// Activation is set while an activation is in progress.
+	Activation *Activation
+	// BannedUntil is when a temporary ban ends (BANNED only).
+	BannedUntil time.Time
+
+	LastConnectedAt time.Time
+	LastActiveAt    time.Time
+	// SessionExpiresAt is when the linked session is treated as expired if it
+	// stays idle: LastActiveAt plus the idle limit (14 days by default).
+	SessionExpiresAt time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Activation is an activation in progress.
+type Activation struct {
+	Method    Method
+	StartedAt time.Time
+	// ExpiresAt is when the account is reset unless it reached ACTIVE.
+	ExpiresAt time.Time
+	// QR is the QR code to show now (method QR, AWAITING_SCAN only; nil until
+	// the first code arrives).
+	QR *QR
+	// PairingCode is the code to type on the phone (method PAIRING_CODE).
+	PairingCode string
+	// PhoneNumber is the number the pairing code was requested for (E.164).
+	PhoneNumber string
+}
+
+// SecondsRemaining is how long the activation has left at now, never negative.
+func (a *Activation) SecondsRemaining(now time.Time) int {
+	d := a.ExpiresAt.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// QR is one QR code of an activation; WhatsApp rotates them.
+type QR struct {
+	// Code is the text to encode in the QR image.
+	Code string
+	// ExpiresAt is when the next code replaces this one.
+	ExpiresAt time.Time
+}
+
+// StatusChange is one entry of an account's status history.
+type StatusChange struct {
+	AccountID string    `json:"accountId"`
+	Version   int64     `json:"version"`
+	From      Status    `json:"from,omitempty"` // empty for the creation entry
+	To        Status    `json:"to"`
+	Reason    Reason    `json:"reason"`
+	At        time.Time `json:"at"`
+}

@@ -1,0 +1,213 @@
+package account
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"wagraph/internal/apperr"
+)
+
+// MaxNameLength is the longest account name accepted, in characters.
+const MaxNameLength = 100
+
+// CreateInput is what createAccount takes.
+type CreateInput struct {
+	Name string
+}
+
+// UpdateInput is what updateAccount takes; nil fields stay as they are.
+type UpdateInput struct {
+	ID   string
+	Name *string
+}
+
+// ListInput selects a page of accounts.
+type ListInput struct {
+	First *int
+	After string
+	// Statuses keeps only accounts in one of these statuses (all when empty).
+	Statuses []Status
+	// Search keeps accounts whose name or phone number contains it,
+	// ignoring case.
+	Search string
+}
+
+// AccountPage is one page of accounts.
+type AccountPage struct {
+	Accounts    []*Account
+	HasNextPage bool
+	TotalCount  int
+}
+
+// HistoryPage is one page of an account's status history, newest first.
+type HistoryPage struct {
+	Changes     []StatusChange
+	HasNextPage bool
+	TotalCount  int
+}
+
+func validName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", apperr.Invalid("name", "the account name is empty", "Give the account a name people will recognise, e.g. 'Sales Berlin 1'.")
+	}
+	if utf8.RuneCountInString(n) > MaxNameLength {
+		return "", apperr.Invalid("name", "the account name is longer than 100 characters", "Use a shorter name (at most 100 characters).")
+	}
+	return n, nil
+}
+
+// Create adds a PENDING account, with the first history entry.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*Account, error) {
+	name, err := validName(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	r := reason(ReasonCreated)
+	row := &accountRow{
+		ID: newID(), Name: name, Status: StatusPending,
+		ReasonCode: string(r.Code), ReasonMessage: r.Message,
+		Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	change := StatusChange{AccountID: row.ID, Version: 1, To: StatusPending, Reason: r, At: now}
+	err = s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.accounts.insert(ctx, tx, row); err != nil {
+			return err
+		}
+		return s.history.insert(ctx, tx, change)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.afterCommit(ctx, modified{row: row, change: &change})
+	return row.toAccount(s.opts.SessionIdleLimit), nil
+}
+
+// Update changes an account's name.
+func (s *Service) Update(ctx context.Context, in UpdateInput) (*Account, error) {
+	var name string
+	if in.Name != nil {
+		n, err := validName(*in.Name)
+		if err != nil {
+			return nil, err
+		}
+		name = n
+	}
+	res, err := s.modify(ctx, in.ID, func(u *update) error {
+		if name != "" {
+			u.row.Name = name
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.row.toAccount(s.opts.SessionIdleLimit), nil
+}
+
+// Get returns one account; NOT_FOUND when there is none with that id.
+func (s *Service) Get(ctx context.Context, id string) (*Account, error) {
+	row, err := s.accounts.get(ctx, s.db.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.toAccount(s.opts.SessionIdleLimit), nil
+}
+
+// List returns a page of accounts in creation order.
+func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) {
+	n, err := pageSize(in.First)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range in.Statuses {
+		if !st.Valid() {
+			return nil, apperr.Invalid("status", "unknown status "+string(st), "Use one of the AccountStatus values.")
+		}
+	}
+	f := listFilter{statuses: in.Statuses, search: in.Search, limit: n + 1}
+	if in.After != "" {
+		if f.afterID, err = decodeCursor(cursorAccount, in.After); err != nil {
+			return nil, err
+		}
+	}
+	total, err := s.accounts.count(ctx, s.db.DB, f)
+	if err != nil {
+		return nil, err
+	}
+	page := &AccountPage{TotalCount: total}
+	rows, err := s.accounts.list(ctx, s.db.DB, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > n {
+		rows, page.HasNextPage = rows[:n], true
+	}
+	for _, r := range rows {
+		page.Accounts = append(page.Accounts, r.toAccount(s.opts.SessionIdleLimit))
+	}
+	return page, nil
+}
+
+// History returns a page of an account's status changes, newest first.
+func (s *Service) History(ctx context.Context, accountID string, first *int, after string) (*HistoryPage, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	var before int64
+	if after != "" {
+		if before, err = decodeHistoryCursor(after); err != nil {
+			return nil, err
+		}
+	}
+	row, err := s.accounts.get(ctx, s.db.DB, accountID)
+	if err != nil {
+		return nil, err
+	}
+	// Versions run 1..Version without gaps, so the version is the count.
+	page := &HistoryPage{TotalCount: int(row.Version)}
+	changes, err := s.history.list(ctx, s.db.DB, accountID, before, n+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) > n {
+		changes, page.HasNextPage = changes[:n], true
+	}
+	page.Changes = changes
+	return page, nil
+}
+
+// Delete removes an account: its session is ended, its device unlinked and
+// deleted, its row and history removed. A last StatusEvent with Deleted set
+// tells subscribers.
+func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
+	var row *accountRow
+	err := s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if row, err = s.accounts.lock(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.accounts.delete(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cancelTimers(id)
+	s.dropSession(ctx, id, row.JID)
+	s.accountLog(id).Info().Str("status", string(row.Status)).Msg("account deleted")
+	pubCtx := context.WithoutCancel(ctx)
+	s.publishStatus(pubCtx, StatusEvent{
+		StatusChange: StatusChange{AccountID: id, Version: row.Version + 1, From: row.Status, To: row.Status, Reason: row.reason(), At: s.now()},
+		PhoneNumber:  row.PhoneNumber,
+		Deleted:      true,
+	})
+	if row.Status == StatusAwaitingScan {
+		s.publishQR(pubCtx, QREvent{AccountID: id, Version: row.QRSeq + 1, StatusVersion: row.Version + 1, Done: true, Status: row.Status})
+	}
+	return row.toAccount(s.opts.SessionIdleLimit), nil
+}

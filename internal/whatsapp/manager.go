@@ -1,0 +1,252 @@
+// Package whatsapp is wagraph's seam over go.mau.fi/whatsmeow. Manager
+// implements account.Sessions: it keeps one Session per live account, each
+// wrapping a *whatsmeow.Client, and maps whatsmeow's events to the account
+// package's domain events (session.go, events.go). Nothing outside this
+// package imports whatsmeow's client.
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/whatsmeow"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/types"
+
+	"wagraph/internal/account"
+)
+
+// Options tune the Manager. Zero fields take defaults.
+type Options struct {
+	Logger zerolog.Logger
+	// ConfigureClient is called with every new client before it connects. The
+	// protocol simulator uses it to point the client at itself; real mode
+	// leaves it nil.
+	ConfigureClient func(*whatsmeow.Client)
+	// FirstCodeWait bounds how long Start waits for the first QR or pairing
+	// code. Default 20s.
+	FirstCodeWait time.Duration
+	// PhoneRetryDelays are the waits between looks at the device store when
+	// pairing reported no phone number (exponential, about a minute in all
+	// by default).
+	PhoneRetryDelays []time.Duration
+	// KeepAliveGiveUp is how long keep-alives may fail before the connection
+	// is dropped and handed to the reconnect backoff. Default 3m (whatsmeow's
+	// own limit).
+	KeepAliveGiveUp time.Duration
+	// PairClientDisplayName is how the link shows on the phone for pairing
+	// codes; WhatsApp accepts only "Browser (OS)" forms. Default "Chrome (Linux)".
+	PairClientDisplayName string
+}
+
+func (o Options) withDefaults() Options {
+	if o.FirstCodeWait <= 0 {
+		o.FirstCodeWait = 20 * time.Second
+	}
+	if o.PhoneRetryDelays == nil {
+		o.PhoneRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 29 * time.Second}
+	}
+	if o.KeepAliveGiveUp <= 0 {
+		o.KeepAliveGiveUp = whatsmeow.KeepAliveMaxFailTime
+	}
+	if o.PairClientDisplayName == "" {
+		o.PairClientDisplayName = "Chrome (Linux)"
+	}
+	return o
+}
+
+// Manager runs the live whatsmeow clients, one Session per account.
+type Manager struct {
+	container *sqlstore.Container
+	opts      Options
+	log       zerolog.Logger
+
+	ctx    context.Context // the manager's life; event delivery runs under it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[string]*Session // by account id
+}
+
+var _ account.Sessions = (*Manager)(nil)
+
+// ErrClosed is returned by Start after Close.
+var ErrClosed = errors.New("whatsapp: session manager closed")
+
+// NewManager returns a Manager whose devices live in container.
+func NewManager(container *sqlstore.Container, opts Options) *Manager {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		container: container,
+		opts:      opts,
+		log:       opts.Logger.With().Str("component", "whatsapp").Logger(),
+		ctx:       ctx,
+		cancel:    cancel,
+		sessions:  make(map[string]*Session),
+	}
+}
+
+// Start implements account.Sessions: with req.JID it logs in with that
+// stored device, otherwise it connects for pairing and waits (up to
+// FirstCodeWait or ctx) until the first QR code or pairing code has been
+// delivered to sink.
+func (m *Manager) Start(ctx context.Context, req account.StartRequest, sink account.EventSink) error {
+	m.mu.Lock()
+	closed := m.closed
+	old := m.sessions[req.AccountID]
+	delete(m.sessions, req.AccountID)
+	m.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if old != nil {
+		old.stop()
+	}
+	device := m.container.NewDevice()
+	if req.JID != "" {
+		jid, err := types.ParseJID(req.JID)
+		if err != nil {
+			return fmt.Errorf("%w: unreadable JID %q: %v", account.ErrDeviceMissing, req.JID, err)
+		}
+		if device, err = m.container.GetDevice(ctx, jid); err != nil {
+			return fmt.Errorf("whatsapp: load device %s: %w", req.JID, err)
+		}
+		if device == nil {
+			return account.ErrDeviceMissing
+		}
+	}
+	s := m.newSession(req, sink, device)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		s.stop()
+		return ErrClosed
+	}
+	if prev := m.sessions[req.AccountID]; prev != nil {
+		prev.stop() // a concurrent Start for the same account: last one wins
+	}
+	m.sessions[req.AccountID] = s
+	m.mu.Unlock()
+
+	var err error
+	if req.JID != "" {
+		err = s.login()
+	} else {
+		err = s.pair(ctx)
+	}
+	if err != nil {
+		m.remove(s)
+		s.stop()
+		return err
+	}
+	return nil
+}
+
+// Stop implements account.Sessions.
+func (m *Manager) Stop(_ context.Context, accountID string) error {
+	if s := m.take(accountID); s != nil {
+		s.stop()
+	}
+	return nil
+}
+
+// Logout implements account.Sessions: a logged-in session unlinks itself
+// from WhatsApp (which also deletes the stored device); otherwise, or when
+// that fails, the stored device is deleted locally.
+func (m *Manager) Logout(ctx context.Context, accountID, jid string) error {
+	if s := m.take(accountID); s != nil {
+		if s.cli.IsLoggedIn() {
+			if err := s.unlink(ctx); err != nil {
+				s.log.Warn().Err(err).Msg("unlink from WhatsApp failed; deleting the local session only")
+			}
+		}
+		s.stop()
+	}
+	return m.DeleteDevice(ctx, jid)
+}
+
+// DeleteDevice implements account.Sessions.
+func (m *Manager) DeleteDevice(ctx context.Context, jid string) error {
+	device, err := m.device(ctx, jid)
+	if err != nil || device == nil {
+		return err
+	}
+	if err := m.container.DeleteDevice(ctx, device); err != nil {
+		return fmt.Errorf("whatsapp: delete device %s: %w", jid, err)
+	}
+	return nil
+}
+
+// HasDevice implements account.Sessions.
+func (m *Manager) HasDevice(ctx context.Context, jid string) (bool, error) {
+	device, err := m.device(ctx, jid)
+	return device != nil, err
+}
+
+func (m *Manager) device(ctx context.Context, jid string) (*wastore.Device, error) {
+	if jid == "" {
+		return nil, nil
+	}
+	parsed, err := types.ParseJID(jid)
+	if err != nil {
+		return nil, nil // nothing can be stored under an unreadable JID
+	}
+	device, err := m.container.GetDevice(ctx, parsed)
+	if err != nil {
+		return nil, fmt.Errorf("whatsapp: load device %s: %w", jid, err)
+	}
+	return device, nil
+}
+
+// Live implements account.Sessions.
+func (m *Manager) Live(accountID string) (account.Device, bool) {
+	m.mu.Lock()
+	s := m.sessions[accountID]
+	m.mu.Unlock()
+	if s == nil {
+		return account.Device{}, false
+	}
+	return s.deviceInfo(), s.cli.IsLoggedIn() && s.cli.IsConnected()
+}
+
+// Close disconnects every session and waits for their goroutines. The
+// devices stay stored, so the next start restores them.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	sessions := m.sessions
+	m.sessions = map[string]*Session{}
+	m.mu.Unlock()
+	for _, s := range sessions {
+		s.stop()
+	}
+	m.cancel()
+	m.wg.Wait()
+	return nil
+}
+
+// take removes and returns the account's session.
+func (m *Manager) take(accountID string) *Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sessions[accountID]
+	delete(m.sessions, accountID)
+	return s
+}
+
+// remove forgets s if it is still the account's session.
+func (m *Manager) remove(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessions[s.ref.AccountID] == s {
+		delete(m.sessions, s.ref.AccountID)
+	}
+}

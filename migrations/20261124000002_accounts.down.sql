@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS account_status_history;
+--bun:split
+DROP TABLE IF EXISTS accounts;
