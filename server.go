@@ -133,8 +133,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				"Open %s/graphiql and put it in the Headers tab as\n    {\"Authorization\": \"Bearer %s\"}\n\n", secret, base, secret)
 		}
 	}
+	fmt.Fprint(stdout, a.SimulateGuide(base)) // empty unless --simulate
 	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Kind)).
-		Bool("redis", a.Redis != nil).Msg("wagraph is up")
+		Bool("redis", a.Redis != nil).Bool("simulate", cfg.Simulate).Msg("wagraph is up")
 
 	return serveUntilDone(ctx, a, ln, log)
 }

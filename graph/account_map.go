@@ -67,16 +67,20 @@ func accountConnection(page *account.AccountPage, after string, now time.Time) *
 func statusChangeConnection(page *account.HistoryPage, after string) *model.AccountStatusChangeConnection {
 	out := &model.AccountStatusChangeConnection{Edges: []*model.AccountStatusChangeEdge{}, TotalCount: page.TotalCount}
 	for _, c := range page.Changes {
-		node := &model.AccountStatusChange{Version: int(c.Version), To: model.AccountStatus(c.To), Reason: statusReason(c.Reason), At: c.At}
-		if c.From != "" {
-			from := model.AccountStatus(c.From)
-			node.From = &from
-		}
-		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: account.HistoryCursor(c.Version), Node: node})
+		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: account.HistoryCursor(c.Version), Node: statusChange(c)})
 	}
 	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
 	if n := len(out.Edges); n > 0 {
 		out.PageInfo.StartCursor, out.PageInfo.EndCursor = &out.Edges[0].Cursor, &out.Edges[n-1].Cursor
+	}
+	return out
+}
+
+func statusChange(c account.StatusChange) *model.AccountStatusChange {
+	out := &model.AccountStatusChange{Version: int(c.Version), To: model.AccountStatus(c.To), Reason: statusReason(c.Reason), At: c.At}
+	if c.From != "" {
+		from := model.AccountStatus(c.From)
+		out.From = &from
 	}
 	return out
 }
@@ -108,4 +112,55 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// accountStatusEvent maps a status event of the live stream to its GraphQL
+// shape.
+func accountStatusEvent(ev account.StatusEvent, now time.Time) *model.AccountStatusEvent {
+	a := ev.Account
+	if a == nil { // published by a wagraph version that did not send it
+		a = &account.Account{ID: ev.AccountID, Status: ev.To, Reason: ev.Reason, Version: ev.Version, PhoneNumber: ev.PhoneNumber, UpdatedAt: ev.At}
+	}
+	out := &model.AccountStatusEvent{
+		AccountID: ev.AccountID,
+		Version:   int(ev.Version),
+		Account:   accountModel(a, now),
+		Snapshot:  ev.Snapshot,
+		Deleted:   ev.Deleted,
+	}
+	if !ev.Snapshot {
+		out.Change = statusChange(ev.StatusChange)
+	}
+	return out
+}
+
+// qrCodeEvent maps a QR event of the live stream to its GraphQL shape, with
+// the countdowns as of now (when it is sent).
+func qrCodeEvent(ev account.QREvent, now time.Time) *model.QRCodeEvent {
+	out := &model.QRCodeEvent{
+		AccountID:     ev.AccountID,
+		Version:       int(ev.Version),
+		StatusVersion: int(ev.StatusVersion),
+		Status:        model.AccountStatus(ev.Status),
+		Code:          optString(ev.Code),
+		PairingCode:   optString(ev.PairingCode),
+		Done:          ev.Done,
+		Deleted:       ev.Deleted,
+	}
+	if !ev.ExpiresAt.IsZero() {
+		out.ExpiresAt = &ev.ExpiresAt
+		out.SecondsRemaining = secondsUntil(ev.ExpiresAt, now)
+	}
+	if !ev.ActivationExpiresAt.IsZero() {
+		out.ActivationExpiresAt = &ev.ActivationExpiresAt
+		out.ActivationSecondsRemaining = secondsUntil(ev.ActivationExpiresAt, now)
+	}
+	return out
+}
+
+// secondsUntil is a countdown to t in whole seconds, rounded up, never
+// negative.
+func secondsUntil(t, now time.Time) *int {
+	s := (&account.Activation{ExpiresAt: t}).SecondsRemaining(now)
+	return &s
 }

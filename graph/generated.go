@@ -32,7 +32,9 @@ type ResolverRoot interface {
 	Account() AccountResolver
 	ActivationQR() ActivationQRResolver
 	Mutation() MutationResolver
+	QrCodeEvent() QrCodeEventResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -90,6 +92,15 @@ type ComplexityRoot struct {
 	AccountStatusChangeEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AccountStatusEvent struct {
+		Account   func(childComplexity int) int
+		AccountID func(childComplexity int) int
+		Change    func(childComplexity int) int
+		Deleted   func(childComplexity int) int
+		Snapshot  func(childComplexity int) int
+		Version   func(childComplexity int) int
 	}
 
 	Activation struct {
@@ -167,6 +178,22 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	QrCodeEvent struct {
+		AccountID                  func(childComplexity int) int
+		ActivationExpiresAt        func(childComplexity int) int
+		ActivationSecondsRemaining func(childComplexity int) int
+		Code                       func(childComplexity int) int
+		Deleted                    func(childComplexity int) int
+		Done                       func(childComplexity int) int
+		ExpiresAt                  func(childComplexity int) int
+		ImageDataURL               func(childComplexity int) int
+		PairingCode                func(childComplexity int) int
+		SecondsRemaining           func(childComplexity int) int
+		Status                     func(childComplexity int) int
+		StatusVersion              func(childComplexity int) int
+		Version                    func(childComplexity int) int
+	}
+
 	Query struct {
 		APITokens func(childComplexity int) int
 		Account   func(childComplexity int, id string) int
@@ -195,6 +222,11 @@ type ComplexityRoot struct {
 		Code       func(childComplexity int) int
 		Message    func(childComplexity int) int
 		Suggestion func(childComplexity int) int
+	}
+
+	Subscription struct {
+		AccountStatusChanged func(childComplexity int, accountID *string) int
+		QRCodeUpdated        func(childComplexity int, accountID string) int
 	}
 
 	UpdateAccountPayload struct {
@@ -230,12 +262,19 @@ type MutationResolver interface {
 	LogoutAccount(ctx context.Context, input model.LogoutAccountInput) (*model.LogoutAccountPayload, error)
 	DeleteAccount(ctx context.Context, input model.DeleteAccountInput) (*model.DeleteAccountPayload, error)
 }
+type QrCodeEventResolver interface {
+	ImageDataURL(ctx context.Context, obj *model.QRCodeEvent) (*string, error)
+}
 type QueryResolver interface {
 	Health(ctx context.Context) (*model.Health, error)
 	Account(ctx context.Context, id string) (*model.Account, error)
 	Accounts(ctx context.Context, first *int, after *string, status []model.AccountStatus, search *string) (*model.AccountConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	APITokens(ctx context.Context) ([]*model.APIToken, error)
+}
+type SubscriptionResolver interface {
+	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
+	QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -470,6 +509,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountStatusChangeEdge.Node(childComplexity), true
+
+	case "AccountStatusEvent.account":
+		if e.ComplexityRoot.AccountStatusEvent.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.Account(childComplexity), true
+	case "AccountStatusEvent.accountId":
+		if e.ComplexityRoot.AccountStatusEvent.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.AccountID(childComplexity), true
+	case "AccountStatusEvent.change":
+		if e.ComplexityRoot.AccountStatusEvent.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.Change(childComplexity), true
+	case "AccountStatusEvent.deleted":
+		if e.ComplexityRoot.AccountStatusEvent.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.Deleted(childComplexity), true
+	case "AccountStatusEvent.snapshot":
+		if e.ComplexityRoot.AccountStatusEvent.Snapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.Snapshot(childComplexity), true
+	case "AccountStatusEvent.version":
+		if e.ComplexityRoot.AccountStatusEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountStatusEvent.Version(childComplexity), true
 
 	case "Activation.expiresAt":
 		if e.ComplexityRoot.Activation.ExpiresAt == nil {
@@ -779,6 +855,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "QrCodeEvent.accountId":
+		if e.ComplexityRoot.QrCodeEvent.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.AccountID(childComplexity), true
+	case "QrCodeEvent.activationExpiresAt":
+		if e.ComplexityRoot.QrCodeEvent.ActivationExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.ActivationExpiresAt(childComplexity), true
+	case "QrCodeEvent.activationSecondsRemaining":
+		if e.ComplexityRoot.QrCodeEvent.ActivationSecondsRemaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.ActivationSecondsRemaining(childComplexity), true
+	case "QrCodeEvent.code":
+		if e.ComplexityRoot.QrCodeEvent.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.Code(childComplexity), true
+	case "QrCodeEvent.deleted":
+		if e.ComplexityRoot.QrCodeEvent.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.Deleted(childComplexity), true
+	case "QrCodeEvent.done":
+		if e.ComplexityRoot.QrCodeEvent.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.Done(childComplexity), true
+	case "QrCodeEvent.expiresAt":
+		if e.ComplexityRoot.QrCodeEvent.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.ExpiresAt(childComplexity), true
+	case "QrCodeEvent.imageDataUrl":
+		if e.ComplexityRoot.QrCodeEvent.ImageDataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.ImageDataURL(childComplexity), true
+	case "QrCodeEvent.pairingCode":
+		if e.ComplexityRoot.QrCodeEvent.PairingCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.PairingCode(childComplexity), true
+	case "QrCodeEvent.secondsRemaining":
+		if e.ComplexityRoot.QrCodeEvent.SecondsRemaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.SecondsRemaining(childComplexity), true
+	case "QrCodeEvent.status":
+		if e.ComplexityRoot.QrCodeEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.Status(childComplexity), true
+	case "QrCodeEvent.statusVersion":
+		if e.ComplexityRoot.QrCodeEvent.StatusVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.StatusVersion(childComplexity), true
+	case "QrCodeEvent.version":
+		if e.ComplexityRoot.QrCodeEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QrCodeEvent.Version(childComplexity), true
+
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
 			break
@@ -867,6 +1022,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StatusReason.Suggestion(childComplexity), true
+
+	case "Subscription.accountStatusChanged":
+		if e.ComplexityRoot.Subscription.AccountStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_accountStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AccountStatusChanged(childComplexity, args["accountId"].(*string)), true
+	case "Subscription.qrCodeUpdated":
+		if e.ComplexityRoot.Subscription.QRCodeUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_qrCodeUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.QRCodeUpdated(childComplexity, args["accountId"].(string)), true
 
 	case "UpdateAccountPayload.account":
 		if e.ComplexityRoot.UpdateAccountPayload.Account == nil {
@@ -962,6 +1140,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1445,6 +1640,101 @@ type HealthComponent {
   latencyMs: Float!
 }
 `, BuiltIn: false},
+	{Name: "../schema/live.graphqls", Input: `"""
+Live views over a websocket (` + "`" + `graphql-transport-ws` + "`" + `, or the legacy
+` + "`" + `graphql-ws` + "`" + `), authenticated in ` + "`" + `connection_init` + "`" + `; VIEWER may subscribe.
+
+Every subscription first sends the current state (snapshot), then each change
+(deltas). Every event carries a version that increases per account: drop an
+event whose version is not higher than the last one you have for that
+account. A subscriber that reads too slowly gets a ` + "`" + `SUBSCRIBER_TOO_SLOW` + "`" + ` error
+and the subscription ends; subscribe again for a fresh snapshot. See the
+"Live views" section of docs/api.md.
+"""
+type Subscription {
+  """
+  Status changes of one account, or of every account when ` + "`" + `accountId` + "`" + ` is
+  left out. Starts with the current state: the account (NOT_FOUND when there
+  is none), or the first 1000 accounts in creation order (page through the
+  ` + "`" + `accounts` + "`" + ` query for more). For one account the subscription completes
+  after the account is deleted.
+  """
+  accountStatusChanged(
+    "The account to follow; leave out to follow every account."
+    accountId: ID
+  ): AccountStatusEvent!
+  """
+  The codes of the account's activation, for the page that shows the QR code
+  or pairing code with a countdown. Starts with the current code (none unless
+  the account is AWAITING_SCAN; NOT_FOUND for an unknown account), then sends
+  each new code and the activation's progress after the scan, and completes
+  after the event with ` + "`" + `done: true` + "`" + ` when the activation ended (ACTIVE, or
+  back to PENDING after a timeout, a reset or a failure). Subscribed while no
+  activation runs, it waits for the next one to start.
+  """
+  qrCodeUpdated(
+    "The account being linked."
+    accountId: ID!
+  ): QrCodeEvent!
+}
+
+"""
+One event of ` + "`" + `accountStatusChanged` + "`" + `: an account's current state (snapshot) or
+a change of its status.
+"""
+type AccountStatusEvent {
+  "The account's id."
+  accountId: ID!
+  "The account's version after this event; an event whose version is not higher than one you already have for the account is stale."
+  version: Int!
+  "The account as this event left it: as it is now for a snapshot, its last state for a deletion."
+  account: Account!
+  "The status change; null on snapshot events, which report the current state rather than a change."
+  change: AccountStatusChange
+  "True on the events sent first, which report the current state."
+  snapshot: Boolean!
+  "True when the account was deleted. A subscription to this one account completes after this event."
+  deleted: Boolean!
+}
+
+"""
+One event of ` + "`" + `qrCodeUpdated` + "`" + `: the code to show now, or the activation's
+progress after the scan, or (with ` + "`" + `done` + "`" + `) its end.
+"""
+type QrCodeEvent {
+  "The account's id."
+  accountId: ID!
+  "Increases with every QR event of the account, across activations; an event whose version is not higher than one you already have is stale."
+  version: Int!
+  "The account's status version (` + "`" + `Account.version` + "`" + `) when the event was made."
+  statusVersion: Int!
+  """
+  Where the account is: AWAITING_SCAN while a code is shown, AUTHENTICATING
+  and WARMING after the scan, and on the final event where the activation
+  ended (ACTIVE on success; PENDING after a timeout, reset or failure). A
+  snapshot of an account without an activation shows its current status.
+  """
+  status: AccountStatus!
+  "The text of the QR code to show (method QR, while AWAITING_SCAN); null when no QR code is showing."
+  code: String
+  "The QR code as a PNG data URL, ready for an <img src>; null when no QR code is showing."
+  imageDataUrl: String @goField(forceResolver: true)
+  "The code to type on the phone (method PAIRING_CODE, while AWAITING_SCAN)."
+  pairingCode: String
+  "When this code stops being valid; WhatsApp sends the next QR code by then."
+  expiresAt: Time
+  "Seconds until ` + "`" + `expiresAt` + "`" + ` when the event was sent, for a countdown; null without a code, 0 when past."
+  secondsRemaining: Int
+  "When the activation is reset unless the account is ACTIVE by then; null when no activation runs."
+  activationExpiresAt: Time
+  "Seconds until ` + "`" + `activationExpiresAt` + "`" + ` when the event was sent; null when no activation runs."
+  activationSecondsRemaining: Int
+  "True on the last event of an activation; ` + "`" + `status` + "`" + ` says how it ended. The subscription completes after it."
+  done: Boolean!
+  "True when the account was deleted during the activation (on the final event)."
+  deleted: Boolean!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 An RFC 3339 timestamp, always in UTC, e.g. "2026-11-24T21:16:52Z".
 """
@@ -1615,6 +1905,24 @@ func (ec *executionContext) childFields_AccountStatusChangeEdge(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type AccountStatusChangeEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AccountStatusEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountId":
+		return ec.fieldContext_AccountStatusEvent_accountId(ctx, field)
+	case "version":
+		return ec.fieldContext_AccountStatusEvent_version(ctx, field)
+	case "account":
+		return ec.fieldContext_AccountStatusEvent_account(ctx, field)
+	case "change":
+		return ec.fieldContext_AccountStatusEvent_change(ctx, field)
+	case "snapshot":
+		return ec.fieldContext_AccountStatusEvent_snapshot(ctx, field)
+	case "deleted":
+		return ec.fieldContext_AccountStatusEvent_deleted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountStatusEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_Activation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "method":
@@ -1739,6 +2047,38 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_QrCodeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountId":
+		return ec.fieldContext_QrCodeEvent_accountId(ctx, field)
+	case "version":
+		return ec.fieldContext_QrCodeEvent_version(ctx, field)
+	case "statusVersion":
+		return ec.fieldContext_QrCodeEvent_statusVersion(ctx, field)
+	case "status":
+		return ec.fieldContext_QrCodeEvent_status(ctx, field)
+	case "code":
+		return ec.fieldContext_QrCodeEvent_code(ctx, field)
+	case "imageDataUrl":
+		return ec.fieldContext_QrCodeEvent_imageDataUrl(ctx, field)
+	case "pairingCode":
+		return ec.fieldContext_QrCodeEvent_pairingCode(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_QrCodeEvent_expiresAt(ctx, field)
+	case "secondsRemaining":
+		return ec.fieldContext_QrCodeEvent_secondsRemaining(ctx, field)
+	case "activationExpiresAt":
+		return ec.fieldContext_QrCodeEvent_activationExpiresAt(ctx, field)
+	case "activationSecondsRemaining":
+		return ec.fieldContext_QrCodeEvent_activationSecondsRemaining(ctx, field)
+	case "done":
+		return ec.fieldContext_QrCodeEvent_done(ctx, field)
+	case "deleted":
+		return ec.fieldContext_QrCodeEvent_deleted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QrCodeEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_ReconnectAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2148,6 +2488,34 @@ func (ec *executionContext) field_Query_accounts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["search"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_accountStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_qrCodeUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
 	return args, nil
 }
 
@@ -3107,6 +3475,162 @@ func (ec *executionContext) fieldContext_AccountStatusChangeEdge_node(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AccountStatusEvent_accountId(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountStatusEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountStatusEvent_version(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountStatusEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AccountStatusEvent_account(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Account, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖwagraphᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountStatusEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountStatusEvent_change(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountStatusChange) graphql.Marshaler {
+			return ec.marshalOAccountStatusChange2ᚖwagraphᚋgraphᚋmodelᚐAccountStatusChange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountStatusEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountStatusChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountStatusEvent_snapshot(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_snapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snapshot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_snapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountStatusEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AccountStatusEvent_deleted(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountStatusEvent_deleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountStatusEvent_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountStatusEvent", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Activation_method(ctx context.Context, field graphql.CollectedField, obj *model.Activation) (ret graphql.Marshaler) {
@@ -4471,6 +4995,305 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _QrCodeEvent_accountId(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _QrCodeEvent_version(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _QrCodeEvent_statusVersion(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_statusVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_statusVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _QrCodeEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AccountStatus) graphql.Marshaler {
+			return ec.marshalNAccountStatus2wagraphᚋgraphᚋmodelᚐAccountStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "AccountStatus")
+}
+
+func (ec *executionContext) _QrCodeEvent_code(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _QrCodeEvent_imageDataUrl(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_imageDataUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.QrCodeEvent().ImageDataURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_imageDataUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, true, true, "String")
+}
+
+func (ec *executionContext) _QrCodeEvent_pairingCode(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_pairingCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PairingCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_pairingCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _QrCodeEvent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _QrCodeEvent_secondsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_secondsRemaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecondsRemaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_secondsRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _QrCodeEvent_activationExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_activationExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_activationExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _QrCodeEvent_activationSecondsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_activationSecondsRemaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationSecondsRemaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_activationSecondsRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _QrCodeEvent_done(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Done, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _QrCodeEvent_deleted(ctx context.Context, field graphql.CollectedField, obj *model.QRCodeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QrCodeEvent_deleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QrCodeEvent_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QrCodeEvent", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Query_health(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4944,6 +5767,94 @@ func (ec *executionContext) _StatusReason_suggestion(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_StatusReason_suggestion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusReason", field, false, false, "String")
+}
+
+func (ec *executionContext) _Subscription_accountStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_accountStatusChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AccountStatusChanged(ctx, fc.Args["accountId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountStatusEvent) graphql.Marshaler {
+			return ec.marshalNAccountStatusEvent2ᚖwagraphᚋgraphᚋmodelᚐAccountStatusEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_accountStatusChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountStatusEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_accountStatusChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_qrCodeUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_qrCodeUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().QRCodeUpdated(ctx, fc.Args["accountId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QRCodeEvent) graphql.Marshaler {
+			return ec.marshalNQrCodeEvent2ᚖwagraphᚋgraphᚋmodelᚐQRCodeEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_qrCodeUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QrCodeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_qrCodeUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UpdateAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.UpdateAccountPayload) (ret graphql.Marshaler) {
@@ -6896,6 +7807,64 @@ func (ec *executionContext) _AccountStatusChangeEdge(ctx context.Context, sel as
 	return out
 }
 
+var accountStatusEventImplementors = []string{"AccountStatusEvent"}
+
+func (ec *executionContext) _AccountStatusEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AccountStatusEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountStatusEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountStatusEvent")
+		case "accountId":
+			out.Values[i] = ec._AccountStatusEvent_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._AccountStatusEvent_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "account":
+			out.Values[i] = ec._AccountStatusEvent_account(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "change":
+			out.Values[i] = ec._AccountStatusEvent_change(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "snapshot":
+			out.Values[i] = ec._AccountStatusEvent_snapshot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleted":
+			out.Values[i] = ec._AccountStatusEvent_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var activationImplementors = []string{"Activation"}
 
 func (ec *executionContext) _Activation(ctx context.Context, sel ast.SelectionSet, obj *model.Activation) graphql.Marshaler {
@@ -7441,6 +8410,100 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var qrCodeEventImplementors = []string{"QrCodeEvent"}
+
+func (ec *executionContext) _QrCodeEvent(ctx context.Context, sel ast.SelectionSet, obj *model.QRCodeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, qrCodeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QrCodeEvent")
+		case "accountId":
+			out.Values[i] = ec._QrCodeEvent_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._QrCodeEvent_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statusVersion":
+			out.Values[i] = ec._QrCodeEvent_statusVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._QrCodeEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._QrCodeEvent_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "imageDataUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._QrCodeEvent_imageDataUrl(ctx, field, obj)
+				})
+		case "pairingCode":
+			out.Values[i] = ec._QrCodeEvent_pairingCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._QrCodeEvent_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "secondsRemaining":
+			out.Values[i] = ec._QrCodeEvent_secondsRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "activationExpiresAt":
+			out.Values[i] = ec._QrCodeEvent_activationExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "activationSecondsRemaining":
+			out.Values[i] = ec._QrCodeEvent_activationSecondsRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "done":
+			out.Values[i] = ec._QrCodeEvent_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deleted":
+			out.Values[i] = ec._QrCodeEvent_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7694,6 +8757,28 @@ func (ec *executionContext) _StatusReason(ctx context.Context, sel ast.Selection
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "accountStatusChanged":
+		return ec._Subscription_accountStatusChanged(ctx, fields[0])
+	case "qrCodeUpdated":
+		return ec._Subscription_qrCodeUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var updateAccountPayloadImplementors = []string{"UpdateAccountPayload"}
@@ -8229,6 +9314,14 @@ func (ec *executionContext) marshalNAccountStatusChangeEdge2ᚖwagraphᚋgraph�
 	return ec._AccountStatusChangeEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAccountStatusEvent2ᚖwagraphᚋgraphᚋmodelᚐAccountStatusEvent(ctx context.Context, sel ast.SelectionSet, v *model.AccountStatusEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountStatusEvent!")
+		return graphql.Null
+	}
+	return ec._AccountStatusEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNActivationMethod2wagraphᚋgraphᚋmodelᚐActivationMethod(ctx context.Context, v any) (model.ActivationMethod, error) {
 	var res model.ActivationMethod
 	err := res.UnmarshalGQL(v)
@@ -8419,6 +9512,14 @@ func (ec *executionContext) marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageIn
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQrCodeEvent2ᚖwagraphᚋgraphᚋmodelᚐQRCodeEvent(ctx context.Context, sel ast.SelectionSet, v *model.QRCodeEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "QrCodeEvent!")
+		return graphql.Null
+	}
+	return ec._QrCodeEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReconnectAccountInput2wagraphᚋgraphᚋmodelᚐReconnectAccountInput(ctx context.Context, v any) (model.ReconnectAccountInput, error) {
@@ -8734,6 +9835,13 @@ func (ec *executionContext) marshalOAccountStatus2ᚖwagraphᚋgraphᚋmodelᚐA
 	return v
 }
 
+func (ec *executionContext) marshalOAccountStatusChange2ᚖwagraphᚋgraphᚋmodelᚐAccountStatusChange(ctx context.Context, sel ast.SelectionSet, v *model.AccountStatusChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AccountStatusChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOActivation2ᚖwagraphᚋgraphᚋmodelᚐActivation(ctx context.Context, sel ast.SelectionSet, v *model.Activation) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -8775,6 +9883,24 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
 	return res
 }
 

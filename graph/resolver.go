@@ -9,6 +9,7 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
 	"wagraph/internal/observe"
+	"wagraph/internal/pubsub"
 )
 
 // Resolver holds the services the resolvers call; server.go builds it once.
@@ -18,4 +19,6 @@ type Resolver struct {
 	// AccountService runs the WhatsApp account lifecycle. (Not "Account":
 	// gqlgen generates Resolver.Account() for the Account type's resolvers.)
 	AccountService *account.Service
+	// Bus carries the events that subscriptions stream.
+	Bus pubsub.Bus
 }

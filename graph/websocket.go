@@ -22,15 +22,19 @@ type SubscriptionMetrics interface {
 	SubscriptionStarted(kind string)
 	SubscriptionEnded(kind string)
 	EventDelivered(kind string)
+	// SubscriptionFailed counts a subscription the server ended with an
+	// error (code), e.g. SUBSCRIBER_TOO_SLOW.
+	SubscriptionFailed(kind, code string)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) ConnectionOpened()          {}
-func (noMetrics) ConnectionClosed()          {}
-func (noMetrics) SubscriptionStarted(string) {}
-func (noMetrics) SubscriptionEnded(string)   {}
-func (noMetrics) EventDelivered(string)      {}
+func (noMetrics) ConnectionOpened()                 {}
+func (noMetrics) ConnectionClosed()                 {}
+func (noMetrics) SubscriptionStarted(string)        {}
+func (noMetrics) SubscriptionEnded(string)          {}
+func (noMetrics) EventDelivered(string)             {}
+func (noMetrics) SubscriptionFailed(string, string) {}
 
 // connState is one authenticated websocket connection.
 type connState struct {
@@ -51,8 +55,22 @@ func connStateFrom(ctx context.Context) *connState {
 	return st
 }
 
-// limitSubscriptions caps concurrent subscriptions per websocket and counts
-// them by kind (the root field) and their events.
+// subscriptionState is one running subscription, for its resolver's stream
+// to report how it ended.
+type subscriptionState struct {
+	failure atomic.Pointer[string] // the error code it was ended with
+}
+
+type subscriptionStateKey struct{}
+
+func subscriptionStateFrom(ctx context.Context) *subscriptionState {
+	st, _ := ctx.Value(subscriptionStateKey{}).(*subscriptionState)
+	return st
+}
+
+// limitSubscriptions refuses subscriptions outside a websocket, caps
+// concurrent subscriptions per websocket, and counts them by kind (the root
+// field), with their events and failures.
 func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
@@ -63,31 +81,41 @@ func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.Operation
 		if fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, nil); len(fields) > 0 {
 			kind = fields[0].Name
 		}
-		if st := connStateFrom(ctx); st != nil {
-			if int(st.subs.Add(1)) > maxPerConn {
-				st.subs.Add(-1)
-				err := apperr.Newf(apperr.SubscriptionLimit, "this connection already has %d subscriptions, the most allowed", maxPerConn)
-				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
-			}
+		conn := connStateFrom(ctx)
+		if conn == nil {
+			// Over plain HTTP a subscription could send its snapshot at most,
+			// and could not be told apart from a client that stopped reading.
+			err := apperr.New(apperr.InvalidInput, "subscriptions need a websocket").
+				WithSuggestion("Open a websocket to /graphql with the graphql-transport-ws protocol (GraphiQL does this for subscriptions), send the token in connection_init, then subscribe.")
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
+		}
+		if int(conn.subs.Add(1)) > maxPerConn {
+			conn.subs.Add(-1)
+			err := apperr.Newf(apperr.SubscriptionLimit, "this connection already has %d subscriptions, the most allowed", maxPerConn)
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
 		}
 		m.SubscriptionStarted(kind)
+		sub := &subscriptionState{}
 		var once sync.Once
 		end := func() {
 			once.Do(func() {
-				if st := connStateFrom(ctx); st != nil {
-					st.subs.Add(-1)
-				}
+				conn.subs.Add(-1)
 				m.SubscriptionEnded(kind)
+				if code := sub.failure.Load(); code != nil {
+					m.SubscriptionFailed(kind, *code)
+				}
 			})
 		}
-		responses := next(ctx)
+		responses := next(context.WithValue(ctx, subscriptionStateKey{}, sub))
 		return func(ctx context.Context) *graphql.Response {
 			resp := responses(ctx)
 			if resp == nil {
 				end()
 				return nil
 			}
-			m.EventDelivered(kind)
+			if len(resp.Errors) == 0 {
+				m.EventDelivered(kind)
+			}
 			return resp
 		}
 	}

@@ -20,11 +20,12 @@ type recordingMetrics struct {
 	mu                           sync.Mutex
 	opened, closed               int
 	started, finished, delivered map[string]int
+	failed                       map[string]int // by "kind code"
 	ended                        chan string
 }
 
 func newRecordingMetrics() *recordingMetrics {
-	return &recordingMetrics{started: map[string]int{}, finished: map[string]int{}, delivered: map[string]int{}, ended: make(chan string, 16)}
+	return &recordingMetrics{started: map[string]int{}, finished: map[string]int{}, delivered: map[string]int{}, failed: map[string]int{}, ended: make(chan string, 16)}
 }
 
 func (m *recordingMetrics) ConnectionOpened() { m.mu.Lock(); m.opened++; m.mu.Unlock() }
@@ -41,6 +42,11 @@ func (m *recordingMetrics) SubscriptionEnded(k string) {
 	m.ended <- k
 }
 func (m *recordingMetrics) EventDelivered(k string) { m.mu.Lock(); m.delivered[k]++; m.mu.Unlock() }
+func (m *recordingMetrics) SubscriptionFailed(k, code string) {
+	m.mu.Lock()
+	m.failed[k+" "+code]++
+	m.mu.Unlock()
+}
 
 type wsMessage struct {
 	Type    string          `json:"type"`
@@ -48,8 +54,8 @@ type wsMessage struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// subscriptionServer is gqlgen's test schema (it has a Subscription type,
-// which wagraph's schema does not have yet) behind the subscription limiter.
+// subscriptionServer is gqlgen's test schema behind the subscription
+// limiter, so the limiter is tested apart from wagraph's resolvers.
 func subscriptionServer(t *testing.T, maxPerConn int, m SubscriptionMetrics) (*testserver.TestServer, string) {
 	t.Helper()
 	srv := testserver.New()

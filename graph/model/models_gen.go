@@ -102,6 +102,23 @@ type AccountStatusChangeEdge struct {
 	Node *AccountStatusChange `json:"node"`
 }
 
+// One event of `accountStatusChanged`: an account's current state (snapshot) or
+// a change of its status.
+type AccountStatusEvent struct {
+	// The account's id.
+	AccountID string `json:"accountId"`
+	// The account's version after this event; an event whose version is not higher than one you already have for the account is stale.
+	Version int `json:"version"`
+	// The account as this event left it: as it is now for a snapshot, its last state for a deletion.
+	Account *Account `json:"account"`
+	// The status change; null on snapshot events, which report the current state rather than a change.
+	Change *AccountStatusChange `json:"change,omitempty"`
+	// True on the events sent first, which report the current state.
+	Snapshot bool `json:"snapshot"`
+	// True when the account was deleted. A subscription to this one account completes after this event.
+	Deleted bool `json:"deleted"`
+}
+
 // An activation in progress. It is reset automatically when it has not reached
 // ACTIVE by `expiresAt`.
 type Activation struct {
@@ -241,6 +258,40 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// One event of `qrCodeUpdated`: the code to show now, or the activation's
+// progress after the scan, or (with `done`) its end.
+type QRCodeEvent struct {
+	// The account's id.
+	AccountID string `json:"accountId"`
+	// Increases with every QR event of the account, across activations; an event whose version is not higher than one you already have is stale.
+	Version int `json:"version"`
+	// The account's status version (`Account.version`) when the event was made.
+	StatusVersion int `json:"statusVersion"`
+	// Where the account is: AWAITING_SCAN while a code is shown, AUTHENTICATING
+	// and WARMING after the scan, and on the final event where the activation
+	// ended (ACTIVE on success; PENDING after a timeout, reset or failure). A
+	// snapshot of an account without an activation shows its current status.
+	Status AccountStatus `json:"status"`
+	// The text of the QR code to show (method QR, while AWAITING_SCAN); null when no QR code is showing.
+	Code *string `json:"code,omitempty"`
+	// The QR code as a PNG data URL, ready for an <img src>; null when no QR code is showing.
+	ImageDataURL *string `json:"imageDataUrl,omitempty"`
+	// The code to type on the phone (method PAIRING_CODE, while AWAITING_SCAN).
+	PairingCode *string `json:"pairingCode,omitempty"`
+	// When this code stops being valid; WhatsApp sends the next QR code by then.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Seconds until `expiresAt` when the event was sent, for a countdown; null without a code, 0 when past.
+	SecondsRemaining *int `json:"secondsRemaining,omitempty"`
+	// When the activation is reset unless the account is ACTIVE by then; null when no activation runs.
+	ActivationExpiresAt *time.Time `json:"activationExpiresAt,omitempty"`
+	// Seconds until `activationExpiresAt` when the event was sent; null when no activation runs.
+	ActivationSecondsRemaining *int `json:"activationSecondsRemaining,omitempty"`
+	// True on the last event of an activation; `status` says how it ended. The subscription completes after it.
+	Done bool `json:"done"`
+	// True when the account was deleted during the activation (on the final event).
+	Deleted bool `json:"deleted"`
+}
+
 // Read-only entry points.
 type Query struct {
 }
@@ -305,6 +356,18 @@ type StatusReason struct {
 	Message string `json:"message"`
 	// What to do about it; null when nothing needs doing.
 	Suggestion *string `json:"suggestion,omitempty"`
+}
+
+// Live views over a websocket (`graphql-transport-ws`, or the legacy
+// `graphql-ws`), authenticated in `connection_init`; VIEWER may subscribe.
+//
+// Every subscription first sends the current state (snapshot), then each change
+// (deltas). Every event carries a version that increases per account: drop an
+// event whose version is not higher than the last one you have for that
+// account. A subscriber that reads too slowly gets a `SUBSCRIBER_TOO_SLOW` error
+// and the subscription ends; subscribe again for a fresh snapshot. See the
+// "Live views" section of docs/api.md.
+type Subscription struct {
 }
 
 // Input of updateAccount. Fields left out stay as they are.

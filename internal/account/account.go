@@ -79,55 +79,57 @@ type Reason struct {
 	Suggestion string     `json:"suggestion,omitempty"`
 }
 
-// Account is one WhatsApp account managed by wagraph.
+// Account is one WhatsApp account managed by wagraph. The JSON form travels
+// on the event bus inside StatusEvent, so instances of different versions
+// must keep understanding it: add fields, do not rename them.
 type Account struct {
-	ID     string
-	Name   string
-	Status Status
-	Reason Reason
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Reason Reason `json:"reason"`
 	// Version increases by one with every status change; history rows carry
 	// the version they produced.
-	Version int64
+	Version int64 `json:"version"`
 
 	// PhoneNumber is the linked phone's number in E.164 (+14155550123); empty
 	// until the account is paired.
-	PhoneNumber string
+	PhoneNumber string `json:"phoneNumber,omitempty"`
 	// JID is the linked device's WhatsApp ID (phone@s.whatsapp.net with a
 	// device number); it keys the whatsmeow device store.
-	JID          string
-	LID          string
-	PushName     string
-	Platform     string
-	BusinessName string
+	JID          string `json:"jid,omitempty"`
+	LID          string `json:"lid,omitempty"`
+	PushName     string `json:"pushName,omitempty"`
+	Platform     string `json:"platform,omitempty"`
+	BusinessName string `json:"businessName,omitempty"`
 
 	// Activation is set while an activation is in progress.
-	Activation *Activation
+	Activation *Activation `json:"activation,omitempty"`
 	// BannedUntil is when a temporary ban ends (BANNED only).
-	BannedUntil time.Time
+	BannedUntil time.Time `json:"bannedUntil,omitzero"`
 
-	LastConnectedAt time.Time
-	LastActiveAt    time.Time
+	LastConnectedAt time.Time `json:"lastConnectedAt,omitzero"`
+	LastActiveAt    time.Time `json:"lastActiveAt,omitzero"`
 	// SessionExpiresAt is when the linked session is treated as expired if it
 	// stays idle: LastActiveAt plus the idle limit (14 days by default).
-	SessionExpiresAt time.Time
+	SessionExpiresAt time.Time `json:"sessionExpiresAt,omitzero"`
 
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Activation is an activation in progress.
 type Activation struct {
-	Method    Method
-	StartedAt time.Time
+	Method    Method    `json:"method"`
+	StartedAt time.Time `json:"startedAt"`
 	// ExpiresAt is when the account is reset unless it reached ACTIVE.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expiresAt"`
 	// QR is the QR code to show now (method QR, AWAITING_SCAN only; nil until
 	// the first code arrives).
-	QR *QR
+	QR *QR `json:"qr,omitempty"`
 	// PairingCode is the code to type on the phone (method PAIRING_CODE).
-	PairingCode string
+	PairingCode string `json:"pairingCode,omitempty"`
 	// PhoneNumber is the number the pairing code was requested for (E.164).
-	PhoneNumber string
+	PhoneNumber string `json:"phoneNumber,omitempty"`
 }
 
 // SecondsRemaining is how long the activation has left at now, never negative.
@@ -142,9 +144,9 @@ func (a *Activation) SecondsRemaining(now time.Time) int {
 // QR is one QR code of an activation; WhatsApp rotates them.
 type QR struct {
 	// Code is the text to encode in the QR image.
-	Code string
+	Code string `json:"code"`
 	// ExpiresAt is when the next code replaces this one.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // StatusChange is one entry of an account's status history.

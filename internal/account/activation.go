@@ -192,18 +192,20 @@ func (s *Service) liftBan(ctx context.Context, id string) error {
 }
 
 // CurrentQR returns the account's current activation code as a QREvent: the
-// snapshot a QR stream starts with. Done is set when the account is not
-// awaiting a scan.
+// snapshot a QR stream starts with. Status says where the account is; the
+// codes are set while it is AWAITING_SCAN. Done is never set: the snapshot
+// describes the present, not the end of an activation.
 func (s *Service) CurrentQR(ctx context.Context, id string) (QREvent, error) {
 	row, err := s.accounts.get(ctx, s.db.DB, id)
 	if err != nil {
 		return QREvent{}, err
 	}
-	ev := QREvent{AccountID: id, Version: row.QRSeq, StatusVersion: row.Version}
-	if row.Status != StatusAwaitingScan {
-		ev.Done, ev.Status = true, row.Status
-		return ev, nil
+	ev := QREvent{AccountID: id, Version: row.QRSeq, StatusVersion: row.Version, Status: row.Status}
+	if row.Status.Activating() {
+		ev.ActivationExpiresAt = row.ActivationExpiresAt
 	}
-	ev.Code, ev.PairingCode, ev.ExpiresAt = row.QRCode, row.PairingCode, row.QRExpiresAt
+	if row.Status == StatusAwaitingScan {
+		ev.Code, ev.PairingCode, ev.ExpiresAt = row.QRCode, row.PairingCode, row.QRExpiresAt
+	}
 	return ev, nil
 }

@@ -77,13 +77,25 @@ func TestQRActivationReachesActiveWithPhoneNumber(t *testing.T) {
 					t.Fatalf("%s event %d = %+v, want version %d to %s", name, i, ev, i+2, wantPath[i+1])
 				}
 			}
-			if last := evs[len(evs)-1]; last.PhoneNumber != "+15550100001" || last.Reason.Suggestion != "" {
+			if last := evs[len(evs)-1]; last.PhoneNumber != "+15550100001" || last.Reason.Suggestion != "" ||
+				last.Account == nil || last.Account.Status != account.StatusActive || last.Account.Version != last.Version ||
+				last.Account.JID != "15550100001:7@s.whatsapp.net" {
 				t.Fatalf("last event = %+v", last)
 			}
 		}
+		// The QR topic follows the activation to its end: codes, then its
+		// progress after the scan, then Done at ACTIVE.
 		q := qrs()
-		if len(q) != 3 || q[0].Code != "qr-1" || q[1].Code != "qr-2" || !q[2].Done || q[2].Status != account.StatusAuthenticating {
-			t.Fatalf("QR events = %+v, want qr-1, qr-2, then done at AUTHENTICATING", q)
+		if len(q) != 5 || q[0].Code != "qr-1" || q[1].Code != "qr-2" ||
+			q[2].Status != account.StatusAuthenticating || q[2].Code != "" || q[2].Done ||
+			q[3].Status != account.StatusWarming || q[3].Done ||
+			q[4].Status != account.StatusActive || !q[4].Done {
+			t.Fatalf("QR events = %+v, want qr-1, qr-2, AUTHENTICATING, WARMING, then done at ACTIVE", q)
+		}
+		for _, ev := range q {
+			if ev.Done != ev.ActivationExpiresAt.IsZero() {
+				t.Fatalf("QR event %+v: the activation deadline should be set until the activation is done", ev)
+			}
 		}
 		for i := 1; i < len(q); i++ {
 			if q[i].Version <= q[i-1].Version {
@@ -94,7 +106,7 @@ func TestQRActivationReachesActiveWithPhoneNumber(t *testing.T) {
 			t.Fatalf("phone metric = %v", e.metrics.phone)
 		}
 		snap, err := e.svc.CurrentQR(context.Background(), a.ID)
-		if err != nil || !snap.Done || snap.Status != account.StatusActive || snap.Version != q[2].Version {
+		if err != nil || snap.Done || snap.Code != "" || snap.Status != account.StatusActive || snap.Version != q[4].Version || snap.StatusVersion != a.Version {
 			t.Fatalf("CurrentQR after activation = %+v, %v", snap, err)
 		}
 	})
@@ -120,7 +132,7 @@ func TestPairingCodeActivation(t *testing.T) {
 		t.Fatalf("QR topic = %+v, want the pairing code", q)
 	}
 	snap, err := e.svc.CurrentQR(context.Background(), a.ID)
-	if err != nil || snap.PairingCode != "ABCD-EFGH" || snap.Done {
+	if err != nil || snap.PairingCode != "ABCD-EFGH" || snap.Done || snap.Status != account.StatusAwaitingScan || snap.ActivationExpiresAt.IsZero() {
 		t.Fatalf("CurrentQR = %+v, %v", snap, err)
 	}
 	// QR codes are not shown when the user asked for a pairing code.

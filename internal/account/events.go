@@ -13,13 +13,23 @@ type StatusEvent struct {
 	StatusChange
 	// PhoneNumber is the account's number after the change (E.164, may be empty).
 	PhoneNumber string `json:"phoneNumber,omitempty"`
+	// Account is the whole account as the change left it (for a deleted
+	// account, its last state), so that a live view needs no query per event.
+	// Events from a wagraph version before it was added lack it.
+	Account *Account `json:"account,omitempty"`
 	// Deleted is set on the last event of a deleted account.
 	Deleted bool `json:"deleted,omitempty"`
+	// Snapshot marks an event made from an account's current state for a new
+	// subscriber (see StatusSource) rather than by a change. Such events are
+	// never published; their StatusChange says only where the account is.
+	Snapshot bool `json:"-"`
 }
 
-// QREvent is published on the account's QR topic for each new QR code or
-// pairing code of an activation, and once more (Done) when the activation
-// leaves AWAITING_SCAN, so a page showing the code knows to stop.
+// QREvent is published on the account's QR topic while an activation runs:
+// for each new QR code or pairing code, for each status move after the scan
+// (AUTHENTICATING, WARMING), and once more with Done when the activation
+// ends (ACTIVE, or back to PENDING after a timeout, a reset or a failure), so
+// a page showing the code can follow it and knows when to stop.
 type QREvent struct {
 	AccountID string `json:"accountId"`
 	// Version increases with every QR event of the account, across
@@ -33,10 +43,17 @@ type QREvent struct {
 	PairingCode string `json:"pairingCode,omitempty"`
 	// ExpiresAt is when this code stops being valid.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	// Done marks the end of the activation's codes; Status says where the
-	// account went (AUTHENTICATING after a scan, PENDING after a timeout...).
-	Done   bool   `json:"done,omitempty"`
+	// ActivationExpiresAt is when the whole activation is reset unless the
+	// account is ACTIVE by then; zero once it ended.
+	ActivationExpiresAt time.Time `json:"activationExpiresAt,omitzero"`
+	// Status is the account's status when the event was made: AWAITING_SCAN
+	// while codes are shown, then the activation's progress, and on the Done
+	// event where the activation ended.
 	Status Status `json:"status,omitempty"`
+	// Done marks the last event of an activation.
+	Done bool `json:"done,omitempty"`
+	// Deleted is set on the Done event of an account deleted mid-activation.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // AllStatusTopic carries the status events of every account.

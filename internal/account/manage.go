@@ -201,13 +201,15 @@ func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
 	s.dropSession(ctx, id, row.JID)
 	s.accountLog(id).Info().Str("status", string(row.Status)).Msg("account deleted")
 	pubCtx := context.WithoutCancel(ctx)
+	last := row.toAccount(s.opts.SessionIdleLimit)
 	s.publishStatus(pubCtx, StatusEvent{
 		StatusChange: StatusChange{AccountID: id, Version: row.Version + 1, From: row.Status, To: row.Status, Reason: row.reason(), At: s.now()},
 		PhoneNumber:  row.PhoneNumber,
+		Account:      last,
 		Deleted:      true,
 	})
-	if row.Status == StatusAwaitingScan {
-		s.publishQR(pubCtx, QREvent{AccountID: id, Version: row.QRSeq + 1, StatusVersion: row.Version + 1, Done: true, Status: row.Status})
+	if row.Status.Activating() {
+		s.publishQR(pubCtx, QREvent{AccountID: id, Version: row.QRSeq + 1, StatusVersion: row.Version + 1, Status: row.Status, Done: true, Deleted: true})
 	}
-	return row.toAccount(s.opts.SessionIdleLimit), nil
+	return last, nil
 }

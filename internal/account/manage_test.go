@@ -194,8 +194,11 @@ func TestDeleteRemovesAccountAndDevice(t *testing.T) {
 	if len(evs) != 2 || !evs[0].Deleted || evs[0].AccountID != a.ID || evs[0].Version != a.Version+1 {
 		t.Fatalf("delete events = %+v", evs)
 	}
-	if q := qrs(); len(q) != 1 || !q[0].Done {
-		t.Fatalf("QR events = %+v, want a final one", q)
+	if q := qrs(); len(q) != 1 || !q[0].Done || !q[0].Deleted || q[0].Version != 2 {
+		t.Fatalf("QR events = %+v, want a final one saying the account was deleted", q)
+	}
+	if last := evs[0].Account; last == nil || last.ID != a.ID || last.Status != account.StatusActive {
+		t.Fatalf("the delete event carries %+v, want the account's last state", last)
 	}
 	if _, err := e.svc.Delete(ctx, a.ID); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("second delete: %v", err)

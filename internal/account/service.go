@@ -235,9 +235,9 @@ type modified struct {
 // the events after commit.
 func (s *Service) modify(ctx context.Context, id string, fn func(u *update) error) (modified, error) {
 	var (
-		res  modified
-		u    *update
-		done *QREvent
+		res      modified
+		u        *update
+		progress *QREvent
 	)
 	err := s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		row, err := s.accounts.lock(ctx, tx, id)
@@ -255,8 +255,12 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 			}
 			if u.from == StatusAwaitingScan && u.to != StatusAwaitingScan {
 				row.clearCodes()
+			}
+			if u.from.Activating() && u.to != u.from {
+				// The page showing the codes follows the activation to its
+				// end: ACTIVE, or out of it by timeout, reset or failure.
 				row.QRSeq++
-				done = &QREvent{AccountID: id, Version: row.QRSeq, Done: true, Status: u.to}
+				progress = &QREvent{AccountID: id, Version: row.QRSeq, Status: u.to, Done: !u.to.Activating()}
 			}
 			if !u.to.Activating() {
 				row.clearActivation()
@@ -282,7 +286,7 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 	if err != nil {
 		return modified{}, err
 	}
-	s.afterCommit(ctx, res, u.qr, done)
+	s.afterCommit(ctx, res, u.qr, progress)
 	return res, nil
 }
 
@@ -295,11 +299,12 @@ func (s *Service) afterCommit(ctx context.Context, res modified, qrs ...*QREvent
 			Str("from", string(c.From)).Str("to", string(c.To)).
 			Str("reason", string(c.Reason.Code)).Int64("version", c.Version).
 			Msg("account status changed")
-		s.publishStatus(ctx, StatusEvent{StatusChange: *c, PhoneNumber: res.row.PhoneNumber})
+		s.publishStatus(ctx, StatusEvent{StatusChange: *c, PhoneNumber: res.row.PhoneNumber, Account: res.row.toAccount(s.opts.SessionIdleLimit)})
 	}
 	for _, qr := range qrs {
 		if qr != nil {
-			qr.StatusVersion = res.row.Version
+			qr.StatusVersion, qr.Status = res.row.Version, res.row.Status
+			qr.ActivationExpiresAt = res.row.ActivationExpiresAt
 			s.publishQR(ctx, *qr)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
+	"wagraph/internal/wasim"
 	"wagraph/internal/whatsapp"
 )
 
@@ -40,8 +41,10 @@ type App struct {
 	// Sessions runs the live whatsmeow clients; Accounts is the lifecycle.
 	Sessions *whatsapp.Manager
 	Accounts *account.Service
-	Metrics  *observe.Metrics
-	Health   *observe.Health
+	// Simulator is the in-process WhatsApp simulator (simulate mode only).
+	Simulator *wasim.Simulator
+	Metrics   *observe.Metrics
+	Health    *observe.Health
 	// Handler serves every route.
 	Handler http.Handler
 
@@ -69,10 +72,18 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
 	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)
 	a.Metrics.RegisterHealth(a.Health)
+	if cfg.Simulate {
+		if err := a.startSimulator(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts}
+	if cfg.Simulate {
+		a.startDemoPhone()
+	}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Bus: a.Bus}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

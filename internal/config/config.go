@@ -49,6 +49,9 @@ type Config struct {
 
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
+	// SimulateScanDelay is how long the simulated phone waits before it
+	// scans a QR code or enters a pairing code (simulate mode only).
+	SimulateScanDelay time.Duration
 }
 
 // Setting documents one environment variable; README's table is made from it.
@@ -82,6 +85,7 @@ var Settings = []Setting{
 	{"RESTORE_CONCURRENCY", "4", "Accounts connected at once when sessions are restored at start."},
 	{"RECONNECT_MAX_ATTEMPTS", "8", "Reconnect attempts (jittered exponential backoff) before an account is FAILED."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
+	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 }
 
 // Load reads the environment and args (flags after the program name), then
@@ -125,6 +129,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		RestoreConcurrency: p.int("RESTORE_CONCURRENCY"),
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
 		Simulate:           p.bool("SIMULATE"),
+		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
 	}
 	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
@@ -213,6 +218,7 @@ func (c Config) Redacted() map[string]any {
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
 		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
+		"simulate_scan_delay": c.SimulateScanDelay.String(),
 	}
 }
 

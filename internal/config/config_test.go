@@ -44,7 +44,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"PUBSUB_BUFFER": c.PubSubBuffer, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"ACTIVATION_TIMEOUT": c.ActivationTimeout, "SESSION_IDLE_EXPIRY": c.SessionIdleExpiry,
 		"RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
-		"SIMULATE": c.Simulate,
+		"SIMULATE": c.Simulate, "SIMULATE_SCAN_DELAY": c.SimulateScanDelay,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -97,6 +97,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"RESTORE_CONCURRENCY":      "21",
 		"RECONNECT_MAX_ATTEMPTS":   "22",
 		"SIMULATE":                 "true",
+		"SIMULATE_SCAN_DELAY":      "27s",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -108,7 +109,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		WSInitTimeout: 14 * time.Second, WSKeepAlive: 25 * time.Second, WSMaxSubscriptions: 16, WSWriteTimeout: 26 * time.Second,
 		PubSubBuffer: 17, ShutdownTimeout: 18 * time.Second,
 		ActivationTimeout: 19 * time.Minute, SessionIdleExpiry: 20 * time.Hour,
-		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true,
+		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true, SimulateScanDelay: 27 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)

@@ -79,12 +79,13 @@ func TestFinalEventEndsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, bus, event{Key: "a", Version: 1})
-	publish(t, bus, event{Key: "a", Version: 1, Last: true}) // final is sent even at the same version
+	publish(t, bus, event{Key: "a", Version: 1, Last: true}) // stale: dropped, although final
+	publish(t, bus, event{Key: "a", Version: 2, Last: true})
 	if got, _ := next(t, ch); got.Last {
 		t.Fatalf("first event is final: %+v", got)
 	}
-	if got, _ := next(t, ch); !got.Last {
-		t.Fatalf("second event = %+v, want the final one", got)
+	if got, _ := next(t, ch); !got.Last || got.Version != 2 {
+		t.Fatalf("second event = %+v, want the final one at version 2", got)
 	}
 	if _, ok := next(t, ch); ok {
 		t.Fatal("stream still open after the final event")
@@ -162,5 +163,70 @@ func TestUndecodableEventFailsStream(t *testing.T) {
 	}
 	if err := <-failed; apperr.CodeOf(err) != apperr.Internal {
 		t.Fatalf("fail(%v), want INTERNAL", err)
+	}
+}
+
+// fakeBus hands every message straight to its one subscription, so a test
+// can also send the Resync marker Redis sends after a broken connection.
+type fakeBus struct{ ch chan pubsub.Message }
+
+func (b *fakeBus) Publish(_ context.Context, topic string, payload []byte) error {
+	b.ch <- pubsub.Message{Topic: topic, Payload: payload}
+	return nil
+}
+
+func (b *fakeBus) Subscribe(context.Context, string, ...pubsub.SubscribeOption) (pubsub.Subscription, error) {
+	return fakeSubscription{b.ch}, nil
+}
+
+func (b *fakeBus) Close() error { return nil }
+
+func (b *fakeBus) resync() { b.ch <- pubsub.Message{Topic: string(topic), Resync: true} }
+
+type fakeSubscription struct{ ch chan pubsub.Message }
+
+func (s fakeSubscription) C() <-chan pubsub.Message { return s.ch }
+func (fakeSubscription) Err() error                 { return nil }
+func (fakeSubscription) Close()                     {}
+
+// After the bus may have lost events, the stream loads the snapshot again
+// and sends what is newer than what the subscriber has.
+func TestResyncSendsWhatChangedMeanwhile(t *testing.T) {
+	bus := &fakeBus{ch: make(chan pubsub.Message, 8)}
+	current := []event{{Key: "a", Version: 1}, {Key: "b", Version: 1}}
+	snapshotErr := error(nil)
+	src := source()
+	src.Snapshot = func(context.Context) ([]event, error) { return current, snapshotErr }
+	failed := make(chan error, 1)
+	ch, err := live.Stream(t.Context(), bus, src, 8, func(err error) { failed <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, ch)
+	next(t, ch) // the first snapshot: a and b at 1
+	publish(t, bus, event{Key: "a", Version: 2})
+	if got, _ := next(t, ch); got.Version != 2 {
+		t.Fatalf("got %+v", got)
+	}
+
+	// a changed twice while events were lost; b did not change.
+	current = []event{{Key: "a", Version: 4}, {Key: "b", Version: 1}}
+	bus.resync()
+	publish(t, bus, event{Key: "a", Version: 3}) // lost before, stale now
+	publish(t, bus, event{Key: "b", Version: 2})
+	for i, want := range []event{{Key: "a", Version: 4}, {Key: "b", Version: 2}} {
+		if got, _ := next(t, ch); got != want {
+			t.Fatalf("event %d after the resync = %+v, want %+v", i, got, want)
+		}
+	}
+
+	// A snapshot that cannot be loaded ends the stream with its error.
+	snapshotErr = apperr.New(apperr.Unavailable, "database down")
+	bus.resync()
+	if _, ok := next(t, ch); ok {
+		t.Fatal("stream still open after a failed resync")
+	}
+	if err := <-failed; apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("fail(%v), want the snapshot's error", err)
 	}
 }

@@ -185,11 +185,13 @@ func TestSubscriptionMetrics(t *testing.T) {
 	s.SubscriptionEnded("accountStatus")
 	s.EventDelivered("accountStatus")
 	s.EventDelivered("accountStatus")
+	s.SubscriptionFailed("accountStatus", "SUBSCRIBER_TOO_SLOW")
 	out := scrape(t, m)
 	for series, want := range map[string]float64{
-		`wagraph_ws_connections`:                                            1,
-		`wagraph_subscriptions{kind="accountStatus"}`:                       1,
-		`wagraph_subscription_events_delivered_total{kind="accountStatus"}`: 2,
+		`wagraph_ws_connections`:                                                              1,
+		`wagraph_subscriptions{kind="accountStatus"}`:                                         1,
+		`wagraph_subscription_events_delivered_total{kind="accountStatus"}`:                   2,
+		`wagraph_subscriptions_failed_total{code="SUBSCRIBER_TOO_SLOW",kind="accountStatus"}`: 1,
 	} {
 		if got := sample(t, out, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

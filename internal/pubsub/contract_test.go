@@ -265,6 +265,47 @@ func runContract(t *testing.T, newBus func(t *testing.T) Bus) {
 		}
 	})
 
+	t.Run("subscribers of one delivery share one decode", func(t *testing.T) {
+		t.Parallel()
+		type inner struct{ N int }
+		type event struct {
+			P *inner `json:"p"`
+		}
+		bus := newBus(t)
+		a, b := subscribe(t, bus, "memo"), subscribe(t, bus, "memo")
+		publish(t, bus, "memo", `{"p":{"N":7}}`)
+		ma, mb := receive(t, a, waitTimeout), receive(t, b, waitTimeout)
+		x, errX := Decode[event](ma)
+		y, errY := Decode[event](mb)
+		if errX != nil || errY != nil || x.P == nil || x.P.N != 7 {
+			t.Fatalf("decoded %+v %v and %+v %v", x, errX, y, errY)
+		}
+		if x.P != y.P {
+			t.Error("the payload was decoded once per subscriber, want once per delivery")
+		}
+		// A subscriber reading the payload as another type decodes it itself.
+		other, err := Decode[struct {
+			P map[string]int `json:"p"`
+		}](mb)
+		if err != nil || other.P["N"] != 7 {
+			t.Errorf("decoded as another type: %+v, %v", other, err)
+		}
+	})
+
+	t.Run("WithResync on a bus that lost nothing adds nothing", func(t *testing.T) {
+		t.Parallel()
+		bus := newBus(t)
+		sub, err := bus.Subscribe(t.Context(), "resync", WithResync())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sub.Close)
+		publish(t, bus, "resync", "one")
+		if m := receive(t, sub, waitTimeout); m.Resync || string(m.Payload) != "one" {
+			t.Fatalf("got %+v, want the published message", m)
+		}
+	})
+
 	t.Run("concurrent publishers and subscribers", func(t *testing.T) {
 		t.Parallel()
 		bus := newBus(t)

@@ -29,7 +29,7 @@ func newFanout(bufferSize int, stats *counters, detach func(*subscription)) *fan
 
 // add creates a subscription to topic. first reports whether it is now the
 // topic's only subscriber, which is when Redis must SUBSCRIBE.
-func (f *fanout) add(topic string) (s *subscription, first bool, err error) {
+func (f *fanout) add(topic string, opts subscribeOptions) (s *subscription, first bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed.Load() {
@@ -45,6 +45,7 @@ func (f *fanout) add(topic string) (s *subscription, first bool, err error) {
 		ch:     make(chan Message, f.bufferSize),
 		stats:  f.stats,
 		detach: f.detach,
+		resync: opts.resync,
 	}
 	subs[s] = struct{}{}
 	f.stats.active.Add(1)
@@ -71,7 +72,7 @@ func (f *fanout) remove(s *subscription) (last bool) {
 // deliver offers a message to every subscriber of topic without waiting for
 // any of them. Subscribers share payload, so it must not be modified.
 func (f *fanout) deliver(topic string, payload []byte) {
-	m := Message{Topic: topic, Payload: payload}
+	m := Message{Topic: topic, Payload: payload, decoded: &decoded{}}
 	var cut []*subscription
 	f.mu.RLock()
 	for s := range f.topics[topic] {
@@ -83,6 +84,25 @@ func (f *fanout) deliver(topic string, payload []byte) {
 	for _, s := range cut {
 		// Detaching may mean a Redis UNSUBSCRIBE; the caller (a publisher or
 		// the Redis reader) must not wait for that.
+		go s.detach(s)
+	}
+}
+
+// resync offers a Resync message to every subscription that asked for one,
+// with the same rule for full buffers as deliver.
+func (f *fanout) resync() {
+	var cut []*subscription
+	f.mu.RLock()
+	for topic, subs := range f.topics {
+		m := Message{Topic: topic, Resync: true}
+		for s := range subs {
+			if s.resync && s.offer(m) {
+				cut = append(cut, s)
+			}
+		}
+	}
+	f.mu.RUnlock()
+	for _, s := range cut {
 		go s.detach(s)
 	}
 }

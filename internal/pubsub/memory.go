@@ -38,11 +38,12 @@ func (m *Memory) Publish(ctx context.Context, topic string, payload []byte) erro
 }
 
 // Subscribe starts receiving messages published to topic after it returns.
-func (m *Memory) Subscribe(ctx context.Context, topic string) (Subscription, error) {
+// WithResync is accepted and has no effect: nothing is ever missed.
+func (m *Memory) Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s, _, err := m.fan.add(topic)
+	s, _, err := m.fan.add(topic, applyOptions(opts))
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // ErrSlowSubscriber ends a subscription whose buffer overflowed.
@@ -23,10 +24,28 @@ var ErrSlowSubscriber = errors.New("pubsub: subscriber too slow, events were dro
 // ErrClosed is returned by a closed bus.
 var ErrClosed = errors.New("pubsub: bus closed")
 
-// Message is one published event, as raw bytes on a topic.
+// Message is one published event, as raw bytes on a topic. Every local
+// subscriber of the topic gets a copy of the same Message; its Payload is
+// shared and must not be modified.
 type Message struct {
 	Topic   string
 	Payload []byte
+	// Resync marks a message without payload that the bus sends, to the
+	// subscriptions that asked for it (WithResync), after it may have missed
+	// messages of their topic: its Redis connection broke and was
+	// re-established. What was published meanwhile is lost; the subscriber
+	// should reload the state it shows.
+	Resync bool
+	// decoded is shared by the copies a delivery hands to local
+	// subscribers, so that Decode runs once per instance, not once per
+	// subscriber. Nil for a Message made elsewhere.
+	decoded *decoded
+}
+
+// decoded is the memo of one delivery's payload, decoded as one type.
+type decoded struct {
+	once sync.Once
+	v    any // the decoded value; nil when decoding failed
 }
 
 // Bus publishes messages to topics and fans them out to subscribers.
@@ -36,7 +55,7 @@ type Bus interface {
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Subscribe starts receiving messages published to topic after it returns.
 	// The subscription ends when ctx is done, Close is called, or it overflows.
-	Subscribe(ctx context.Context, topic string) (Subscription, error)
+	Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (Subscription, error)
 	// Close ends every subscription and releases the bus's resources.
 	Close() error
 }
@@ -52,6 +71,27 @@ type Subscription interface {
 	Close()
 }
 
+// SubscribeOption adjusts one subscription.
+type SubscribeOption func(*subscribeOptions)
+
+type subscribeOptions struct {
+	resync bool
+}
+
+// WithResync asks for a Resync message whenever the bus may have missed
+// messages of the topic (Redis only: the in-process bus loses nothing).
+func WithResync() SubscribeOption {
+	return func(o *subscribeOptions) { o.resync = true }
+}
+
+func applyOptions(opts []SubscribeOption) subscribeOptions {
+	var o subscribeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 // Topic names a stream of events of type T, so publishers and subscribers agree
 // on the payload type at compile time.
 type Topic[T any] string
@@ -65,8 +105,26 @@ func Publish[T any](ctx context.Context, bus Bus, topic Topic[T], v T) error {
 	return bus.Publish(ctx, string(topic), b)
 }
 
-// Decode decodes a message published with Publish on a Topic[T].
+// Decode decodes a message published with Publish on a Topic[T]. The
+// subscribers of one delivery share the decoded value (it is decoded once),
+// so what it points to must be treated as read-only.
 func Decode[T any](m Message) (T, error) {
+	if d := m.decoded; d != nil {
+		d.once.Do(func() {
+			if v, err := decodeJSON[T](m); err == nil {
+				d.v = v
+			}
+		})
+		if v, ok := d.v.(T); ok {
+			return v, nil
+		}
+		// Decoding failed (decode again for the error), or another
+		// subscriber decoded the payload as a different type.
+	}
+	return decodeJSON[T](m)
+}
+
+func decodeJSON[T any](m Message) (T, error) {
 	var v T
 	if err := json.Unmarshal(m.Payload, &v); err != nil {
 		return v, fmt.Errorf("pubsub: decode %s: %w", m.Topic, err)

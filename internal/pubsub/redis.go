@@ -72,14 +72,16 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 
 // Subscribe starts receiving messages published to topic after it returns:
 // it waits until Redis has confirmed the topic's subscription. Setting up is
-// bounded by Options.SubscribeTimeout as well as ctx.
-func (r *Redis) Subscribe(ctx context.Context, topic string) (Subscription, error) {
+// bounded by Options.SubscribeTimeout as well as ctx. With WithResync the
+// subscription gets a Resync message each time the shared connection came
+// back after breaking.
+func (r *Redis) Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, r.opts.SubscribeTimeout)
 	defer cancel()
-	s, err := r.attach(setupCtx, topic)
+	s, err := r.attach(setupCtx, topic, applyOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: subscribe %s: %w", topic, err)
 	}
@@ -96,10 +98,10 @@ func (r *Redis) Subscribe(ctx context.Context, topic string) (Subscription, erro
 
 // attach adds a local subscriber to topic and, if it is the first, sends
 // SUBSCRIBE.
-func (r *Redis) attach(ctx context.Context, topic string) (*subscription, error) {
+func (r *Redis) attach(ctx context.Context, topic string, opts subscribeOptions) (*subscription, error) {
 	r.subMu.Lock()
 	defer r.subMu.Unlock()
-	s, first, err := r.fan.add(topic)
+	s, first, err := r.fan.add(topic, opts)
 	if err != nil || !first {
 		return s, err
 	}

@@ -24,7 +24,8 @@ const (
 const healthPayload = "wagraph-health"
 
 // receiveLoop reads the shared subscription connection until Close: messages
-// go to the fanout, pongs complete barriers.
+// go to the fanout, pongs complete barriers, and the first read after the
+// connection came back sends Resync messages.
 //
 // Each read has a deadline of two health intervals. healthLoop makes a live
 // connection answer well within that, and go-redis treats a read that runs
@@ -34,6 +35,7 @@ const healthPayload = "wagraph-health"
 func (r *Redis) receiveLoop() {
 	defer r.loops.Done()
 	delay := minRetryDelay
+	lost := false // the connection broke since the last successful read
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*r.opts.HealthCheckInterval)
 		msg, err := r.ps.Receive(ctx)
@@ -43,6 +45,7 @@ func (r *Redis) receiveLoop() {
 				return
 			}
 			r.barriers.connectionLost()
+			lost = true
 			select {
 			case <-r.done:
 				return
@@ -52,6 +55,14 @@ func (r *Redis) receiveLoop() {
 			continue
 		}
 		delay = minRetryDelay
+		if lost {
+			// go-redis resubscribed every topic before this read, so what
+			// is published from now on arrives; what was published while
+			// the connection was down is lost. Subscribers that asked are
+			// told to reload their state.
+			lost = false
+			r.fan.resync()
+		}
 		switch m := msg.(type) {
 		case *redis.Message:
 			if topic, ok := strings.CutPrefix(m.Channel, r.opts.Prefix); ok {

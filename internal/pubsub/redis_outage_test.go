@@ -31,15 +31,23 @@ func TestRedisSurvivesRestart(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	bus := newRedisBus(t, client, Options{HealthCheckInterval: 200 * time.Millisecond})
 	sub := subscribe(t, bus, "restart")
+	resyncing, err := bus.Subscribe(t.Context(), "restart", WithResync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(resyncing.Close)
 	publish(t, bus, "restart", "before")
 	if m := receive(t, sub, waitTimeout); string(m.Payload) != "before" {
 		t.Fatalf("got %q", m.Payload)
+	}
+	if m := receive(t, resyncing, waitTimeout); string(m.Payload) != "before" || m.Resync {
+		t.Fatalf("the resyncing subscription got %+v", m)
 	}
 
 	server.kill(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	start := time.Now()
-	err := bus.Publish(ctx, "restart", []byte("while down"))
+	err = bus.Publish(ctx, "restart", []byte("while down"))
 	cancel()
 	if err == nil {
 		t.Fatal("Publish succeeded while Redis was down")
@@ -73,10 +81,18 @@ func TestRedisSurvivesRestart(t *testing.T) {
 			if !strings.HasPrefix(string(m.Payload), "after ") {
 				t.Fatalf("got %q, want a message published after the restart", m.Payload)
 			}
-			if sub.Err() != nil || bus.Stats().ActiveSubscriptions != 1 {
+			if sub.Err() != nil || bus.Stats().ActiveSubscriptions != 2 {
 				t.Fatalf("Err = %v, Stats = %+v", sub.Err(), bus.Stats())
 			}
 			pingBus(t, bus)
+			// The subscription that asked is told that messages may have
+			// been lost, before anything published after the restart.
+			if m := receive(t, resyncing, waitTimeout); !m.Resync || m.Topic != "restart" || len(m.Payload) != 0 {
+				t.Fatalf("first message after the restart: %+v, want a Resync marker", m)
+			}
+			if m := receive(t, resyncing, waitTimeout); m.Resync || !strings.HasPrefix(string(m.Payload), "after ") {
+				t.Fatalf("after the Resync marker: %+v", m)
+			}
 			return
 		case <-time.After(100 * time.Millisecond):
 		case <-deadline:

@@ -14,6 +14,8 @@ type subscription struct {
 	// detach removes the subscription from its bus (for Redis possibly
 	// sending UNSUBSCRIBE). It is never called with mu held.
 	detach func(*subscription)
+	// resync asks for Resync messages (WithResync).
+	resync bool
 
 	mu        sync.Mutex // orders sends on ch with its close
 	ended     bool

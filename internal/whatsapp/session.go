@@ -94,7 +94,10 @@ func (s *Session) login() error {
 // delivers it (a QR code, or for PAIRING_CODE the code WhatsApp issues for
 // the phone number), then keeps watching the QR channel in the background.
 func (s *Session) pair(ctx context.Context) error {
-	qrs, err := s.cli.GetQRChannel(s.ctx)
+	// Not s.ctx itself: when that ends whatsmeow's QR channel calls
+	// Client.Disconnect, which races its own read loop. Stopping the session
+	// closes the socket instead, and that ends the QR channel too.
+	qrs, err := s.cli.GetQRChannel(context.WithoutCancel(s.ctx))
 	if err != nil {
 		return fmt.Errorf("whatsapp: open QR channel: %w", err)
 	}

@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"wagraph/internal/apptest"
+	"wagraph/internal/store"
+	"wagraph/internal/store/storetest"
+	"wagraph/internal/testenv"
+)
+
+// Two wagraph processes share one Postgres database and one Redis. A
+// mutation on the first reaches a subscriber on the second; Redis is then
+// killed and restarted, and delivery resumes on the same websocket without
+// the client doing anything, including the change made during the outage.
+func TestTwoProcessesShareLiveViewsThroughRedis(t *testing.T) {
+	dbURL := storetest.URL(t, store.Postgres)
+	redis := testenv.StartRedis(t)
+	bin := buildWagraph(t)
+	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redis.URL(), "LOG_FORMAT=json", "LOG_LEVEL=info"}
+
+	command(t, bin, env, "migrate")
+	operator := strings.TrimSpace(command(t, bin, env, "token", "create", "--role", "OPERATOR", "--name", "e2e-operator"))
+	viewer := strings.TrimSpace(command(t, bin, env, "token", "create", "--role", "VIEWER", "--name", "e2e-viewer"))
+	first := startProcess(t, bin, env)
+	second := startProcess(t, bin, env)
+
+	sub := subscribeStatus(t, second, viewer)
+	id := first.createAccount(t, operator, "Made on the first")
+	if ev := sub.next(t, 10*time.Second); ev.AccountID != id || ev.Version != 1 || ev.Snapshot {
+		t.Fatalf("the second process's subscriber got %+v, want the creation of %s", ev, id)
+	}
+	first.reset(t, operator, id)
+	if ev := sub.next(t, 10*time.Second); ev.AccountID != id || ev.Version != 2 {
+		t.Fatalf("after a reset on the first process: %+v, want version 2", ev)
+	}
+
+	// Redis crashes; a change made meanwhile cannot be published (pub/sub
+	// keeps no history). Once Redis is back, the second process's bus
+	// reconnects, and its subscription reloads the state and sends what
+	// changed: on the websocket opened before, without another change.
+	redis.Kill(t)
+	during := first.reset(t, operator, id)
+	redis.Start(t)
+	if ev := sub.next(t, 30*time.Second); ev.AccountID != id || ev.Version != during || !ev.Snapshot {
+		t.Fatalf("after the Redis restart: %+v, want the change made during the outage (version %d) from a reloaded snapshot", ev, during)
+	}
+	// And changes flow again as they happen, published on the first process.
+	after := first.reset(t, operator, id)
+	if ev := sub.next(t, 10*time.Second); ev.AccountID != id || ev.Version != after || ev.Snapshot {
+		t.Fatalf("a change after the restart: %+v, want version %d", ev, after)
+	}
+	if err := sub.closed(); err != nil {
+		t.Fatalf("the subscription ended: %v", err)
+	}
+}
+
+// buildWagraph builds the server binary from the module root.
+func buildWagraph(t *testing.T) string {
+	t.Helper()
+	goBin := testenv.LookPath(t, "go")
+	bin := filepath.Join(t.TempDir(), "wagraph")
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// command runs a wagraph subcommand to completion and returns its stdout.
+func command(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(baseEnv(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wagraph %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// baseEnv is what a process needs from the test's environment; wagraph's
+// own settings come only from the test, so a developer's REDIS_URL cannot
+// leak in.
+func baseEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// process is a running `wagraph serve`.
+type process struct {
+	base string
+	logs *syncBuffer
+}
+
+func startProcess(t *testing.T, bin string, env []string) *process {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	p := &process{base: "http://" + addr, logs: &syncBuffer{}}
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(baseEnv(), env...), "LISTEN_ADDR="+addr)
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("wagraph on %s logged:\n%s", addr, p.logs)
+		}
+	})
+	timeout := time.After(30 * time.Second)
+	for {
+		grown := p.logs.grown()
+		if strings.Contains(p.logs.String(), `"message":"wagraph is up"`) {
+			return p
+		}
+		select {
+		case <-exited:
+			t.Fatalf("wagraph exited at start:\n%s", p.logs)
+		case <-timeout:
+			t.Fatalf("wagraph not up within 30s:\n%s", p.logs)
+		case <-grown:
+		}
+	}
+}
+
+// post sends a GraphQL operation and returns its data, failing on errors.
+func (p *process) post(t *testing.T, token, query string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, err := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data   map[string]any
+		Errors []apptest.GQLError
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) > 0 {
+		t.Fatalf("%s: %+v", query, out.Errors)
+	}
+	return out.Data
+}
+
+func (p *process) createAccount(t *testing.T, token, name string) string {
+	t.Helper()
+	data := p.post(t, token, fmt.Sprintf(`mutation { createAccount(input: {name: %q}) { account { id } } }`, name))
+	return apptest.Path(data, "createAccount", "account", "id").(string)
+}
+
+// reset resets the account and returns its new version.
+func (p *process) reset(t *testing.T, token, id string) int64 {
+	t.Helper()
+	data := p.post(t, token, fmt.Sprintf(`mutation { resetAccount(input: {accountId: %q}) { account { version } } }`, id))
+	return int64(apptest.Path(data, "resetAccount", "account", "version").(float64))
+}
+
+// statusEvent is what the test reads of an accountStatusChanged event.
+type statusEvent struct {
+	AccountID string
+	Version   int64
+	Snapshot  bool
+}
+
+// statusSubscription reads one accountStatusChanged subscription in the
+// background, answering the server's pings so the connection stays up.
+type statusSubscription struct {
+	events chan statusEvent
+	mu     sync.Mutex
+	err    error // why reading stopped
+}
+
+func subscribeStatus(t *testing.T, p *process, token string) *statusSubscription {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.base, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{apptest.TransportWS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	ws := &apptest.WS{Conn: c}
+	if err := ws.Send(ctx, "connection_init", "", map[string]any{"Authorization": "Bearer " + token}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ws.ReadSkipping(ctx, "ping", "pong"); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v, %v", m, err)
+	}
+	if err := ws.Send(ctx, "subscribe", "1", map[string]any{"query": `subscription { accountStatusChanged { accountId version snapshot } }`}); err != nil {
+		t.Fatal(err)
+	}
+	s := &statusSubscription{events: make(chan statusEvent, 100)}
+	go s.read(ctx, ws)
+	return s
+}
+
+func (s *statusSubscription) read(ctx context.Context, ws *apptest.WS) {
+	defer close(s.events)
+	for {
+		m, err := ws.Read(ctx)
+		if err == nil && m.Type == "ping" {
+			if err = ws.Send(ctx, "pong", "", nil); err == nil {
+				continue
+			}
+		}
+		if err == nil && m.Type != "next" {
+			err = fmt.Errorf("unexpected %s %s", m.Type, m.Payload)
+		}
+		var resp struct {
+			Data struct{ AccountStatusChanged statusEvent }
+		}
+		if err == nil {
+			err = json.Unmarshal(m.Payload, &resp)
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.err = err
+			s.mu.Unlock()
+			return
+		}
+		s.events <- resp.Data.AccountStatusChanged
+	}
+}
+
+// next returns the next event, failing the test after wait.
+func (s *statusSubscription) next(t *testing.T, wait time.Duration) statusEvent {
+	t.Helper()
+	ev, ok := s.tryNext(wait)
+	if !ok {
+		t.Fatalf("no event within %v (reading: %v)", wait, s.closed())
+	}
+	return ev
+}
+
+// tryNext returns the next event if one arrives within wait.
+func (s *statusSubscription) tryNext(wait time.Duration) (statusEvent, bool) {
+	select {
+	case ev, ok := <-s.events:
+		return ev, ok
+	case <-time.After(wait):
+		return statusEvent{}, false
+	}
+}
+
+// closed returns why the subscription stopped being read, nil while it runs.
+func (s *statusSubscription) closed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// syncBuffer collects a process's output and tells when it grows.
+type syncBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	signal chan struct{}
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.signal != nil {
+		close(b.signal)
+		b.signal = nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// grown is closed by the next write.
+func (b *syncBuffer) grown() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.signal == nil {
+		b.signal = make(chan struct{})
+	}
+	return b.signal
+}
