@@ -28,8 +28,8 @@ func TestServeSimulateGuide(t *testing.T) {
 	}
 
 	ops := guideOperations(out)
-	if len(ops) != 3 {
-		t.Fatalf("found %d operations in the start message, want 3:\n%s", len(ops), out)
+	if len(ops) != 4 || !strings.HasPrefix(ops[3], "subscription {") {
+		t.Fatalf("found %d operations in the start message, want 3 and a subscription:\n%s", len(ops), out)
 	}
 	created := s.query(t, token, ops[0])
 	id := regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(mustJSON(created))
@@ -38,6 +38,11 @@ func TestServeSimulateGuide(t *testing.T) {
 	}
 	for i, op := range ops {
 		ops[i] = strings.ReplaceAll(op, "ACCOUNT_ID", id[1])
+	}
+	// The subscription is valid GraphQL: over HTTP it is refused only for
+	// needing a websocket (validation runs first).
+	if got := mustJSON(s.query(t, token, ops[3])); !strings.Contains(got, "websocket") {
+		t.Fatalf("operation 4 gave %s, want the refusal that asks for a websocket", got)
 	}
 	if got := mustJSON(s.query(t, token, ops[1])); !strings.Contains(got, `"status":"AWAITING_SCAN"`) || !strings.Contains(got, `data:image/png;base64,`) {
 		t.Fatalf("operation 2 gave %s", got)

@@ -90,6 +90,10 @@ Try in GraphiQL (%[2]s/graphiql), with the token in the Headers tab:
        { account(id: "ACCOUNT_ID") { status phoneNumber statusReason { code message }
          statusHistory { edges { node { from to reason { code } at } } } } }
 
+  Watch it live instead of polling: in a second GraphiQL tab, before step 2, run
+       subscription { qrCodeUpdated(accountId: "ACCOUNT_ID") { version status done secondsRemaining code } }
+  (or accountStatusChanged { accountId version change { from to reason { code } } }).
+
   For a pairing code instead: method: PAIRING_CODE, phoneNumber: "+49 151 23456789".
   To link an account again: resetAccount or logoutAccount, then step 2.
 
