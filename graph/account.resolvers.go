@@ -23,7 +23,7 @@ func (r *accountResolver) StatusHistory(ctx context.Context, obj *model.Account,
 
 // ImageDataURL is the resolver for the imageDataUrl field.
 func (r *activationQRResolver) ImageDataURL(ctx context.Context, obj *model.ActivationQR) (string, error) {
-	return account.QRImageDataURL(obj.Code, qrImageSize)
+	return r.QRImages.DataURL(obj.Code)
 }
 
 // CreateAccount is the resolver for the createAccount field.

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"wagraph/internal/account"
 	"wagraph/internal/apperr"
 )
 
@@ -44,6 +45,10 @@ type HandlerOptions struct {
 // websocket (graphql-transport-ws and legacy graphql-ws) transports, auth on
 // every operation but health, limits, error presenter and recovery.
 func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
+	if r.QRImages == nil {
+		// A few hundred codes cover every activation a page could show.
+		r.QRImages = account.NewQRImages(qrImageSize, 512)
+	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  r,
 		Directives: DirectiveRoot{HasRole: hasRole},

@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"wagraph/graph/model"
-	"wagraph/internal/account"
 )
 
 // ImageDataURL is the resolver for the imageDataUrl field.
@@ -16,7 +15,7 @@ func (r *qrCodeEventResolver) ImageDataURL(ctx context.Context, obj *model.QRCod
 	if obj.Code == nil {
 		return nil, nil // no QR code showing: null, as documented
 	}
-	url, err := account.QRImageDataURL(*obj.Code, qrImageSize)
+	url, err := r.QRImages.DataURL(*obj.Code)
 	return &url, err
 }
 

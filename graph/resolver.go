@@ -21,4 +21,7 @@ type Resolver struct {
 	AccountService *account.Service
 	// Bus carries the events that subscriptions stream.
 	Bus pubsub.Bus
+	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
+	// when it is nil.
+	QRImages *account.QRImages
 }
