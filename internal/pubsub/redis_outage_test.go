@@ -1,11 +1,8 @@
 package pubsub
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +20,8 @@ import (
 // the subscriber doing anything.
 func TestRedisSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	bin := testenv.LookPath(t, "redis-server")
-	addr := unusedAddr(t)
-	server := startRedisServer(t, bin, addr)
+	server := testenv.StartRedis(t)
+	addr := server.Addr
 
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })
@@ -44,7 +40,7 @@ func TestRedisSurvivesRestart(t *testing.T) {
 		t.Fatalf("the resyncing subscription got %+v", m)
 	}
 
-	server.kill(t)
+	server.Kill(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	start := time.Now()
 	err = bus.Publish(ctx, "restart", []byte("while down"))
@@ -66,7 +62,7 @@ func TestRedisSurvivesRestart(t *testing.T) {
 	}
 	cancel()
 
-	startRedisServer(t, bin, addr)
+	server.Start(t)
 	// Publish until one message gets through: the bus's connections come back
 	// at their own pace, and only messages published after the subscription
 	// connection resubscribed can arrive.
@@ -140,61 +136,6 @@ func TestRedisReplacesSilentConnection(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no message reached the subscription within 15s of its connection going silent")
 		}
-	}
-}
-
-// redisServer is a redis-server process owned by one test.
-type redisServer struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startRedisServer runs redis-server on addr without persistence and returns
-// once it accepts connections.
-func startRedisServer(t *testing.T, bin, addr string) *redisServer {
-	t.Helper()
-	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &redisServer{cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			if strings.Contains(lines.Text(), "Ready to accept connections") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out) // keep the server from blocking on its log
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.kill(t) })
-	select {
-	case <-ready:
-	case <-s.exited:
-		t.Fatalf("redis-server on %s exited before it was ready", addr)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("redis-server on %s not ready within 10s", addr)
-	}
-	return s
-}
-
-// kill stops the server the hard way, as a crash would, and waits for it.
-func (s *redisServer) kill(t *testing.T) {
-	t.Helper()
-	_ = s.cmd.Process.Kill()
-	select {
-	case <-s.exited:
-	case <-time.After(waitTimeout):
-		t.Fatal("redis-server did not exit after SIGKILL")
 	}
 }
 
