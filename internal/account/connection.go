@@ -89,11 +89,7 @@ func (s *Service) markSessionMissing(ctx context.Context, ref SessionRef) error 
 		u.row.SessionID = ""
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimers(ref.AccountID)
-		s.stopSession(ctx, ref.AccountID)
-	}
-	return err
+	return s.stopAfter(ctx, ref.AccountID, res, err)
 }
 
 // connectionLost handles a transient loss of the connection (or a failed

@@ -341,6 +341,16 @@ func (s *Service) dropSession(ctx context.Context, id, jid string) {
 	}
 }
 
+// stopAfter ends the account's timers and session once a change that takes
+// it offline has been committed (not when the change was skipped or failed).
+func (s *Service) stopAfter(ctx context.Context, id string, res modified, err error) error {
+	if err == nil && !res.skipped {
+		s.cancelTimers(id)
+		s.stopSession(ctx, id)
+	}
+	return err
+}
+
 // stopSession ends an account's session, keeping its stored device.
 func (s *Service) stopSession(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

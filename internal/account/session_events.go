@@ -58,24 +58,22 @@ func pairFailedMessage(e PairFailed) string {
 }
 
 func (s *Service) handleQRCode(ctx context.Context, ref SessionRef, e QRCode) error {
-	_, err := s.onSession(ctx, ref, func(u *update) error {
-		if u.row.Status != StatusAwaitingScan || u.row.ActivationMethod != MethodQR {
-			return errSkip
-		}
-		u.row.QRCode, u.row.QRExpiresAt = e.Code, e.ExpiresAt.UTC()
-		u.qr = &QREvent{Code: e.Code, ExpiresAt: e.ExpiresAt.UTC()}
-		return nil
-	})
-	return err
+	return s.showCode(ctx, ref, MethodQR, QREvent{Code: e.Code, ExpiresAt: e.ExpiresAt.UTC()})
 }
 
 func (s *Service) handlePairingCode(ctx context.Context, ref SessionRef, e PairingCode) error {
+	return s.showCode(ctx, ref, MethodPairingCode, QREvent{PairingCode: e.Code, ExpiresAt: e.ExpiresAt.UTC()})
+}
+
+// showCode stores the code an activation shows now (so a page opened late
+// still gets it) and publishes it, if the account still waits for one.
+func (s *Service) showCode(ctx context.Context, ref SessionRef, method Method, ev QREvent) error {
 	_, err := s.onSession(ctx, ref, func(u *update) error {
-		if u.row.Status != StatusAwaitingScan || u.row.ActivationMethod != MethodPairingCode {
+		if u.row.Status != StatusAwaitingScan || u.row.ActivationMethod != method {
 			return errSkip
 		}
-		u.row.PairingCode, u.row.QRExpiresAt = e.Code, e.ExpiresAt.UTC()
-		u.qr = &QREvent{PairingCode: e.Code, ExpiresAt: e.ExpiresAt.UTC()}
+		u.row.QRCode, u.row.PairingCode, u.row.QRExpiresAt = ev.Code, ev.PairingCode, ev.ExpiresAt
+		u.qr = &ev
 		return nil
 	})
 	return err
@@ -292,11 +290,7 @@ func (s *Service) handleStreamReplaced(ctx context.Context, ref SessionRef) erro
 		u.row.SessionID = ""
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimers(ref.AccountID)
-		s.stopSession(ctx, ref.AccountID)
-	}
-	return err
+	return s.stopAfter(ctx, ref.AccountID, res, err)
 }
 
 // unknownBanRetry is when a ban without a stated expiry is tried again.
@@ -325,11 +319,7 @@ func (s *Service) handleTemporaryBan(ctx context.Context, ref SessionRef, e Temp
 		u.row.SessionID = ""
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimers(ref.AccountID)
-		s.stopSession(ctx, ref.AccountID)
-	}
-	return err
+	return s.stopAfter(ctx, ref.AccountID, res, err)
 }
 
 func (s *Service) handleConnectFailed(ctx context.Context, ref SessionRef, e ConnectFailed) error {
@@ -350,9 +340,5 @@ func (s *Service) handleConnectFailed(ctx context.Context, ref SessionRef, e Con
 		u.row.SessionID = ""
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimers(ref.AccountID)
-		s.stopSession(ctx, ref.AccountID)
-	}
-	return err
+	return s.stopAfter(ctx, ref.AccountID, res, err)
 }
