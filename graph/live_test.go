@@ -6,6 +6,7 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -459,5 +460,43 @@ func publishStatus(t *testing.T, s *apptest.Server, ev account.StatusEvent) {
 	t.Helper()
 	if err := pubsub.Publish(t.Context(), s.App.Bus, account.AllStatusTopic, ev); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Subscribers with the same query share the encoding of an event (see
+// subscriptionState.respond); those with other fields, other variables or
+// on the other protocol still get exactly what they asked for.
+func TestSharedEncodingKeepsEachQuerysShape(t *testing.T) {
+	s := startFakeStack(t)
+	viewer, operator := s.token(t, auth.Viewer), s.token(t, auth.Operator)
+	id := createAccount(t, s.Server, operator, "Shared")
+
+	one := openLive(t, s.Server, apptest.TransportWS, viewer)
+	one.subscribe("full", statusSubscription, nil)
+	one.subscribe("ids", `subscription { accountStatusChanged { accountId version } }`, nil)
+	one.subscribe("page", statusSubscription, map[string]any{"id": id})
+	two := openLive(t, s.Server, apptest.LegacyWS, operator)
+	two.subscribe("full", statusSubscription, nil)
+	three := openLive(t, s.Server, apptest.TransportWS, viewer)
+	three.subscribe("full", statusSubscription, nil)
+	for _, c := range []*liveWS{one, two, three} {
+		checkStatusEvent(t, c.next("full"), id, statusStep{1, "PENDING", true})
+	}
+	one.next("ids")
+	checkStatusEvent(t, one.next("page"), id, statusStep{1, "PENDING", true})
+
+	for v := int64(2); v <= 3; v++ {
+		mutate(t, s.Server, operator, fmt.Sprintf(`mutation { resetAccount(input: {accountId: %q}) { account { status } } }`, id))
+		full := checkStatusEvent(t, one.next("full"), id, statusStep{v, "PENDING", false})
+		for _, c := range []*liveWS{two, three} {
+			if got := checkStatusEvent(t, c.next("full"), id, statusStep{v, "PENDING", false}); !reflect.DeepEqual(got, full) {
+				t.Fatalf("the same query got %v and %v", got, full)
+			}
+		}
+		checkStatusEvent(t, one.next("page"), id, statusStep{v, "PENDING", false})
+		ids := one.next("ids")["accountStatusChanged"].(map[string]any)
+		if len(ids) != 2 || ids["accountId"] != id || int64At(t, ids, "version") != v {
+			t.Fatalf("the query for ids only got %v", ids)
+		}
 	}
 }

@@ -1,47 +1,170 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"sync"
 	"time"
+	"unique"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/zerolog"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/auth"
 	"wagraph/internal/live"
 	"wagraph/internal/pubsub"
 )
 
-// streamBuffer is how many mapped events wait between a subscription's
-// stream and its websocket writer. The real buffer, whose overflow cuts a
-// slow subscriber off, is the bus subscription's (PUBSUB_BUFFER).
-const streamBuffer = 1
-
-// subscribe is the whole of a subscription resolver: it streams src (the
-// snapshot, then each newer event) mapped to the GraphQL model by toModel,
-// which gets the time of sending for countdowns. Adding a subscription is
-// declaring a live.Source and writing its toModel.
+// subscribe is the whole of a subscription resolver: it opens the stream of
+// src (the snapshot, then each newer event) and returns the channel gqlgen
+// executes events from, mapped to the GraphQL model by toModel, which gets
+// the time of sending for countdowns. Adding a subscription is declaring a
+// live.Source and writing its toModel.
 //
-// The stream's goroutine owns the returned channel and closes it when the
-// stream ends: on the client's unsubscribe or disconnect, after the source's
-// final event, or on failure. A failure (the subscriber read too slowly, the
-// bus closed) is sent as the operation's last message, a coded error; on
-// graphql-transport-ws that is an "error" message, which ends the operation.
+// The stream is not pumped into the channel by a goroutine of its own: the
+// subscription's response handler (see limitSubscriptions and
+// subscriptionState.respond) pulls each event and either hands it to gqlgen
+// through the channel or, when another subscriber with the same query has
+// already had the same delivery executed, sends the bytes it got.
 func subscribe[T, M any](ctx context.Context, bus pubsub.Bus, src live.Source[T], toModel func(T, time.Time) M) (<-chan M, error) {
-	return live.StreamMap(ctx, bus, src, streamBuffer, func(err error) { failSubscription(ctx, err) },
-		func(ev T) M { return toModel(ev, time.Now()) })
+	st := subscriptionStateFrom(ctx)
+	if st == nil {
+		// limitSubscriptions runs for every subscription; without it there
+		// is nobody to pull the stream.
+		return nil, apperr.New(apperr.Internal, "subscription resolver called outside a subscription")
+	}
+	cur, err := live.Open(ctx, bus, src)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan M, 1)
+	st.stream = &pulledStream[T, M]{cur: cur, out: out, toModel: toModel}
+	return out, nil
 }
 
-// failSubscription records why the server ends a subscription, for the
-// client (the error message sent once the channel closes) and for metrics.
-// It runs before the stream's channel closes, which orders it before
-// gqlgen reads the error.
+// stream is a subscription's live stream as its response handler pulls it.
+type stream interface {
+	// next waits for the next event and returns the memo its delivery shares
+	// with the other local subscribers (nil if none). An error is live.ErrEnd
+	// or a failure to report.
+	next(ctx context.Context) (*sync.Map, error)
+	// deliver hands the event next returned to gqlgen, which reads it in the
+	// next call of the operation's response handler.
+	deliver()
+	// end closes gqlgen's channel, which completes the operation.
+	end()
+}
+
+type pulledStream[T, M any] struct {
+	cur     *live.Cursor[T]
+	out     chan M
+	toModel func(T, time.Time) M
+	current T
+}
+
+func (s *pulledStream[T, M]) next(ctx context.Context) (*sync.Map, error) {
+	ev, err := s.cur.Next(ctx)
+	s.current = ev.Value
+	return ev.Shared, err
+}
+
+// deliver cannot block: out has room for one event, and the handler reads
+// it (or the operation ends) before asking for the next.
+func (s *pulledStream[T, M]) deliver() { s.out <- s.toModel(s.current, time.Now()) }
+
+func (s *pulledStream[T, M]) end() {
+	s.cur.Close()
+	close(s.out)
+}
+
+// subscriptionState is one running subscription: its stream, set by the
+// resolver, and how it ended.
+type subscriptionState struct {
+	stream  stream
+	failure string // the error code it was ended with, if it failed
+	// query identifies what the subscriber asked for (operation, variables
+	// and role); subscribers with the same query get the same bytes for the
+	// same event.
+	query unique.Handle[string]
+}
+
+type subscriptionStateKey struct{}
+
+func subscriptionStateFrom(ctx context.Context) *subscriptionState {
+	st, _ := ctx.Value(subscriptionStateKey{}).(*subscriptionState)
+	return st
+}
+
+// queryOf identifies the result an operation gives for an event: the query
+// text, operation name, variables, and the caller's role (which @hasRole
+// fields depend on).
+func queryOf(ctx context.Context, oc *graphql.OperationContext) unique.Handle[string] {
+	role := ""
+	if p, ok := auth.FromContext(ctx); ok {
+		role = string(p.Role)
+	}
+	vars, err := json.Marshal(oc.Variables) // map keys come out sorted
+	if err != nil {
+		vars = nil // cannot happen for decoded JSON variables; sharing still keys on the rest
+	}
+	return unique.Make(role + "\x00" + oc.OperationName + "\x00" + oc.RawQuery + "\x00" + string(vars))
+}
+
+// respond is the subscription's response handler around gqlgen's (next):
+// for each event of the stream it sends the response another subscriber
+// with the same query already got for the same delivery, or has gqlgen
+// execute the event and keeps the result for the others. Only a response
+// without errors or extensions is shared. delivered is called for each
+// event sent; ended once, when the operation ends.
+func (st *subscriptionState) respond(ctx context.Context, next graphql.ResponseHandler, delivered, ended func()) *graphql.Response {
+	memo, err := st.stream.next(ctx)
+	if err != nil {
+		if !errors.Is(err, live.ErrEnd) {
+			st.fail(ctx, err)
+		}
+		st.stream.end()
+		next(ctx) // gqlgen reads the closed channel and finishes
+		ended()
+		return nil
+	}
+	if memo != nil {
+		if data, ok := memo.Load(st.query); ok {
+			delivered()
+			return &graphql.Response{Data: data.([]byte)}
+		}
+	}
+	st.stream.deliver()
+	resp := next(ctx)
+	if resp == nil {
+		ended()
+		return nil
+	}
+	if len(resp.Errors) == 0 {
+		delivered()
+		if memo != nil && len(resp.Extensions) == 0 {
+			// gqlgen reuses resp.Data's buffer for the next event.
+			memo.LoadOrStore(st.query, bytes.Clone(resp.Data))
+		}
+	}
+	return resp
+}
+
+// fail records why the server ends the subscription, for the client (the
+// error message sent once the operation ends) and for metrics.
+func (st *subscriptionState) fail(ctx context.Context, err error) {
+	st.failure = string(apperr.CodeOf(err))
+	failSubscription(ctx, err)
+}
+
+// failSubscription sends err as the subscription's last message, a coded
+// error; on graphql-transport-ws that is an "error" message, which ends the
+// operation.
 func failSubscription(ctx context.Context, err error) {
 	gqlErr := presentError(ctx, err)
-	if st := subscriptionStateFrom(ctx); st != nil {
-		code := string(apperr.CodeOf(err))
-		st.failure.Store(&code)
-	}
 	if connStateFrom(ctx) == nil {
 		// Not a websocket (limitSubscriptions refuses those), so there is
 		// no error channel to the client; AddSubscriptionError would panic.

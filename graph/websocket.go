@@ -55,19 +55,6 @@ func connStateFrom(ctx context.Context) *connState {
 	return st
 }
 
-// subscriptionState is one running subscription, for its resolver's stream
-// to report how it ended.
-type subscriptionState struct {
-	failure atomic.Pointer[string] // the error code it was ended with
-}
-
-type subscriptionStateKey struct{}
-
-func subscriptionStateFrom(ctx context.Context) *subscriptionState {
-	st, _ := ctx.Value(subscriptionStateKey{}).(*subscriptionState)
-	return st
-}
-
 // limitSubscriptions refuses subscriptions outside a websocket, caps
 // concurrent subscriptions per websocket, and counts them by kind (the root
 // field), with their events and failures.
@@ -95,26 +82,32 @@ func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.Operation
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
 		}
 		m.SubscriptionStarted(kind)
-		sub := &subscriptionState{}
+		sub := &subscriptionState{query: queryOf(ctx, oc)}
 		var once sync.Once
-		end := func() {
+		ended := func() {
 			once.Do(func() {
 				conn.subs.Add(-1)
 				m.SubscriptionEnded(kind)
-				if code := sub.failure.Load(); code != nil {
-					m.SubscriptionFailed(kind, *code)
+				if sub.failure != "" {
+					m.SubscriptionFailed(kind, sub.failure)
 				}
 			})
 		}
+		delivered := func() { m.EventDelivered(kind) }
 		responses := next(context.WithValue(ctx, subscriptionStateKey{}, sub))
 		return func(ctx context.Context) *graphql.Response {
+			if sub.stream != nil {
+				return sub.respond(ctx, responses, delivered, ended)
+			}
+			// The resolver failed (its error is this response), or the
+			// operation was refused before it ran.
 			resp := responses(ctx)
 			if resp == nil {
-				end()
+				ended()
 				return nil
 			}
 			if len(resp.Errors) == 0 {
-				m.EventDelivered(kind)
+				delivered()
 			}
 			return resp
 		}

@@ -1,12 +1,19 @@
 // Command subscribers measures how fast account status events reach many
 // GraphQL websocket subscribers: N clients subscribe to accountStatusChanged
 // on one wagraph instance or spread over two instances sharing Redis, events
-// are published on the first instance's bus with their send time, and each
-// client records when it got them. In the same run it measures the raw Redis
-// PUBLISH→SUBSCRIBE latency (go-redis publisher, one subscriber) as the
-// floor to compare with.
+// are published on the first instance's bus with their send time, as the
+// account service publishes them, and each client records when it got them.
+// In the same run it measures the raw Redis PUBLISH→SUBSCRIBE latency
+// (go-redis publisher, one subscriber) as the floor to compare with.
 //
-//	go run ./bench/subscribers -n 1000 -instances 2 -events 200 -rate 20 -burst 32
+// Subscribers follow what the admin app's views follow: -list of them the
+// account list (every account), the others one account page each, spread
+// round robin over -accounts accounts. Events go to the accounts round
+// robin, so each event reaches its account's followers and every list
+// subscriber.
+//
+//	go run ./bench/subscribers -n 5000 -accounts 5000 -list 20 -instances 2 -events 2000 -rate 200
+//	go run ./bench/subscribers -n 1000 -list -1 -events 40 -rate 2 -burst 32  # everyone follows every account
 //
 // Instances run in this process (app.New served on loopback, as in the
 // server), over one SQLite file and the Redis at REDIS_URL. The clients run
@@ -47,14 +54,16 @@ import (
 	"wagraph/internal/pubsub"
 )
 
-// query is what an admin app's account list would ask for.
-const query = `subscription { accountStatusChanged { accountId version change { to at reason { code } } account { id name status phoneNumber } } }`
+// query is what the admin app's account list (accountId null) and account
+// page ask for.
+const query = `subscription($id: ID) { accountStatusChanged(accountId: $id) { accountId version snapshot change { to at reason { code } } account { id name status phoneNumber } } }`
 
 func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // settings are the benchmark's flags.
 type settings struct {
 	n, instances, events, burst int
+	accounts, list              int // list < 0: every subscriber follows every account
 	rate                        float64
 	redisURL                    string
 	cpuProfile, trace           string
@@ -67,6 +76,8 @@ func command(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.IntVar(&s.n, "n", 100, "concurrent websocket subscribers")
 	fs.IntVar(&s.instances, "instances", 1, "wagraph instances sharing Redis (1 or 2); subscribers are spread evenly")
+	fs.IntVar(&s.accounts, "accounts", 1, "accounts the events are spread over, round robin")
+	fs.IntVar(&s.list, "list", -1, "subscribers following every account (the account list); the others follow one account each (-1: all of them)")
 	fs.IntVar(&s.events, "events", 100, "events to publish at -rate, for latency")
 	fs.Float64Var(&s.rate, "rate", 20, "events published per second")
 	fs.IntVar(&s.burst, "burst", 32, "events to publish back to back afterwards, for throughput (0: none)")
@@ -76,8 +87,11 @@ func command(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if s.instances < 1 || s.instances > 2 || s.n < 1 || s.events < 1 || s.rate <= 0 || s.burst < 0 {
-		fmt.Fprintln(stderr, "subscribers: need -n ≥ 1, -instances 1 or 2, -events ≥ 1, -rate > 0, -burst ≥ 0")
+	if s.list < 0 || s.list > s.n {
+		s.list = s.n
+	}
+	if s.instances < 1 || s.instances > 2 || s.n < 1 || s.accounts < 1 || s.events < 1 || s.rate <= 0 || s.burst < 0 {
+		fmt.Fprintln(stderr, "subscribers: need -n ≥ 1, -instances 1 or 2, -accounts ≥ 1, -events ≥ 1, -rate > 0, -burst ≥ 0")
 		return 2
 	}
 	if err := run(stdout, s); err != nil {
@@ -88,17 +102,24 @@ func command(args []string, stdout, stderr io.Writer) int {
 }
 
 func run(w io.Writer, s settings) error {
-	n, instances, events, burst, rate := s.n, s.instances, s.events, s.burst, s.rate
 	if err := raiseFileLimit(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	interval := time.Duration(float64(time.Second) / rate)
+	interval := time.Duration(float64(time.Second) / s.rate)
 
-	floor, err := redisFloor(ctx, s.redisURL, events, interval)
+	floor, err := redisFloor(ctx, s.redisURL, s.events, interval)
 	if err != nil {
 		return fmt.Errorf("redis floor: %w", err)
+	}
+	// The list subscribers get every event: what would the plainest
+	// websocket fan-out to that many take here?
+	var wsFloor []time.Duration
+	if s.list > 0 {
+		if wsFloor, err = websocketFloor(ctx, s.redisURL, s.list, s.events, interval); err != nil {
+			return fmt.Errorf("websocket floor: %w", err)
+		}
 	}
 
 	dir, err := os.MkdirTemp("", "wagraph-bench-")
@@ -107,7 +128,7 @@ func run(w io.Writer, s settings) error {
 	}
 	defer os.RemoveAll(dir)
 	var servers []*instance
-	for i := range instances {
+	for i := range s.instances {
 		srv, err := startInstance(ctx, i, s.redisURL, "sqlite:"+filepath.Join(dir, "bench.db"))
 		if err != nil {
 			return err
@@ -115,124 +136,193 @@ func run(w io.Writer, s settings) error {
 		defer srv.close()
 		servers = append(servers, srv)
 	}
-	// One account, so that each subscriber's snapshot tells it is subscribed.
-	acct, err := servers[0].app.Accounts.Create(ctx, account.CreateInput{Name: "Bench"})
-	if err != nil {
-		return err
+	accounts := make([]*account.Account, s.accounts)
+	for i := range accounts {
+		if accounts[i], err = servers[0].app.Accounts.Create(ctx, account.CreateInput{Name: fmt.Sprintf("Bench %d", i)}); err != nil {
+			return err
+		}
 	}
 	_, token, err := servers[0].app.Auth.Create(ctx, "bench", auth.Viewer)
 	if err != nil {
 		return err
 	}
 
+	p := plan{settings: s}
 	start := time.Now()
-	clients, err := connect(ctx, servers, n, token, events, events+burst)
+	clients, err := connect(ctx, servers, accounts, p, token)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wagraph subscribers benchmark: %d subscribers on %d instance(s), %d events at %.0f/s, then a burst of %d (GOMAXPROCS %d)\n",
-		n, instances, events, rate, burst, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "wagraph subscribers benchmark: %d subscribers on %d instance(s): %d follow every account, %d follow one of %d accounts; %d events at %.0f/s, then a burst of %d (GOMAXPROCS %d)\n",
+		s.n, s.instances, s.list, s.n-s.list, s.accounts, s.events, s.rate, s.burst, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "  connected and subscribed in %v\n", time.Since(start).Round(time.Millisecond))
-	if s.cpuProfile != "" {
-		f, err := os.Create(s.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startProfiles(s)
+	if err != nil {
+		return err
 	}
-	if s.trace != "" {
-		f, err := os.Create(s.trace)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
-	}
+	defer stop()
 
 	// Paced: the latency of each event on its own.
-	pub := publisher{bus: servers[0].app.Bus, acct: acct}
+	pub := publisher{bus: servers[0].app.Bus, accounts: accounts, versions: make([]int64, len(accounts))}
 	publishStart := time.Now()
-	for i := range events {
-		if err := pub.publish(ctx); err != nil {
+	for i := range s.events {
+		if err := pub.publish(ctx, i); err != nil {
 			return err
 		}
 		time.Sleep(time.Until(publishStart.Add(time.Duration(i+1) * interval)))
 	}
-	lastReceive := waitDelivered(clients, events, 30*time.Second)
-	lat, missing, failed := collect(clients, 0, events)
+	lastReceive := waitDelivered(clients, 0, 30*time.Second)
+	lat := collect(clients, p, 0, s.events)
 	window := lastReceive.Sub(publishStart).Seconds()
 	fmt.Fprintf(w, "  paced: delivered %d of %d (%d missing, %d subscriptions ended early), %.0f deliveries/s over %.2fs\n",
-		len(lat), n*events, missing, failed, float64(len(lat))/window, window)
-	fmt.Fprintf(w, "  publish→receive  p50 %8s  p90 %8s  p99 %8s  max %8s\n", pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100))
-	fmt.Fprintf(w, "  redis floor      p50 %8s  p90 %8s  p99 %8s  max %8s  (go-redis PUBLISH → 1 subscriber, same rate)\n",
-		pct(floor, 50), pct(floor, 90), pct(floor, 99), pct(floor, 100))
+		len(lat.all), lat.want, lat.want-len(lat.all), lat.failed, float64(len(lat.all))/window, window)
+	fmt.Fprintf(w, "  publish→receive  %s\n", summary(lat.all))
+	if s.list > 0 && s.list < s.n {
+		fmt.Fprintf(w, "    account list   %s\n", summary(lat.list))
+		fmt.Fprintf(w, "    account pages  %s\n", summary(lat.pages))
+	}
+	fmt.Fprintf(w, "  redis floor      %s  (go-redis PUBLISH → 1 subscriber, same rate)\n", summary(floor))
+	if wsFloor != nil {
+		fmt.Fprintf(w, "  websocket floor  %s  (Redis → the same frame written to %d plain websockets, no GraphQL, same rate)\n", summary(wsFloor), s.list)
+	}
 	budget := 2*pctDur(floor, 99) + 5*time.Millisecond
 	verdict := "within"
-	if pctDur(lat, 99) > budget {
+	if pctDur(lat.all, 99) > budget {
 		verdict = "NOT within"
 	}
 	fmt.Fprintf(w, "  p99 is %s the goal of 2×floor p99 + 5ms = %s\n", verdict, budget.Round(10*time.Microsecond))
 
 	// Burst: as fast as the bus takes them, for throughput. A burst longer
-	// than PUBSUB_BUFFER (64) can cut subscribers off, by design.
-	if burst == 0 {
+	// than PUBSUB_BUFFER (64) can cut list subscribers off, by design.
+	if s.burst == 0 {
 		return nil
 	}
 	burstStart := time.Now()
-	for range burst {
-		if err := pub.publish(ctx); err != nil {
+	for i := range s.burst {
+		if err := pub.publish(ctx, s.events+i); err != nil {
 			return err
 		}
 	}
-	lastReceive = waitDelivered(clients, events+burst, 60*time.Second)
-	blat, missing, failed := collect(clients, events, burst)
+	lastReceive = waitDelivered(clients, 1, 60*time.Second)
+	blat := collect(clients, p, s.events, s.events+s.burst)
 	took := lastReceive.Sub(burstStart).Seconds()
-	fmt.Fprintf(w, "  burst: delivered %d of %d (%d missing, %d subscriptions ended early) in %.2fs: %.1f events/s to every subscriber, %.0f deliveries/s; p99 %s\n",
-		len(blat), n*burst, missing, failed, took, float64(burst)/took, float64(len(blat))/took, pct(blat, 99))
+	fmt.Fprintf(w, "  burst: delivered %d of %d (%d missing, %d subscriptions ended early) in %.3fs: %.0f events/s, %.0f deliveries/s; p99 %s\n",
+		len(blat.all), blat.want, blat.want-len(blat.all), blat.failed, took, float64(s.burst)/took, float64(len(blat.all))/took, pct(blat.all, 99))
 	return nil
 }
 
-// publisher publishes status events of one account, as the account service
-// does, with the send time as the change's time and increasing versions.
-type publisher struct {
-	bus     pubsub.Bus
-	acct    *account.Account
-	version int64
+// startProfiles starts the profiles asked for; stop ends them.
+func startProfiles(s settings) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
+	if s.cpuProfile != "" {
+		f, err := os.Create(s.cpuProfile)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, func() { f.Close() })
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return stop, err
+		}
+		stops = append(stops, pprof.StopCPUProfile)
+	}
+	if s.trace != "" {
+		f, err := os.Create(s.trace)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, func() { f.Close() })
+		if err := trace.Start(f); err != nil {
+			return stop, err
+		}
+		stops = append(stops, trace.Stop)
+	}
+	return stop, nil
 }
 
-func (p *publisher) publish(ctx context.Context) error {
-	p.version++
+// plan says who follows what and so which events each subscriber gets.
+// Event i goes to account i % accounts.
+type plan struct{ settings }
+
+// follows is the index of the account subscriber i follows, or -1 when it
+// follows every account.
+func (p plan) follows(i int) int {
+	if i < p.list {
+		return -1
+	}
+	return (i - p.list) % p.accounts
+}
+
+// received is how many of the events [0, upto) a follower of acct gets.
+func (p plan) received(acct, upto int) int {
+	if acct < 0 {
+		return upto
+	}
+	n := upto / p.accounts
+	if acct < upto%p.accounts {
+		n++
+	}
+	return n
+}
+
+// publisher publishes status events as the account service does (on the
+// account's topic and on the all-accounts topic), with the send time as the
+// change's time and increasing versions.
+type publisher struct {
+	bus      pubsub.Bus
+	accounts []*account.Account
+	versions []int64
+}
+
+func (p *publisher) publish(ctx context.Context, event int) error {
+	i := event % len(p.accounts)
+	a := p.accounts[i]
+	p.versions[i]++
 	ev := account.StatusEvent{
 		StatusChange: account.StatusChange{
-			AccountID: p.acct.ID, Version: p.acct.Version + p.version, From: account.StatusActive, To: account.StatusActive,
+			AccountID: a.ID, Version: a.Version + p.versions[i], From: account.StatusActive, To: account.StatusActive,
 			Reason: account.Reason{Code: account.ReasonConnected, Message: "benchmark"}, At: time.Now(),
 		},
-		Account: p.acct,
+		Account: a,
 	}
-	return pubsub.Publish(ctx, p.bus, account.AllStatusTopic, ev)
+	for _, topic := range []pubsub.Topic[account.StatusEvent]{account.StatusTopic(a.ID), account.AllStatusTopic} {
+		if err := pubsub.Publish(ctx, p.bus, topic, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// collect gathers the latencies of events [from, from+count) of every
-// client, and how many of those are missing and how many clients failed.
-func collect(clients []*client, from, count int) (lat []time.Duration, missing, failed int) {
+// latencies are the publish→receive times of one phase.
+type latencies struct {
+	all, list, pages []time.Duration
+	want, failed     int // deliveries expected; subscriptions that ended early
+}
+
+// collect gathers the latencies of events [from, to) of every client.
+func collect(clients []*client, p plan, from, to int) latencies {
+	var l latencies
 	for _, c := range clients {
+		lo, hi := p.received(c.follows, from), p.received(c.follows, to)
+		l.want += hi - lo
 		c.mu.Lock()
-		got := c.latencies[min(from, len(c.latencies)):min(from+count, len(c.latencies))]
-		lat = append(lat, got...)
-		missing += count - len(got)
+		got := c.latencies[min(lo, len(c.latencies)):min(hi, len(c.latencies))]
+		l.all = append(l.all, got...)
+		if c.follows < 0 {
+			l.list = append(l.list, got...)
+		} else {
+			l.pages = append(l.pages, got...)
+		}
 		if c.err != nil {
-			failed++
+			l.failed++
 		}
 		c.mu.Unlock()
 	}
-	return lat, missing, failed
+	return l
 }
 
 // instance is one wagraph app served on loopback.
@@ -278,32 +368,38 @@ func (s *instance) close() {
 
 // client is one subscriber and what it received.
 type client struct {
-	ws        *apptest.WS
+	ws      *apptest.WS
+	follows int // account index, or -1 for every account
+	// marks[k] is closed once the client has the events of phase k (paced,
+	// then burst), or stopped reading.
+	marks  [2]chan struct{}
+	counts [2]int
+
 	mu        sync.Mutex
 	latencies []time.Duration
 	err       error
-	marks     map[int]chan struct{} // closed once that many events arrived, or reading stopped
 }
 
-// waitFor returns a channel closed once count events arrived; count must be
-// one of the marks given to subscribe.
-func (c *client) waitFor(count int) <-chan struct{} { return c.marks[count] }
-
-// connect opens n subscribers, round robin over the instances, and returns
-// once each has received its snapshot.
-func connect(ctx context.Context, servers []*instance, n int, token string, marks ...int) ([]*client, error) {
-	clients := make([]*client, n)
-	errs := make(chan error, n)
+// connect opens the plan's subscribers, round robin over the instances, and
+// returns once each has received its snapshot.
+func connect(ctx context.Context, servers []*instance, accounts []*account.Account, p plan, token string) ([]*client, error) {
+	clients := make([]*client, p.n)
+	errs := make(chan error, p.n)
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
-	for i := range n {
+	for i := range p.n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := subscribe(ctx, servers[i%len(servers)].url, token, marks...)
-			if err != nil {
+			c := &client{follows: p.follows(i), counts: [2]int{p.received(p.follows(i), p.events), p.received(p.follows(i), p.events+p.burst)}}
+			var id *string
+			snapshot := min(len(accounts), account.StatusSnapshotLimit)
+			if c.follows >= 0 {
+				id, snapshot = &accounts[c.follows].ID, 1
+			}
+			if err := c.subscribe(ctx, servers[i%len(servers)].url, token, id, snapshot); err != nil {
 				errs <- fmt.Errorf("subscriber %d: %w", i, err)
 				return
 			}
@@ -318,45 +414,57 @@ func connect(ctx context.Context, servers []*instance, n int, token string, mark
 	return clients, nil
 }
 
-// subscribe opens one subscriber that reads until the last of marks (event
-// counts, ascending) arrived.
-func subscribe(ctx context.Context, url, token string, marks ...int) (*client, error) {
+// subscribe connects, subscribes to accountId (every account when nil),
+// reads the snapshot's events and starts reading the deltas.
+func (c *client) subscribe(ctx context.Context, url, token string, accountID *string, snapshot int) error {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(dialCtx, url, &websocket.DialOptions{Subprotocols: []string{apptest.TransportWS}})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ws := &apptest.WS{Conn: conn}
-	if err := ws.Send(dialCtx, "connection_init", "", map[string]any{"Authorization": "Bearer " + token}); err != nil {
-		return nil, err
+	conn.SetReadLimit(1 << 20)
+	c.ws = &apptest.WS{Conn: conn}
+	if err := c.ws.Send(dialCtx, "connection_init", "", map[string]any{"Authorization": "Bearer " + token}); err != nil {
+		return err
 	}
-	if m, err := ws.ReadSkipping(dialCtx, "ping"); err != nil || m.Type != "connection_ack" {
-		return nil, fmt.Errorf("connection_init: %v %v", m.Type, err)
+	if m, err := c.ws.ReadSkipping(dialCtx, "ping"); err != nil || m.Type != "connection_ack" {
+		return fmt.Errorf("connection_init: %v %v", m.Type, err)
 	}
-	if err := ws.Send(dialCtx, "subscribe", "1", map[string]any{"query": query}); err != nil {
-		return nil, err
+	sub := map[string]any{"query": query, "variables": map[string]any{"id": accountID}}
+	if err := c.ws.Send(dialCtx, "subscribe", "1", sub); err != nil {
+		return err
 	}
-	if m, err := ws.ReadSkipping(dialCtx, "ping"); err != nil || m.Type != "next" {
-		return nil, fmt.Errorf("snapshot: %v %s %v", m.Type, m.Payload, err)
+	for range snapshot {
+		if m, err := c.ws.ReadSkipping(dialCtx, "ping"); err != nil || m.Type != "next" || !bytes.Contains(m.Payload, []byte(`"snapshot":true`)) {
+			return fmt.Errorf("snapshot: %v %s %v", m.Type, m.Payload, err)
+		}
 	}
-	c := &client{ws: ws, latencies: make([]time.Duration, 0, marks[len(marks)-1]), marks: map[int]chan struct{}{}}
-	for _, m := range marks {
-		c.marks[m] = make(chan struct{})
+	c.latencies = make([]time.Duration, 0, c.counts[1])
+	for k := range c.marks {
+		c.marks[k] = make(chan struct{})
 	}
-	go c.read(ctx, marks[len(marks)-1])
-	return c, nil
+	go c.read(ctx)
+	return nil
 }
 
-// read records the latency of each event from its change.at, found by a
-// substring search rather than a full decode so the client's own cost stays
-// small.
-func (c *client) read(ctx context.Context, events int) {
+// read records the latency of each event from its change.at until ctx
+// ends, answering pings. It finds change.at by a substring search rather
+// than a full decode so the client's own cost stays small.
+func (c *client) read(ctx context.Context) {
 	got := 0
+	mark := func() {
+		for k, count := range c.counts {
+			if got == count {
+				close(c.marks[k])
+			}
+		}
+	}
+	mark() // phases without events for this client
 	defer func() {
-		for count, ch := range c.marks {
-			if count > got {
-				close(ch) // nothing more will arrive
+		for k, count := range c.counts {
+			if got < count {
+				close(c.marks[k]) // nothing more will arrive
 			}
 		}
 	}()
@@ -392,12 +500,7 @@ func (c *client) read(ctx context.Context, events int) {
 		c.latencies = append(c.latencies, received.Sub(at))
 		c.mu.Unlock()
 		got++
-		if ch := c.marks[got]; ch != nil {
-			close(ch)
-		}
-		if got == events {
-			return
-		}
+		mark()
 	}
 }
 
@@ -422,13 +525,13 @@ func sentAt(msg []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
-// waitDelivered waits until every client has count events or stopped
-// reading (at most limit), and returns when that was.
-func waitDelivered(clients []*client, count int, limit time.Duration) time.Time {
+// waitDelivered waits until every client has the events of phase (0 paced,
+// 1 burst) or stopped reading (at most limit), and returns when that was.
+func waitDelivered(clients []*client, phase int, limit time.Duration) time.Time {
 	deadline := time.After(limit)
 	for _, c := range clients {
 		select {
-		case <-c.waitFor(count):
+		case <-c.marks[phase]:
 		case <-deadline:
 			return time.Now()
 		}
@@ -497,4 +600,9 @@ func pct(d []time.Duration, p float64) string {
 		return "-"
 	}
 	return pctDur(d, p).Round(10 * time.Microsecond).String()
+}
+
+// summary formats the percentiles of d.
+func summary(d []time.Duration) string {
+	return fmt.Sprintf("p50 %8s  p90 %8s  p99 %8s  max %8s", pct(d, 50), pct(d, 90), pct(d, 99), pct(d, 100))
 }

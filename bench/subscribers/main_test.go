@@ -39,8 +39,30 @@ func TestBenchmarkRuns(t *testing.T) {
 	}
 }
 
+// With account pages, each event reaches its account's followers and every
+// list subscriber: 5 events over 3 accounts (0 1 2 0 1) give the list
+// subscriber 5 and the pages of accounts 0, 1, 2 two, two and one; the burst
+// (2 0 1) one each.
+func TestBenchmarkSpreadsEventsOverAccounts(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	var out, errs bytes.Buffer
+	args := []string{"-n", "4", "-accounts", "3", "-list", "1", "-instances", "2", "-events", "5", "-rate", "100", "-burst", "3", "-redis", redisURL}
+	if code := command(args, &out, &errs); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
+	}
+	for _, want := range []string{
+		"1 follow every account, 3 follow one of 3 accounts",
+		"paced: delivered 10 of 10 (0 missing, 0 subscriptions ended early)", "account list   p50", "account pages  p50",
+		"burst: delivered 6 of 6 (0 missing, 0 subscriptions ended early)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestBenchmarkRefusesBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-instances", "3"}, {"-n", "0"}, {"-rate", "0"}, {"-nope"}} {
+	for _, args := range [][]string{{"-instances", "3"}, {"-n", "0"}, {"-accounts", "0"}, {"-rate", "0"}, {"-nope"}} {
 		var out, errs bytes.Buffer
 		if code := command(args, &out, &errs); code != 2 || errs.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, errs.String())

@@ -6,6 +6,13 @@
 // Adding a subscription is declaring a Source: the topic, how to load the
 // snapshot, and how to read an event's key and version.
 //
+// A stream is a Cursor that its reader pulls events from, so no goroutine
+// per subscriber sits between the bus and the websocket writer. Every delta
+// comes with the memo its delivery shares with the other local subscribers
+// that receive it, so that work which only depends on the event (encoding
+// it for one GraphQL query) is done once per instance, not once per
+// subscriber.
+//
 // When the bus may have lost events (Redis came back after a break), the
 // stream loads the snapshot again and sends whatever is newer than what the
 // subscriber has, so a live view never stays stale after an outage.
@@ -14,6 +21,7 @@ package live
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"wagraph/internal/apperr"
 	"wagraph/internal/pubsub"
@@ -40,69 +48,143 @@ type Source[T any] struct {
 // should resubscribe to get a fresh snapshot.
 var ErrTooSlow = apperr.New(apperr.SubscriberTooSlow, "events were dropped because the subscription was not read fast enough")
 
-// Stream subscribes to src and returns a channel of snapshot-then-delta
-// events, closed when ctx ends, the source says Final, or the stream fails.
-// fail is called once with the reason before the channel closes when the
-// stream ends by failure (ErrTooSlow, bus closed, undecodable event); the
-// caller turns it into a GraphQL error.
-func Stream[T any](ctx context.Context, bus pubsub.Bus, src Source[T], buffer int, fail func(error)) (<-chan T, error) {
-	return StreamMap(ctx, bus, src, buffer, fail, func(ev T) T { return ev })
+// ErrEnd is what Next returns once the stream is over without failing: its
+// final event was read, or its context ended.
+var ErrEnd = errors.New("live: stream ended")
+
+// Event is one event of a stream.
+type Event[T any] struct {
+	Value T
+	// Shared is memo space shared by every local subscriber that receives
+	// the same delivery of this event (pubsub.Message.Shared); nil for
+	// snapshot events, which each subscriber loads for itself.
+	Shared *sync.Map
 }
 
-// StreamMap is Stream with each event passed through toOut as it is sent
-// (GraphQL resolvers map to their model there, and compute countdowns at
-// the time of sending), so that no second goroutine per subscriber is needed.
-func StreamMap[T, Out any](ctx context.Context, bus pubsub.Bus, src Source[T], buffer int, fail func(error), toOut func(T) Out) (<-chan Out, error) {
+// Cursor reads one subscriber's stream: the snapshot, then each newer delta.
+// It is read by one goroutine at a time.
+type Cursor[T any] struct {
+	src     Source[T]
+	sub     pubsub.Subscription
+	pending []T // snapshot events not read yet
+	last    map[string]int64
+	over    bool
+}
+
+// Open subscribes to src and loads its snapshot. The stream ends when ctx
+// does, after the source's final event, or on failure; Close releases it
+// earlier.
+func Open[T any](ctx context.Context, bus pubsub.Bus, src Source[T]) (*Cursor[T], error) {
 	sub, err := bus.Subscribe(ctx, string(src.Topic), pubsub.WithResync())
 	if err != nil {
 		return nil, apperr.Wrap(err, apperr.Unavailable, "could not subscribe to live updates")
 	}
-	var snapshot []T
+	c := &Cursor[T]{src: src, sub: sub, last: map[string]int64{}}
 	if src.Snapshot != nil {
-		if snapshot, err = src.Snapshot(ctx); err != nil {
+		if c.pending, err = src.Snapshot(ctx); err != nil {
 			sub.Close()
 			return nil, err
 		}
 	}
-	out := make(chan Out, max(buffer, 1))
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		s := streamer[T, Out]{src: src, toOut: toOut, out: out, last: map[string]int64{}}
-		for _, ev := range snapshot {
-			if !s.emit(ctx, ev) {
-				return
+	return c, nil
+}
+
+// Next waits for the stream's next event. It returns ErrEnd when the stream
+// is over (after its final event, or when ctx ends); any other error is a
+// failure to show the subscriber: ErrTooSlow, the bus closing, an
+// undecodable event or a snapshot that could not be reloaded. After an
+// error every call returns ErrEnd.
+func (c *Cursor[T]) Next(ctx context.Context) (Event[T], error) {
+	for !c.over {
+		if len(c.pending) > 0 {
+			ev := c.pending[0]
+			c.pending = c.pending[1:]
+			if c.fresh(ev) {
+				return Event[T]{Value: ev}, nil
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return c.stop(nil)
+		case msg, ok := <-c.sub.C():
+			if !ok {
+				if err := c.sub.Err(); err != nil && ctx.Err() == nil {
+					return c.stop(streamError(err))
+				}
+				return c.stop(nil)
+			}
+			if msg.Resync {
+				if err := c.reload(ctx); err != nil {
+					return c.stop(err)
+				}
+				continue
+			}
+			ev, err := pubsub.Decode[T](msg)
+			if err != nil {
+				return c.stop(apperr.Wrap(err, apperr.Internal, "an event could not be read"))
+			}
+			if c.fresh(ev) {
+				return Event[T]{Value: ev, Shared: msg.Shared()}, nil
 			}
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case msg, ok := <-sub.C():
-				if !ok {
-					if err := sub.Err(); err != nil && ctx.Err() == nil {
-						fail(streamError(err))
-					}
-					return
-				}
-				if msg.Resync {
-					if !s.resync(ctx, fail) {
-						return
-					}
-					continue
-				}
-				ev, err := pubsub.Decode[T](msg)
-				if err != nil {
-					fail(apperr.Wrap(err, apperr.Internal, "an event could not be read"))
-					return
-				}
-				if !s.emit(ctx, ev) {
-					return
-				}
-			}
+	}
+	return Event[T]{}, ErrEnd
+}
+
+// Close ends the stream and its bus subscription; calling it again is
+// harmless.
+func (c *Cursor[T]) Close() {
+	c.over = true
+	c.sub.Close()
+}
+
+// stop ends the stream, with err as the failure to report (ErrEnd if nil).
+func (c *Cursor[T]) stop(err error) (Event[T], error) {
+	c.Close()
+	if err == nil {
+		err = ErrEnd
+	}
+	return Event[T]{}, err
+}
+
+// fresh reports whether ev is newer than what was read for its key, and
+// if so records it (and ends the stream after it if it is final). A stale
+// final event is dropped too: the snapshot (or a later event) that made it
+// stale already shows what it announced, so ending the stream on it would
+// stop a subscriber who has just started following the next round (a QR
+// page subscribed right after an activation ended).
+func (c *Cursor[T]) fresh(ev T) bool {
+	key, version := c.src.Key(ev), c.src.Version(ev)
+	if last, seen := c.last[key]; seen && version <= last {
+		return false
+	}
+	c.last[key] = version
+	if c.src.Final != nil && c.src.Final(ev) {
+		c.over = true
+		c.pending = nil
+		c.sub.Close()
+	}
+	return true
+}
+
+// reload loads the snapshot again after the bus may have lost events, so
+// that Next sends what changed meanwhile (fresh drops what is not newer). A
+// snapshot that cannot be loaded fails the stream, so the client
+// resubscribes instead of showing stale state.
+func (c *Cursor[T]) reload(ctx context.Context) error {
+	if c.src.Snapshot == nil {
+		return nil
+	}
+	snapshot, err := c.src.Snapshot(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // ended, not failed
 		}
-	}()
-	return out, nil
+		return err
+	}
+	c.pending = snapshot
+	return nil
 }
 
 func streamError(err error) error {
@@ -111,54 +193,3 @@ func streamError(err error) error {
 	}
 	return apperr.Wrap(err, apperr.Unavailable, "live updates stopped because the event bus closed; resubscribe")
 }
-
-type streamer[T, Out any] struct {
-	src   Source[T]
-	toOut func(T) Out
-	out   chan<- Out
-	last  map[string]int64
-}
-
-// emit sends ev unless it is stale; it reports whether the stream goes on.
-// A stale final event is dropped too: the snapshot (or a later event) that
-// made it stale already shows what it announced, so ending the stream on it
-// would stop a subscriber who has just started following the next round
-// (a QR page subscribed right after an activation ended).
-func (s *streamer[T, Out]) emit(ctx context.Context, ev T) bool {
-	key, version := s.src.Key(ev), s.src.Version(ev)
-	if last, seen := s.last[key]; seen && version <= last {
-		return true
-	}
-	s.last[key] = version
-	select {
-	case s.out <- s.toOut(ev):
-	case <-ctx.Done():
-		return false
-	}
-	return !s.isFinal(ev)
-}
-
-// resync reloads the snapshot after the bus may have lost events and sends
-// what changed meanwhile (emit drops what is not newer). It reports whether
-// the stream goes on; a snapshot that cannot be loaded fails the stream, so
-// the client resubscribes instead of showing stale state.
-func (s *streamer[T, Out]) resync(ctx context.Context, fail func(error)) bool {
-	if s.src.Snapshot == nil {
-		return true
-	}
-	snapshot, err := s.src.Snapshot(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			fail(err)
-		}
-		return false
-	}
-	for _, ev := range snapshot {
-		if !s.emit(ctx, ev) {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *streamer[T, Out]) isFinal(ev T) bool { return s.src.Final != nil && s.src.Final(ev) }

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,35 @@ func source(snapshot ...event) live.Source[event] {
 	}
 }
 
+// stream pumps a cursor into a channel of buffer size, as a reader that
+// sends the events on would, and calls fail with a failure.
+func stream(ctx context.Context, bus pubsub.Bus, src live.Source[event], buffer int, fail func(error)) (<-chan event, error) {
+	cur, err := live.Open(ctx, bus, src)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan event, buffer)
+	go func() {
+		defer close(out)
+		defer cur.Close()
+		for {
+			ev, err := cur.Next(ctx)
+			if err != nil {
+				if !errors.Is(err, live.ErrEnd) {
+					fail(err)
+				}
+				return
+			}
+			select {
+			case out <- ev.Value:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
 func next(t *testing.T, ch <-chan event) (event, bool) {
 	t.Helper()
 	select {
@@ -52,7 +82,7 @@ func TestSnapshotThenNewerDeltas(t *testing.T) {
 	defer bus.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := live.Stream(ctx, bus, source(event{Key: "a", Version: 3}, event{Key: "b", Version: 1}), 8, func(err error) { t.Errorf("fail(%v)", err) })
+	ch, err := stream(ctx, bus, source(event{Key: "a", Version: 3}, event{Key: "b", Version: 1}), 8, func(err error) { t.Errorf("fail(%v)", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +104,7 @@ func TestSnapshotThenNewerDeltas(t *testing.T) {
 func TestFinalEventEndsStream(t *testing.T) {
 	bus := pubsub.NewMemory(pubsub.Options{})
 	defer bus.Close()
-	ch, err := live.Stream(context.Background(), bus, source(), 8, func(err error) { t.Errorf("fail(%v)", err) })
+	ch, err := stream(context.Background(), bus, source(), 8, func(err error) { t.Errorf("fail(%v)", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +126,7 @@ func TestSlowReaderGetsTooSlow(t *testing.T) {
 	bus := pubsub.NewMemory(pubsub.Options{BufferSize: 2})
 	defer bus.Close()
 	failed := make(chan error, 1)
-	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	ch, err := stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +149,7 @@ func TestSlowReaderGetsTooSlow(t *testing.T) {
 func TestBusClosedFailsStream(t *testing.T) {
 	bus := pubsub.NewMemory(pubsub.Options{})
 	failed := make(chan error, 1)
-	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	ch, err := stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +159,7 @@ func TestBusClosedFailsStream(t *testing.T) {
 	if err := <-failed; apperr.CodeOf(err) != apperr.Unavailable {
 		t.Fatalf("fail(%v), want UNAVAILABLE", err)
 	}
-	if _, err := live.Stream(context.Background(), bus, source(), 1, func(error) {}); apperr.CodeOf(err) != apperr.Unavailable {
+	if _, err := stream(context.Background(), bus, source(), 1, func(error) {}); apperr.CodeOf(err) != apperr.Unavailable {
 		t.Fatalf("Stream on closed bus = %v, want UNAVAILABLE", err)
 	}
 }
@@ -140,7 +170,7 @@ func TestSnapshotErrorIsReturned(t *testing.T) {
 	boom := errors.New("boom")
 	src := source()
 	src.Snapshot = func(context.Context) ([]event, error) { return nil, boom }
-	if _, err := live.Stream(context.Background(), bus, src, 1, func(error) {}); !errors.Is(err, boom) {
+	if _, err := stream(context.Background(), bus, src, 1, func(error) {}); !errors.Is(err, boom) {
 		t.Fatalf("Stream = %v, want the snapshot error", err)
 	}
 	if n := bus.Stats().ActiveSubscriptions; n != 0 {
@@ -152,7 +182,7 @@ func TestUndecodableEventFailsStream(t *testing.T) {
 	bus := pubsub.NewMemory(pubsub.Options{})
 	defer bus.Close()
 	failed := make(chan error, 1)
-	ch, err := live.Stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
+	ch, err := stream(context.Background(), bus, source(), 1, func(err error) { failed <- err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +228,7 @@ func TestResyncSendsWhatChangedMeanwhile(t *testing.T) {
 	src := source()
 	src.Snapshot = func(context.Context) ([]event, error) { return current, snapshotErr }
 	failed := make(chan error, 1)
-	ch, err := live.Stream(t.Context(), bus, src, 8, func(err error) { failed <- err })
+	ch, err := stream(t.Context(), bus, src, 8, func(err error) { failed <- err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +258,41 @@ func TestResyncSendsWhatChangedMeanwhile(t *testing.T) {
 	}
 	if err := <-failed; apperr.CodeOf(err) != apperr.Unavailable {
 		t.Fatalf("fail(%v), want the snapshot's error", err)
+	}
+}
+
+// Deltas carry the memo their delivery shares with the other subscribers
+// who got it; snapshot events, loaded by each subscriber, carry none.
+func TestDeltasShareTheirDeliveryMemo(t *testing.T) {
+	bus := pubsub.NewMemory(pubsub.Options{})
+	defer bus.Close()
+	var curs []*live.Cursor[event]
+	for range 2 {
+		cur, err := live.Open(t.Context(), bus, source(event{Key: "a", Version: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cur.Close()
+		curs = append(curs, cur)
+	}
+	publish(t, bus, event{Key: "a", Version: 2})
+	var memos []*sync.Map
+	for _, cur := range curs {
+		snap, err := cur.Next(t.Context())
+		if err != nil || snap.Shared != nil || snap.Value.Version != 1 {
+			t.Fatalf("snapshot event = %+v, %v; want version 1 without a memo", snap, err)
+		}
+		delta, err := cur.Next(t.Context())
+		if err != nil || delta.Shared == nil || delta.Value.Version != 2 {
+			t.Fatalf("delta = %+v, %v; want version 2 with a memo", delta, err)
+		}
+		memos = append(memos, delta.Shared)
+	}
+	if memos[0] != memos[1] {
+		t.Error("two subscribers of one delivery got different memos")
+	}
+	curs[0].Close()
+	if _, err := curs[0].Next(t.Context()); !errors.Is(err, live.ErrEnd) {
+		t.Errorf("Next after Close = %v, want ErrEnd", err)
 	}
 }

@@ -290,6 +290,19 @@ func runContract(t *testing.T, newBus func(t *testing.T) Bus) {
 		if err != nil || other.P["N"] != 7 {
 			t.Errorf("decoded as another type: %+v, %v", other, err)
 		}
+
+		// They share one memo too, and the next delivery has a new one.
+		if ma.Shared() == nil || ma.Shared() != mb.Shared() {
+			t.Fatalf("Shared() = %p and %p, want one memo for both copies", ma.Shared(), mb.Shared())
+		}
+		ma.Shared().Store("encoded", 1)
+		publish(t, bus, "memo", `{"p":{"N":8}}`)
+		if _, ok := receive(t, a, waitTimeout).Shared().Load("encoded"); ok {
+			t.Error("a later delivery sees the memo of an earlier one")
+		}
+		if (Message{Topic: "t"}).Shared() != nil {
+			t.Error("a Message not delivered by a bus has a memo")
+		}
 	})
 
 	t.Run("WithResync on a bus that lost nothing adds nothing", func(t *testing.T) {

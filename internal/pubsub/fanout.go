@@ -72,7 +72,7 @@ func (f *fanout) remove(s *subscription) (last bool) {
 // deliver offers a message to every subscriber of topic without waiting for
 // any of them. Subscribers share payload, so it must not be modified.
 func (f *fanout) deliver(topic string, payload []byte) {
-	m := Message{Topic: topic, Payload: payload, decoded: &decoded{}}
+	m := Message{Topic: topic, Payload: payload, delivery: &delivery{}}
 	var cut []*subscription
 	f.mu.RLock()
 	for s := range f.topics[topic] {

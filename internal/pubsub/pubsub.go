@@ -36,16 +36,29 @@ type Message struct {
 	// re-established. What was published meanwhile is lost; the subscriber
 	// should reload the state it shows.
 	Resync bool
-	// decoded is shared by the copies a delivery hands to local
+	// delivery is shared by the copies a delivery hands to local
 	// subscribers, so that Decode runs once per instance, not once per
 	// subscriber. Nil for a Message made elsewhere.
-	decoded *decoded
+	delivery *delivery
 }
 
-// decoded is the memo of one delivery's payload, decoded as one type.
-type decoded struct {
-	once sync.Once
-	v    any // the decoded value; nil when decoding failed
+// delivery is the memo of one delivery of a payload to the local
+// subscribers of its topic.
+type delivery struct {
+	once    sync.Once
+	decoded any // the payload decoded as one type; nil when decoding failed
+	shared  sync.Map
+}
+
+// Shared returns memo space shared by every local subscriber that received
+// this same delivery, for work that depends only on the message and that
+// each of them would otherwise repeat (encoding the event for one GraphQL
+// query). It is nil for a Resync or a Message not delivered by a bus.
+func (m Message) Shared() *sync.Map {
+	if m.delivery == nil {
+		return nil
+	}
+	return &m.delivery.shared
 }
 
 // Bus publishes messages to topics and fans them out to subscribers.
@@ -109,13 +122,13 @@ func Publish[T any](ctx context.Context, bus Bus, topic Topic[T], v T) error {
 // subscribers of one delivery share the decoded value (it is decoded once),
 // so what it points to must be treated as read-only.
 func Decode[T any](m Message) (T, error) {
-	if d := m.decoded; d != nil {
+	if d := m.delivery; d != nil {
 		d.once.Do(func() {
 			if v, err := decodeJSON[T](m); err == nil {
-				d.v = v
+				d.decoded = v
 			}
 		})
-		if v, ok := d.v.(T); ok {
+		if v, ok := d.decoded.(T); ok {
 			return v, nil
 		}
 		// Decoding failed (decode again for the error), or another
