@@ -57,7 +57,10 @@ func connStateFrom(ctx context.Context) *connState {
 
 // limitSubscriptions refuses subscriptions outside a websocket, caps
 // concurrent subscriptions per websocket, and counts them by kind (the root
-// field), with their events and failures.
+// field), with their events and failures. It also serves each subscription
+// whose resolver opened a live stream (see subscribe): its response handler
+// pulls the stream and shares responses between subscribers with the same
+// query.
 func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
