@@ -144,6 +144,24 @@ func (c *guardedConn) WriteJSON(v any) error {
 	return c.WebsocketConn.WriteJSON(v)
 }
 
+// gqlgen closes a connection that sent no connection_init in time with a
+// protocol error (1002); graphql-transport-ws defines 4408 for it, which
+// clients (graphql-ws) treat as "retry", not as a broken server.
+const (
+	transportWSProtocol     = "graphql-transport-ws"
+	gqlgenInitTimeoutReason = "connection initialisation timeout"
+	closeInitTimeout        = 4408
+)
+
+// WriteClose sends the close frame, with the init timeout's code as
+// graphql-transport-ws defines it.
+func (c *guardedConn) WriteClose(code int, reason string) error {
+	if code == transport.WebsocketCloseProtocolError && reason == gqlgenInitTimeoutReason && c.Subprotocol() == transportWSProtocol {
+		return c.WebsocketConn.WriteClose(closeInitTimeout, "Connection initialisation timeout")
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
+}
+
 // SetReadLimit forwards the transport's read limit to the real connection.
 func (c *guardedConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"wagraph/internal/apperr"
 	"wagraph/internal/pubsub"
@@ -32,7 +33,9 @@ type Source[T any] struct {
 	// Topic is where the deltas are published.
 	Topic pubsub.Topic[T]
 	// Snapshot loads the current state; it runs after the bus subscription is
-	// open, so no change is lost between the two.
+	// open, so no change is lost between the two. It must give every
+	// subscriber of the topic the same state: after a Resync, one load is
+	// shared by all of them.
 	Snapshot func(ctx context.Context) ([]T, error)
 	// Key groups events whose versions are compared (e.g. the account id).
 	Key func(T) string
@@ -115,7 +118,7 @@ func (c *Cursor[T]) Next(ctx context.Context) (Event[T], error) {
 				return c.stop(nil)
 			}
 			if msg.Resync {
-				if err := c.reload(ctx); err != nil {
+				if err := c.reload(ctx, msg.Shared()); err != nil {
 					return c.stop(err)
 				}
 				continue
@@ -172,11 +175,21 @@ func (c *Cursor[T]) fresh(ev T) bool {
 // that Next sends what changed meanwhile (fresh drops what is not newer). A
 // snapshot that cannot be loaded fails the stream, so the client
 // resubscribes instead of showing stale state.
-func (c *Cursor[T]) reload(ctx context.Context) error {
+//
+// All local subscribers of a topic get the same Resync at once (after Redis
+// came back); they share one load through its memo rather than each
+// querying the database.
+func (c *Cursor[T]) reload(ctx context.Context, shared *sync.Map) error {
 	if c.src.Snapshot == nil {
 		return nil
 	}
-	snapshot, err := c.src.Snapshot(ctx)
+	var snapshot []T
+	var err error
+	if load, ok := sharedLoad[T](shared); ok {
+		snapshot, err = load.get(ctx, c.src.Snapshot)
+	} else {
+		snapshot, err = c.src.Snapshot(ctx)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // ended, not failed
@@ -185,6 +198,41 @@ func (c *Cursor[T]) reload(ctx context.Context) error {
 	}
 	c.pending = snapshot
 	return nil
+}
+
+// SnapshotTimeout bounds a snapshot load shared by the subscribers of a
+// Resync: it runs detached from the subscriber that started it, which may
+// go away meanwhile.
+const SnapshotTimeout = 30 * time.Second
+
+// snapshotLoad is one snapshot load shared by the subscribers of a Resync,
+// kept in its memo under snapshotKey[T].
+type snapshotLoad[T any] struct {
+	once     sync.Once
+	snapshot []T
+	err      error
+}
+
+type snapshotKey[T any] struct{}
+
+func sharedLoad[T any](shared *sync.Map) (*snapshotLoad[T], bool) {
+	if shared == nil {
+		return nil, false
+	}
+	v, _ := shared.LoadOrStore(snapshotKey[T]{}, &snapshotLoad[T]{})
+	load, ok := v.(*snapshotLoad[T])
+	return load, ok
+}
+
+// get loads the snapshot once; the others wait for it and share the
+// result, which they only read.
+func (l *snapshotLoad[T]) get(ctx context.Context, load func(context.Context) ([]T, error)) ([]T, error) {
+	l.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SnapshotTimeout)
+		defer cancel()
+		l.snapshot, l.err = load(ctx)
+	})
+	return l.snapshot, l.err
 }
 
 func streamError(err error) error {

@@ -196,22 +196,37 @@ func TestUndecodableEventFailsStream(t *testing.T) {
 	}
 }
 
-// fakeBus hands every message straight to its one subscription, so a test
+// fakeBus hands every message straight to its subscriptions, so a test
 // can also send the Resync marker Redis sends after a broken connection.
-type fakeBus struct{ ch chan pubsub.Message }
+type fakeBus struct {
+	mu   sync.Mutex
+	subs []chan pubsub.Message
+}
 
 func (b *fakeBus) Publish(_ context.Context, topic string, payload []byte) error {
-	b.ch <- pubsub.Message{Topic: topic, Payload: payload}
+	b.send(pubsub.NewMessage(topic, payload))
 	return nil
 }
 
 func (b *fakeBus) Subscribe(context.Context, string, ...pubsub.SubscribeOption) (pubsub.Subscription, error) {
-	return fakeSubscription{b.ch}, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan pubsub.Message, 8)
+	b.subs = append(b.subs, ch)
+	return fakeSubscription{ch}, nil
 }
 
 func (b *fakeBus) Close() error { return nil }
 
-func (b *fakeBus) resync() { b.ch <- pubsub.Message{Topic: string(topic), Resync: true} }
+func (b *fakeBus) resync() { b.send(pubsub.NewResync(string(topic))) }
+
+func (b *fakeBus) send(m pubsub.Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.subs {
+		ch <- m
+	}
+}
 
 type fakeSubscription struct{ ch chan pubsub.Message }
 
@@ -222,7 +237,7 @@ func (fakeSubscription) Close()                     {}
 // After the bus may have lost events, the stream loads the snapshot again
 // and sends what is newer than what the subscriber has.
 func TestResyncSendsWhatChangedMeanwhile(t *testing.T) {
-	bus := &fakeBus{ch: make(chan pubsub.Message, 8)}
+	bus := &fakeBus{}
 	current := []event{{Key: "a", Version: 1}, {Key: "b", Version: 1}}
 	snapshotErr := error(nil)
 	src := source()
@@ -294,5 +309,40 @@ func TestDeltasShareTheirDeliveryMemo(t *testing.T) {
 	curs[0].Close()
 	if _, err := curs[0].Next(t.Context()); !errors.Is(err, live.ErrEnd) {
 		t.Errorf("Next after Close = %v, want ErrEnd", err)
+	}
+}
+
+// The subscribers of a topic reload the snapshot after a Resync with one
+// load, not one each.
+func TestSubscribersShareTheReloadAfterAResync(t *testing.T) {
+	bus := &fakeBus{}
+	var mu sync.Mutex
+	loads := 0
+	src := source()
+	src.Snapshot = func(context.Context) ([]event, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		loads++
+		return []event{{Key: "a", Version: int64(loads)}}, nil
+	}
+	var streams []<-chan event
+	for range 3 {
+		ch, err := stream(t.Context(), bus, src, 8, func(err error) { t.Errorf("fail(%v)", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		next(t, ch) // its own first snapshot
+		streams = append(streams, ch)
+	}
+	bus.resync()
+	for i, ch := range streams {
+		if got, _ := next(t, ch); got.Version != 4 {
+			t.Errorf("subscriber %d reloaded %+v, want the one shared load (version 4)", i, got)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if loads != 4 {
+		t.Errorf("%d snapshot loads, want 3 first ones and 1 shared reload", loads)
 	}
 }

@@ -72,7 +72,7 @@ func (f *fanout) remove(s *subscription) (last bool) {
 // deliver offers a message to every subscriber of topic without waiting for
 // any of them. Subscribers share payload, so it must not be modified.
 func (f *fanout) deliver(topic string, payload []byte) {
-	m := Message{Topic: topic, Payload: payload, delivery: &delivery{}}
+	m := NewMessage(topic, payload)
 	var cut []*subscription
 	f.mu.RLock()
 	for s := range f.topics[topic] {
@@ -94,7 +94,7 @@ func (f *fanout) resync() {
 	var cut []*subscription
 	f.mu.RLock()
 	for topic, subs := range f.topics {
-		m := Message{Topic: topic, Resync: true}
+		m := NewResync(topic)
 		for s := range subs {
 			if s.resync && s.offer(m) {
 				cut = append(cut, s)

@@ -50,10 +50,24 @@ type delivery struct {
 	shared  sync.Map
 }
 
+// NewMessage is a delivery of payload on topic, for a Bus to hand to each
+// local subscriber: the copies share one memo (Decode, Shared).
+func NewMessage(topic string, payload []byte) Message {
+	return Message{Topic: topic, Payload: payload, delivery: &delivery{}}
+}
+
+// NewResync is a Resync marker for topic, for a Bus to hand to each local
+// subscriber that asked for one: the copies share one memo (Shared), so that
+// the state they reload can be loaded once.
+func NewResync(topic string) Message {
+	return Message{Topic: topic, Resync: true, delivery: &delivery{}}
+}
+
 // Shared returns memo space shared by every local subscriber that received
 // this same delivery, for work that depends only on the message and that
 // each of them would otherwise repeat (encoding the event for one GraphQL
-// query). It is nil for a Resync or a Message not delivered by a bus.
+// query, reloading a snapshot after a Resync). It is nil for a Message not
+// made by NewMessage or NewResync.
 func (m Message) Shared() *sync.Map {
 	if m.delivery == nil {
 		return nil
