@@ -138,17 +138,21 @@ func (st *subscriptionState) respond(ctx context.Context, next graphql.ResponseH
 		}
 	}
 	st.stream.deliver()
-	resp := next(ctx)
+	resp := counted(next(ctx), delivered, ended)
+	if resp != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && memo != nil {
+		// gqlgen reuses resp.Data's buffer for the next event.
+		memo.LoadOrStore(st.query, bytes.Clone(resp.Data))
+	}
+	return resp
+}
+
+// counted reports a response to the metrics: nil ends the operation, a
+// response without errors is an event sent.
+func counted(resp *graphql.Response, delivered, ended func()) *graphql.Response {
 	if resp == nil {
 		ended()
-		return nil
-	}
-	if len(resp.Errors) == 0 {
+	} else if len(resp.Errors) == 0 {
 		delivered()
-		if memo != nil && len(resp.Extensions) == 0 {
-			// gqlgen reuses resp.Data's buffer for the next event.
-			memo.LoadOrStore(st.query, bytes.Clone(resp.Data))
-		}
 	}
 	return resp
 }

@@ -104,15 +104,7 @@ func limitSubscriptions(maxPerConn int, m SubscriptionMetrics) graphql.Operation
 			}
 			// The resolver failed (its error is this response), or the
 			// operation was refused before it ran.
-			resp := responses(ctx)
-			if resp == nil {
-				ended()
-				return nil
-			}
-			if len(resp.Errors) == 0 {
-				delivered()
-			}
-			return resp
+			return counted(responses(ctx), delivered, ended)
 		}
 	}
 }

@@ -219,27 +219,23 @@ func startProfiles(s settings) (stop func(), err error) {
 			f()
 		}
 	}
-	if s.cpuProfile != "" {
-		f, err := os.Create(s.cpuProfile)
+	for _, p := range []struct {
+		path  string
+		start func(io.Writer) error
+		stop  func()
+	}{{s.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile}, {s.trace, trace.Start, trace.Stop}} {
+		if p.path == "" {
+			continue
+		}
+		f, err := os.Create(p.path)
 		if err != nil {
 			return stop, err
 		}
 		stops = append(stops, func() { f.Close() })
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := p.start(f); err != nil {
 			return stop, err
 		}
-		stops = append(stops, pprof.StopCPUProfile)
-	}
-	if s.trace != "" {
-		f, err := os.Create(s.trace)
-		if err != nil {
-			return stop, err
-		}
-		stops = append(stops, func() { f.Close() })
-		if err := trace.Start(f); err != nil {
-			return stop, err
-		}
-		stops = append(stops, trace.Stop)
+		stops = append(stops, p.stop)
 	}
 	return stop, nil
 }
@@ -542,25 +538,17 @@ func waitDelivered(clients []*client, phase int, limit time.Duration) time.Time 
 // redisFloor publishes events with go-redis to one go-redis subscriber and
 // returns the latencies.
 func redisFloor(ctx context.Context, url string, events int, interval time.Duration) ([]time.Duration, error) {
-	opts, err := redis.ParseURL(url)
+	ch, err := openFloorChannel(ctx, url, "floor")
 	if err != nil {
 		return nil, err
 	}
-	pub, sub := redis.NewClient(opts), redis.NewClient(opts)
-	defer pub.Close()
-	defer sub.Close()
-	channel := fmt.Sprintf("wagraph-bench-floor-%d", time.Now().UnixNano())
-	ps := sub.Subscribe(ctx, channel)
-	defer ps.Close()
-	if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
-		return nil, err
-	}
+	defer ch.close()
 	var got atomic.Int64
 	lat := make([]time.Duration, 0, events)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for m := range ps.Channel() {
+		for m := range ch.ps.Channel() {
 			var sent int64
 			if _, err := fmt.Sscan(m.Payload, &sent); err == nil {
 				lat = append(lat, time.Since(time.Unix(0, sent)))
@@ -572,7 +560,7 @@ func redisFloor(ctx context.Context, url string, events int, interval time.Durat
 	}()
 	start := time.Now()
 	for i := range events {
-		if err := pub.Publish(ctx, channel, fmt.Sprint(time.Now().UnixNano())).Err(); err != nil {
+		if err := ch.publish(ctx, fmt.Sprint(time.Now().UnixNano())); err != nil {
 			return nil, err
 		}
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * interval)))
@@ -583,6 +571,39 @@ func redisFloor(ctx context.Context, url string, events int, interval time.Durat
 		return nil, fmt.Errorf("only %d of %d messages arrived", got.Load(), events)
 	}
 	return lat, nil
+}
+
+// floorChannel is a go-redis publisher and a go-redis subscription,
+// confirmed, to a fresh channel: the floors' Redis side.
+type floorChannel struct {
+	pub, sub *redis.Client
+	ps       *redis.PubSub
+	name     string
+}
+
+func openFloorChannel(ctx context.Context, url, kind string) (*floorChannel, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	ch := &floorChannel{pub: redis.NewClient(opts), sub: redis.NewClient(opts),
+		name: fmt.Sprintf("wagraph-bench-%s-%d", kind, time.Now().UnixNano())}
+	ch.ps = ch.sub.Subscribe(ctx, ch.name)
+	if _, err := ch.ps.Receive(ctx); err != nil { // the subscription confirmation
+		ch.close()
+		return nil, err
+	}
+	return ch, nil
+}
+
+func (ch *floorChannel) publish(ctx context.Context, msg string) error {
+	return ch.pub.Publish(ctx, ch.name, msg).Err()
+}
+
+func (ch *floorChannel) close() {
+	ch.ps.Close()
+	ch.sub.Close()
+	ch.pub.Close()
 }
 
 func pctDur(d []time.Duration, p float64) time.Duration {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"wagraph/internal/apptest"
 )
@@ -26,19 +25,11 @@ const frame = `{"id":"1","type":"next","payload":{"data":{"accountStatusChanged"
 // per connection, as any Go websocket server has), read by the same clients
 // as wagraph's. It returns the publish→receive latencies.
 func websocketFloor(ctx context.Context, redisURL string, n, events int, interval time.Duration) ([]time.Duration, error) {
-	opts, err := redis.ParseURL(redisURL)
+	ch, err := openFloorChannel(ctx, redisURL, "wsfloor")
 	if err != nil {
 		return nil, err
 	}
-	pub, sub := redis.NewClient(opts), redis.NewClient(opts)
-	defer pub.Close()
-	defer sub.Close()
-	channel := fmt.Sprintf("wagraph-bench-wsfloor-%d", time.Now().UnixNano())
-	ps := sub.Subscribe(ctx, channel)
-	defer ps.Close()
-	if _, err := ps.Receive(ctx); err != nil {
-		return nil, err
-	}
+	defer ch.close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -51,7 +42,7 @@ func websocketFloor(ctx context.Context, redisURL string, n, events int, interva
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	go func() {
-		for m := range ps.Channel() {
+		for m := range ch.ps.Channel() {
 			srv.broadcast([]byte(m.Payload))
 		}
 	}()
@@ -76,7 +67,7 @@ func websocketFloor(ctx context.Context, redisURL string, n, events int, interva
 	start := time.Now()
 	for i := range events {
 		msg := fmt.Sprintf(frame, time.Now().Format(time.RFC3339Nano))
-		if err := pub.Publish(ctx, channel, msg).Err(); err != nil {
+		if err := ch.publish(ctx, msg); err != nil {
 			return nil, err
 		}
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * interval)))
