@@ -29,10 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
@@ -43,14 +40,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 
 	"wagraph/internal/account"
-	"wagraph/internal/app"
 	"wagraph/internal/apptest"
-	"wagraph/internal/auth"
-	"wagraph/internal/config"
-	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 )
 
@@ -58,13 +50,20 @@ import (
 // page ask for.
 const query = `subscription($id: ID) { accountStatusChanged(accountId: $id) { accountId version snapshot change { to at reason { code } } account { id name status phoneNumber } } }`
 
-func main() { os.Exit(command(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if config := os.Getenv(floorServerEnv); config != "" {
+		os.Exit(floorServerMain(config))
+	}
+	os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // settings are the benchmark's flags.
 type settings struct {
 	n, instances, events, burst int
 	accounts, list              int // list < 0: every subscriber follows every account
 	rate                        float64
+	inProcess                   bool   // run the instances in this process
+	bin                         string // the wagraph binary to run; built when empty
 	redisURL                    string
 	cpuProfile, trace           string
 }
@@ -82,8 +81,10 @@ func command(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&s.rate, "rate", 20, "events published per second")
 	fs.IntVar(&s.burst, "burst", 32, "events to publish back to back afterwards, for throughput (0: none)")
 	fs.StringVar(&s.redisURL, "redis", cmp.Or(os.Getenv("REDIS_URL"), "redis://127.0.0.1:6379/0"), "Redis URL")
-	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the publishing phases to this file")
-	fs.StringVar(&s.trace, "trace", "", "write an execution trace of the publishing phases to this file")
+	fs.BoolVar(&s.inProcess, "inprocess", false, "run the instances inside this process instead of as wagraph server processes (needed for -cpuprofile and -trace)")
+	fs.StringVar(&s.bin, "bin", "", "the wagraph binary to run the instances with (default: go build it from this module)")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the publishing phases to this file (with -inprocess)")
+	fs.StringVar(&s.trace, "trace", "", "write an execution trace of the publishing phases to this file (with -inprocess)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -92,6 +93,10 @@ func command(args []string, stdout, stderr io.Writer) int {
 	}
 	if s.instances < 1 || s.instances > 2 || s.n < 1 || s.accounts < 1 || s.events < 1 || s.rate <= 0 || s.burst < 0 {
 		fmt.Fprintln(stderr, "subscribers: need -n ≥ 1, -instances 1 or 2, -accounts ≥ 1, -events ≥ 1, -rate > 0, -burst ≥ 0")
+		return 2
+	}
+	if (s.cpuProfile != "" || s.trace != "") && !s.inProcess {
+		fmt.Fprintln(stderr, "subscribers: -cpuprofile and -trace profile the servers, so they need -inprocess")
 		return 2
 	}
 	if err := run(stdout, s); err != nil {
@@ -117,7 +122,7 @@ func run(w io.Writer, s settings) error {
 	// websocket fan-out to that many take here?
 	var wsFloor []time.Duration
 	if s.list > 0 {
-		if wsFloor, err = websocketFloor(ctx, s.redisURL, s.list, s.events, interval); err != nil {
+		if wsFloor, err = websocketFloor(ctx, s, s.list, interval); err != nil {
 			return fmt.Errorf("websocket floor: %w", err)
 		}
 	}
@@ -127,34 +132,29 @@ func run(w io.Writer, s settings) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var servers []*instance
-	for i := range s.instances {
-		srv, err := startInstance(ctx, i, s.redisURL, "sqlite:"+filepath.Join(dir, "bench.db"))
-		if err != nil {
-			return err
-		}
-		defer srv.close()
-		servers = append(servers, srv)
+	startCluster := startProcesses
+	if s.inProcess {
+		startCluster = startInProcess
 	}
-	accounts := make([]*account.Account, s.accounts)
-	for i := range accounts {
-		if accounts[i], err = servers[0].app.Accounts.Create(ctx, account.CreateInput{Name: fmt.Sprintf("Bench %d", i)}); err != nil {
-			return err
-		}
-	}
-	_, token, err := servers[0].app.Auth.Create(ctx, "bench", auth.Viewer)
+	c, err := startCluster(ctx, s, dir)
+	defer c.close()
 	if err != nil {
 		return err
 	}
+	accounts := c.accounts
 
 	p := plan{settings: s}
 	start := time.Now()
-	clients, err := connect(ctx, servers, accounts, p, token)
+	clients, err := connect(ctx, c.urls, accounts, p, c.token)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wagraph subscribers benchmark: %d subscribers on %d instance(s): %d follow every account, %d follow one of %d accounts; %d events at %.0f/s, then a burst of %d (GOMAXPROCS %d)\n",
-		s.n, s.instances, s.list, s.n-s.list, s.accounts, s.events, s.rate, s.burst, runtime.GOMAXPROCS(0))
+	where := "wagraph server processes"
+	if s.inProcess {
+		where = "instances inside the benchmark's process"
+	}
+	fmt.Fprintf(w, "wagraph subscribers benchmark: %d subscribers on %d %s: %d follow every account, %d follow one of %d accounts; %d events at %.0f/s, then a burst of %d (GOMAXPROCS %d)\n",
+		s.n, s.instances, where, s.list, s.n-s.list, s.accounts, s.events, s.rate, s.burst, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "  connected and subscribed in %v\n", time.Since(start).Round(time.Millisecond))
 	stop, err := startProfiles(s)
 	if err != nil {
@@ -163,7 +163,7 @@ func run(w io.Writer, s settings) error {
 	defer stop()
 
 	// Paced: the latency of each event on its own.
-	pub := publisher{bus: servers[0].app.Bus, accounts: accounts, versions: make([]int64, len(accounts))}
+	pub := publisher{bus: c.bus, accounts: accounts, versions: make([]int64, len(accounts))}
 	publishStart := time.Now()
 	for i := range s.events {
 		if err := pub.publish(ctx, i); err != nil {
@@ -321,47 +321,6 @@ func collect(clients []*client, p plan, from, to int) latencies {
 	return l
 }
 
-// instance is one wagraph app served on loopback.
-type instance struct {
-	app *app.App
-	srv *http.Server
-	url string
-}
-
-func startInstance(ctx context.Context, i int, redisURL, dbURL string) (*instance, error) {
-	env := map[string]string{
-		"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "LOG_LEVEL": "warn", "LOG_FORMAT": "console",
-		"WS_MAX_SUBSCRIPTIONS": "10",
-	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		return nil, err
-	}
-	log, err := observe.NewLogger(zerolog.ConsoleWriter{Out: os.Stderr}, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		return nil, err
-	}
-	a, err := app.New(ctx, cfg, log.With().Int("instance", i).Logger())
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return &instance{app: a, srv: srv, url: "ws://" + ln.Addr().String() + "/graphql"}, nil
-}
-
-func (s *instance) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-	s.app.Close()
-}
-
 // client is one subscriber and what it received.
 type client struct {
 	ws      *apptest.WS
@@ -378,7 +337,7 @@ type client struct {
 
 // connect opens the plan's subscribers, round robin over the instances, and
 // returns once each has received its snapshot.
-func connect(ctx context.Context, servers []*instance, accounts []*account.Account, p plan, token string) ([]*client, error) {
+func connect(ctx context.Context, urls []string, accounts []*account.Account, p plan, token string) ([]*client, error) {
 	clients := make([]*client, p.n)
 	errs := make(chan error, p.n)
 	sem := make(chan struct{}, 64)
@@ -395,7 +354,7 @@ func connect(ctx context.Context, servers []*instance, accounts []*account.Accou
 			if c.follows >= 0 {
 				id, snapshot = &accounts[c.follows].ID, 1
 			}
-			if err := c.subscribe(ctx, servers[i%len(servers)].url, token, id, snapshot); err != nil {
+			if err := c.subscribe(ctx, urls[i%len(urls)], token, id, snapshot); err != nil {
 				errs <- fmt.Errorf("subscriber %d: %w", i, err)
 				return
 			}

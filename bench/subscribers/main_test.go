@@ -10,6 +10,15 @@ import (
 	"wagraph/internal/testenv"
 )
 
+// TestMain lets the test binary be the floor's server process too, as the
+// benchmark's own binary is (floorProcess).
+func TestMain(m *testing.M) {
+	if config := os.Getenv(floorServerEnv); config != "" {
+		os.Exit(floorServerMain(config))
+	}
+	os.Exit(m.Run())
+}
+
 // The benchmark runs end to end on a small scale. It checks that every event
 // arrives and that the profiles are written, not how fast: timings are for
 // people to read (docs/benchmarks.md).
@@ -18,7 +27,7 @@ func TestBenchmarkRuns(t *testing.T) {
 	for _, instances := range []string{"1", "2"} {
 		dir := t.TempDir()
 		var out, errs bytes.Buffer
-		args := []string{"-n", "4", "-instances", instances, "-events", "5", "-rate", "100", "-burst", "3", "-redis", redisURL,
+		args := []string{"-inprocess", "-n", "4", "-instances", instances, "-events", "5", "-rate", "100", "-burst", "3", "-redis", redisURL,
 			"-cpuprofile", filepath.Join(dir, "cpu.prof"), "-trace", filepath.Join(dir, "trace.out")}
 		if code := command(args, &out, &errs); code != 0 {
 			t.Fatalf("%s instance(s): exit %d\n%s%s", instances, code, out.String(), errs.String())
@@ -40,7 +49,8 @@ func TestBenchmarkRuns(t *testing.T) {
 }
 
 // With account pages, each event reaches its account's followers and every
-// list subscriber: 5 events over 3 accounts (0 1 2 0 1) give the list
+// list subscriber. This run starts the instances as wagraph server
+// processes, built from this module: 5 events over 3 accounts (0 1 2 0 1) give the list
 // subscriber 5 and the pages of accounts 0, 1, 2 two, two and one; the burst
 // (2 0 1) one each.
 func TestBenchmarkSpreadsEventsOverAccounts(t *testing.T) {
@@ -51,7 +61,7 @@ func TestBenchmarkSpreadsEventsOverAccounts(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
 	}
 	for _, want := range []string{
-		"1 follow every account, 3 follow one of 3 accounts",
+		"on 2 wagraph server processes: 1 follow every account, 3 follow one of 3 accounts",
 		"paced: delivered 10 of 10 (0 missing, 0 subscriptions ended early)", "account list   p50", "account pages  p50",
 		"burst: delivered 6 of 6 (0 missing, 0 subscriptions ended early)",
 	} {
@@ -62,7 +72,7 @@ func TestBenchmarkSpreadsEventsOverAccounts(t *testing.T) {
 }
 
 func TestBenchmarkRefusesBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-instances", "3"}, {"-n", "0"}, {"-accounts", "0"}, {"-rate", "0"}, {"-nope"}} {
+	for _, args := range [][]string{{"-instances", "3"}, {"-n", "0"}, {"-accounts", "0"}, {"-cpuprofile", "cpu.prof"}, {"-rate", "0"}, {"-nope"}} {
 		var out, errs bytes.Buffer
 		if code := command(args, &out, &errs); code != 2 || errs.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, errs.String())
