@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -490,5 +491,17 @@ func TestCommandsReportAnUnusableDatabase(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "store") {
 			t.Errorf("run %v: %v, want the database error", args, err)
 		}
+	}
+}
+
+func TestTuneGCKeepsAnOperatorsGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	tuneGC(func(string) (string, bool) { return "", false })
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("without GOGC the target is %d, want %d", got, gcPercent)
+	}
+	tuneGC(func(string) (string, bool) { return "50", true })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set the target was changed to %d", got)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +33,7 @@ import (
 // Redis, with the accounts the events are about.
 type cluster struct {
 	urls     []string   // each instance's websocket endpoint
+	bases    []string   // each server process's http://host:port (none in-process)
 	bus      pubsub.Bus // where events are published, as the account service does
 	accounts []*account.Account
 	token    string // a VIEWER token for the subscribers
@@ -148,14 +151,13 @@ func startProcesses(ctx context.Context, s settings, dir string) (*cluster, erro
 	if c.token, err = run("token", "create", "--role", "VIEWER", "--name", "bench"); err != nil {
 		return c, err
 	}
-	var bases []string
 	for range s.instances {
 		base, stop, err := startServer(ctx, bin, env)
 		if err != nil {
 			return c, err
 		}
 		c.closers = append(c.closers, stop)
-		bases = append(bases, base)
+		c.bases = append(c.bases, base)
 		c.urls = append(c.urls, "ws"+strings.TrimPrefix(base, "http")+"/graphql")
 	}
 	opts, err := redis.ParseURL(s.redisURL)
@@ -166,7 +168,7 @@ func startProcesses(ctx context.Context, s settings, dir string) (*cluster, erro
 	bus := pubsub.NewRedis(client, pubsub.Options{})
 	c.bus = bus
 	c.closers = append(c.closers, func() { _ = bus.Close(); _ = client.Close() })
-	c.accounts, err = createAccounts(ctx, bases[0], admin, s.accounts)
+	c.accounts, err = createAccounts(ctx, c.bases[0], admin, s.accounts)
 	return c, err
 }
 
@@ -279,4 +281,54 @@ func createAccount(ctx context.Context, base, token, name string) (*account.Acco
 		return nil, fmt.Errorf("createAccount: %+v", out.Errors)
 	}
 	return out.Data.CreateAccount.Account, nil
+}
+
+// memory reports each server process's resident memory and Go heap in use,
+// from its /metrics.
+func (c *cluster) memory(ctx context.Context) string {
+	var parts []string
+	for i, base := range c.bases {
+		rss, heap, err := scrapeMemory(ctx, base)
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("instance %d: %v", i+1, err))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("instance %d RSS %.0f MB, heap in use %.0f MB", i+1, rss/1e6, heap/1e6))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func scrapeMemory(ctx context.Context, base string) (rss, heap float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(body)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "process_resident_memory_bytes":
+			rss, err = strconv.ParseFloat(value, 64)
+		case "go_memstats_heap_inuse_bytes":
+			heap, err = strconv.ParseFloat(value, 64)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	if rss == 0 || heap == 0 {
+		return 0, 0, errors.New("no memory metrics")
+	}
+	return rss, heap, nil
 }

@@ -191,6 +191,9 @@ func run(w io.Writer, s settings) error {
 		verdict = "NOT within"
 	}
 	fmt.Fprintf(w, "  p99 is %s the goal of 2×floor p99 + 5ms = %s\n", verdict, budget.Round(10*time.Microsecond))
+	if len(c.bases) > 0 {
+		fmt.Fprintf(w, "  server memory: %s\n", c.memory(ctx))
+	}
 
 	// Burst: as fast as the bus takes them, for throughput. A burst longer
 	// than PUBSUB_BUFFER (64) can cut list subscribers off, by design.

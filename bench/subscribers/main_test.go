@@ -64,6 +64,7 @@ func TestBenchmarkSpreadsEventsOverAccounts(t *testing.T) {
 		"on 2 wagraph server processes: 1 follow every account, 3 follow one of 3 accounts",
 		"paced: delivered 10 of 10 (0 missing, 0 subscriptions ended early)", "account list   p50", "account pages  p50",
 		"burst: delivered 6 of 6 (0 missing, 0 subscriptions ended early)",
+		"server memory: instance 1 RSS", "instance 2 RSS",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
