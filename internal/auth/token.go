@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/textrule"
 )
 
 // tokenPrefix marks wagraph tokens so they are recognisable in secret scanners.
@@ -32,6 +33,13 @@ type Token struct {
 	LastUsedAt *time.Time `bun:"last_used_at"`
 	RevokedAt  *time.Time `bun:"revoked_at"`
 }
+
+// MaxTokenNameLength is the longest token name accepted, in user-perceived
+// characters.
+const MaxTokenNameLength = 64
+
+// tokenName is the rule for token names, shared with account names.
+var tokenName = textrule.Label{Field: "name", What: "token name", MaxChars: MaxTokenNameLength, Example: "admin-app"}
 
 // Service creates, checks and revokes tokens.
 type Service struct {
@@ -53,9 +61,9 @@ func (s *Service) Disabled() bool { return s.disabled }
 // Create makes a token and returns it with its full secret string, which is
 // shown to the caller once and never again.
 func (s *Service) Create(ctx context.Context, name string, role Role) (*Token, string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, "", apperr.Invalid("name", "token name is empty", "Give the token a name that says who uses it, e.g. admin-app.")
+	name, err := tokenName.Check(name)
+	if err != nil {
+		return nil, "", err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return nil, "", apperr.Invalid("role", err.Error(), "")
