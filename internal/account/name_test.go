@@ -12,7 +12,7 @@ import (
 // different order than stored are refused.
 func TestValidNameCountsCharactersPeopleSee(t *testing.T) {
 	for _, ok := range []string{
-		strings.Repeat("🇩🇪", MaxNameLength),     // 100 flags are 200 code points
+		strings.Repeat("🇩🇪", MaxNameLength),      // 100 flags are 200 code points
 		strings.Repeat("e\u0301", MaxNameLength), // decomposed é
 		"Sales Berlin 1",
 	} {

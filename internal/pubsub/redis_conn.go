@@ -61,6 +61,7 @@ func (r *Redis) receiveLoop() {
 			// the connection was down is lost. Subscribers that asked are
 			// told to reload their state.
 			lost = false
+			r.gate.open() // before resync: what subscribers reload includes what is published from now on
 			r.fan.resync()
 		}
 		switch m := msg.(type) {
