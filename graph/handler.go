@@ -115,7 +115,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 // the check itself could not run (so the client retries).
 func initFailure(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
 	code := 4401
-	if apperr.CodeOf(err) != apperr.Unauthenticated {
+	switch apperr.CodeOf(err) {
+	case apperr.Unauthenticated:
+	case apperr.RateLimited: // too many failed attempts from this address
+		code = 4429
+	default:
 		code = 4500
 	}
 	reason := string(apperr.CodeOf(err))

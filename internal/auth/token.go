@@ -47,12 +47,22 @@ type Service struct {
 	now func() time.Time
 	// Disabled makes every request an ADMIN without a token (development only).
 	disabled bool
+	// guard slows down clients that keep sending wrong tokens; nil: no limit.
+	guard   *Guard
+	clients ClientAddresses
 }
 
 // NewService returns a token service over db. With disabled set, Authenticate
 // accepts anything; the server refuses that on non-loopback addresses.
 func NewService(db bun.IDB, disabled bool) *Service {
 	return &Service{db: db, now: time.Now, disabled: disabled}
+}
+
+// UseGuard makes the middleware and websocket authentication count failed
+// attempts per client address with g; clients says how to find that address
+// behind proxies.
+func (s *Service) UseGuard(g *Guard, clients ClientAddresses) {
+	s.guard, s.clients = g, clients
 }
 
 // Disabled reports whether auth is off.
@@ -89,12 +99,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if s.disabled {
 		return Principal{Role: Admin, AuthDisabled: true}, nil
 	}
-	raw := strings.TrimSpace(bearer)
-	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
-		raw = strings.TrimSpace(raw[7:])
-	} else if strings.EqualFold(raw, "bearer") {
-		raw = ""
-	}
+	raw := bearerToken(bearer)
 	if raw == "" {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "no API token was sent")
 	}
@@ -122,6 +127,19 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	return Principal{TokenID: t.ID, TokenName: t.Name, Role: t.Role}, nil
 }
 
+// bearerToken returns the token of an Authorization value, with or without
+// the "Bearer " scheme; "" when none was sent.
+func bearerToken(bearer string) string {
+	raw := strings.TrimSpace(bearer)
+	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
+		return strings.TrimSpace(raw[7:])
+	}
+	if strings.EqualFold(raw, "bearer") {
+		return ""
+	}
+	return raw
+}
+
 // touch records use at most once a minute per token, so authentication does
 // not turn every read into a write.
 func (s *Service) touch(ctx context.Context, t *Token) {
@@ -130,6 +148,18 @@ func (s *Service) touch(ctx context.Context, t *Token) {
 		return
 	}
 	_, _ = s.db.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", t.ID).Exec(ctx)
+}
+
+// isTokenFailure reports whether err means the token itself was wrong (as
+// opposed to the database being unreachable): what the Guard counts.
+func isTokenFailure(err error) bool { return apperr.CodeOf(err) == apperr.Unauthenticated }
+
+// failureReason is the message of a token failure, for the log.
+func failureReason(err error) string {
+	if e, ok := apperr.As(err); ok {
+		return e.Message
+	}
+	return err.Error()
 }
 
 func invalidToken() error {
