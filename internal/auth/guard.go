@@ -23,7 +23,7 @@ type Guard struct {
 	now  func() time.Time
 
 	mu      sync.Mutex
-	clients map[string]*list.Element // of *failures
+	clients map[string]*list.Element // of *record
 	lru     *list.List               // most recent failure first
 }
 
@@ -51,12 +51,13 @@ const (
 	firstDelay          = time.Second
 )
 
-// failures is what the Guard knows about one address.
-type failures struct {
-	client string
-	count  int       // failures in a row
-	last   time.Time // of the latest failure
-	until  time.Time // attempts before this are refused
+// record is what the Guard knows about one address.
+type record struct {
+	client  string
+	count   int           // failures in a row
+	last    time.Time     // of the latest failure
+	until   time.Time     // attempts before this are refused
+	backoff time.Duration // the wait the latest failure started
 }
 
 // NewGuard returns a Guard with opts.
@@ -73,50 +74,83 @@ func NewGuard(opts GuardOptions) *Guard {
 	return &Guard{opts: opts, now: time.Now, clients: make(map[string]*list.Element), lru: list.New()}
 }
 
-// Blocked returns how long client must still wait before it may try to
-// authenticate again, or 0.
-func (g *Guard) Blocked(client string) time.Duration {
+// Begin admits an authentication attempt by client, or returns how long
+// the client must still wait (refuse the attempt unchecked). A client that
+// has failed before is counted as failing again at once (counted is true), so
+// that concurrent guesses cannot slip past the limit; a client without
+// failures is not, so that its concurrent requests are never held up. Pass
+// counted on to Failed or Refund.
+func (g *Guard) Begin(client string) (wait time.Duration, counted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	el, ok := g.clients[client]
 	if !ok {
-		return 0
+		return 0, false
 	}
-	return max(el.Value.(*failures).until.Sub(g.now()), 0)
+	f := el.Value.(*record)
+	if wait := f.until.Sub(g.now()); wait > 0 {
+		return wait, false
+	}
+	g.fail(el)
+	return 0, true
 }
 
-// Failed records a failed authentication by client and returns how long it
-// must now wait (0 while it has free failures left).
-func (g *Guard) Failed(client string) (wait time.Duration, count int) {
+// Failed records a failed attempt admitted by Begin and returns the
+// failures in a row and the wait it started (0 while free failures remain).
+func (g *Guard) Failed(client string, counted bool) (failures int, backoff time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.now()
-	var f *failures
-	if el, ok := g.clients[client]; ok {
-		f = el.Value.(*failures)
-		g.lru.MoveToFront(el)
-		if now.Sub(f.last) > 2*g.opts.MaxDelay {
-			f.count = 0
-		}
-	} else {
+	el, ok := g.clients[client]
+	switch {
+	case !ok:
 		for g.lru.Len() >= g.opts.MaxClients {
 			oldest := g.lru.Back()
-			delete(g.clients, oldest.Value.(*failures).client)
+			delete(g.clients, oldest.Value.(*record).client)
 			g.lru.Remove(oldest)
 		}
-		f = &failures{client: client}
-		g.clients[client] = g.lru.PushFront(f)
+		el = g.lru.PushFront(&record{client: client})
+		g.clients[client] = el
+		g.fail(el)
+	case !counted:
+		g.fail(el)
+	}
+	f := el.Value.(*record)
+	return f.count, f.backoff
+}
+
+// Refund takes back an attempt that Begin counted but that proved nothing
+// (the database could not be asked).
+func (g *Guard) Refund(client string, counted bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if el, ok := g.clients[client]; ok && counted {
+		f := el.Value.(*record)
+		f.count = max(f.count-1, 0)
+		if f.count <= g.opts.FreeFailures {
+			f.until, f.backoff = time.Time{}, 0
+		}
+	}
+}
+
+// fail counts one more failure on el's client and starts its wait once the
+// free failures are used up.
+func (g *Guard) fail(el *list.Element) {
+	f := el.Value.(*record)
+	now := g.now()
+	g.lru.MoveToFront(el)
+	if now.Sub(f.last) > 2*g.opts.MaxDelay {
+		f.count = 0
 	}
 	f.count++
 	f.last = now
+	f.backoff = 0
 	if over := f.count - g.opts.FreeFailures; over > 0 {
-		wait = g.opts.MaxDelay
+		f.backoff = g.opts.MaxDelay
 		if over <= 30 { // beyond that the shift overflows; the cap applies anyway
-			wait = min(firstDelay<<(over-1), g.opts.MaxDelay)
+			f.backoff = min(firstDelay<<(over-1), g.opts.MaxDelay)
 		}
-		f.until = now.Add(wait)
+		f.until = now.Add(f.backoff)
 	}
-	return wait, f.count
 }
 
 // Succeeded forgets client's failures.

@@ -23,53 +23,112 @@ func guardAt(c *clock, opts GuardOptions) *Guard {
 	return g
 }
 
+// attempt is one failed attempt by client: the wait that refused it, or
+// the failures in a row and the backoff it started.
+func attempt(g *Guard, client string) (wait time.Duration, failures int, backoff time.Duration) {
+	wait, counted := g.Begin(client)
+	if wait > 0 {
+		return wait, 0, 0
+	}
+	failures, backoff = g.Failed(client, counted)
+	return 0, failures, backoff
+}
+
+// blocked is how long client must wait, without counting an attempt.
+func blocked(g *Guard, client string) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if el, ok := g.clients[client]; ok {
+		return max(el.Value.(*record).until.Sub(g.now()), 0)
+	}
+	return 0
+}
+
 func TestGuardBacksOffPerClient(t *testing.T) {
 	c := newClock()
 	g := guardAt(c, GuardOptions{FreeFailures: 3, MaxDelay: time.Minute})
 	for i := 1; i <= 3; i++ {
-		if wait, n := g.Failed("10.0.0.1"); wait != 0 || n != i {
-			t.Fatalf("free failure %d: wait %s, count %d", i, wait, n)
+		if wait, n, backoff := attempt(g, "10.0.0.1"); wait != 0 || n != i || backoff != 0 {
+			t.Fatalf("free failure %d: wait %s, count %d, backoff %s", i, wait, n, backoff)
 		}
 	}
-	if g.Blocked("10.0.0.1") != 0 {
+	if blocked(g, "10.0.0.1") != 0 {
 		t.Fatal("blocked within the free failures")
 	}
-	// Each further failure doubles the wait, up to MaxDelay.
+	// Each further failure doubles the wait, up to MaxDelay; attempts
+	// during the wait are refused and not counted.
 	for _, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute} {
-		wait, _ := g.Failed("10.0.0.1")
-		if wait != want {
-			t.Fatalf("wait %s, want %s", wait, want)
+		if _, _, backoff := attempt(g, "10.0.0.1"); backoff != want {
+			t.Fatalf("backoff %s, want %s", backoff, want)
 		}
-		if b := g.Blocked("10.0.0.1"); b != want {
-			t.Fatalf("Blocked = %s, want %s", b, want)
+		if wait, _, _ := attempt(g, "10.0.0.1"); wait != want {
+			t.Fatalf("an attempt during the wait: wait %s, want %s", wait, want)
 		}
-		if g.Blocked("10.0.0.2") != 0 {
+		if blocked(g, "10.0.0.2") != 0 {
 			t.Fatal("another client is blocked")
 		}
 		c.advance(want)
-		if g.Blocked("10.0.0.1") != 0 {
+		if blocked(g, "10.0.0.1") != 0 {
 			t.Fatalf("still blocked after waiting %s", want)
 		}
 	}
 	// A success clears the record.
+	if wait, _ := g.Begin("10.0.0.1"); wait != 0 {
+		t.Fatal("refused after the wait")
+	}
 	g.Succeeded("10.0.0.1")
-	if wait, n := g.Failed("10.0.0.1"); wait != 0 || n != 1 {
-		t.Fatalf("after a success: wait %s, count %d", wait, n)
+	if _, n, _ := attempt(g, "10.0.0.1"); n != 1 {
+		t.Fatalf("after a success: count %d", n)
 	}
 	// So does a long quiet time.
 	for range 5 {
-		g.Failed("10.0.0.3")
+		attempt(g, "10.0.0.3")
 	}
 	c.advance(2*time.Minute + time.Second)
-	if wait, n := g.Failed("10.0.0.3"); wait != 0 || n != 1 {
-		t.Fatalf("after a quiet time: wait %s, count %d", wait, n)
+	if wait, n, backoff := attempt(g, "10.0.0.3"); wait != 0 || n != 1 || backoff != 0 {
+		t.Fatalf("after a quiet time: wait %s, count %d, backoff %s", wait, n, backoff)
+	}
+	// An attempt that proved nothing (database down) is taken back.
+	for range 3 {
+		attempt(g, "10.0.0.5")
+	}
+	_, counted := g.Begin("10.0.0.5")
+	g.Refund("10.0.0.5", counted)
+	if blocked(g, "10.0.0.5") != 0 {
+		t.Fatal("an attempt that proved nothing counted")
 	}
 	// A huge number of failures neither overflows nor exceeds the cap.
 	for range 200 {
-		g.Failed("10.0.0.4")
+		attempt(g, "10.0.0.4")
+		c.advance(time.Minute)
 	}
-	if b := g.Blocked("10.0.0.4"); b != time.Minute {
-		t.Fatalf("after 200 failures Blocked = %s, want the cap", b)
+	if _, _, backoff := attempt(g, "10.0.0.4"); backoff != time.Minute {
+		t.Fatalf("after 200 failures backoff = %s, want the cap", backoff)
+	}
+}
+
+// TestGuardCountsConcurrentGuesses: a client that has failed cannot get
+// more attempts checked by sending them at once, while a client without
+// failures is never held up however many requests it has in flight.
+func TestGuardCountsConcurrentGuesses(t *testing.T) {
+	g := guardAt(newClock(), GuardOptions{FreeFailures: 5})
+	attempt(g, "attacker")
+	admitted := 0
+	for range 100 { // all in flight together: none has finished yet
+		if wait, counted := g.Begin("attacker"); wait == 0 {
+			admitted++
+			if !counted {
+				t.Fatal("an attempt of a failing client was not counted")
+			}
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("%d concurrent attempts admitted after one failure, want 5", admitted)
+	}
+	for range 100 {
+		if wait, counted := g.Begin("busy-app"); wait != 0 || counted {
+			t.Fatal("a client without failures was held up")
+		}
 	}
 }
 
@@ -77,20 +136,20 @@ func TestGuardMemoryIsBounded(t *testing.T) {
 	c := newClock()
 	g := guardAt(c, GuardOptions{FreeFailures: 1, MaxClients: 100})
 	for range 3 {
-		g.Failed("victim-of-eviction")
+		attempt(g, "victim-of-eviction")
 	}
 	for i := range 10_000 {
-		g.Failed("10.1." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
+		attempt(g, "10.1."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
 		c.advance(time.Millisecond)
 	}
 	if n := g.Tracked(); n != 100 {
 		t.Fatalf("tracking %d clients, want at most 100", n)
 	}
 	// The most recent failures are the ones kept.
-	if _, n := g.Failed("10.1.39.15"); n != 2 {
+	if _, n, _ := attempt(g, "10.1.39.15"); n != 2 {
 		t.Errorf("the last client to fail was forgotten (count %d)", n)
 	}
-	if _, n := g.Failed("victim-of-eviction"); n != 1 {
+	if _, n, _ := attempt(g, "victim-of-eviction"); n != 1 {
 		t.Errorf("the oldest client was kept (count %d)", n)
 	}
 }

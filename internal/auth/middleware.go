@@ -68,7 +68,8 @@ func (s *Service) authenticateClient(ctx context.Context, bearer string) (Princi
 	if s.disabled || s.guard == nil || client == "" || bearerToken(bearer) == "" {
 		return s.Authenticate(ctx, bearer)
 	}
-	if wait := s.guard.Blocked(client); wait > 0 {
+	wait, counted := s.guard.Begin(client)
+	if wait > 0 {
 		s.guard.opts.Log.Debug().Str("client", client).Dur("retryAfter", wait).Msg("authentication attempt refused: the client must wait after failed attempts")
 		return Principal{}, rateLimited(wait)
 	}
@@ -77,15 +78,17 @@ func (s *Service) authenticateClient(ctx context.Context, bearer string) (Princi
 	case err == nil:
 		s.guard.Succeeded(client)
 	case isTokenFailure(err):
-		wait, count := s.guard.Failed(client)
-		ev := s.guard.opts.Log.Warn().Str("client", client).Int("failures", count).Str("reason", failureReason(err))
+		failures, backoff := s.guard.Failed(client, counted)
+		ev := s.guard.opts.Log.Warn().Str("client", client).Int("failures", failures).Str("reason", failureReason(err))
 		if id := tokenID(bearer); id != "" {
 			ev = ev.Str("tokenId", id)
 		}
-		if wait > 0 {
-			ev = ev.Dur("backoff", wait)
+		if backoff > 0 {
+			ev = ev.Dur("backoff", backoff)
 		}
 		ev.Msg("authentication failed")
+	default: // the token could not be checked: no failure of the client's
+		s.guard.Refund(client, counted)
 	}
 	return p, err
 }
