@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -25,7 +24,10 @@ import (
 // the others fail at once with ErrUnavailable; one publish per
 // HealthCheckInterval tries Redis again, and publishing resumes as soon as
 // one succeeds or the subscription connection is back. An outage holds up
-// the first publisher for the deadline, not every one.
+// the first publisher for the deadline, not every one. Events that could not
+// be published are not lost silently: once Redis takes messages again, the
+// bus asks every instance (on a channel of its own) to send Resync to its
+// subscriptions, whose connection to Redis may never have broken.
 type Redis struct {
 	client *redis.Client
 	ps     *redis.PubSub
@@ -50,10 +52,13 @@ var _ Bus = (*Redis)(nil)
 // NewRedis returns a bus on client. The bus opens one extra connection of its
 // own for subscriptions; Close releases it but leaves client open.
 func NewRedis(client *redis.Client, opts Options) *Redis {
+	opts = opts.withDefaults()
 	r := &Redis{
-		client:   client,
-		ps:       client.Subscribe(context.Background()), // no channels: nothing is sent yet
-		opts:     opts.withDefaults(),
+		client: client,
+		// The subscription connection always carries the resync channel;
+		// go-redis subscribes it again whenever it reconnects.
+		ps:       client.Subscribe(context.Background(), resyncChannel(opts.Prefix)),
+		opts:     opts,
 		barriers: newBarriers(),
 		done:     make(chan struct{}),
 	}
@@ -63,82 +68,6 @@ func NewRedis(client *redis.Client, opts Options) *Redis {
 	go r.receiveLoop()
 	go r.healthLoop()
 	return r
-}
-
-// Publish sends payload to the subscribers of topic on every instance. It
-// waits for Redis to accept the message, never for a subscriber to read it,
-// and fails (rather than queueing) while Redis is unreachable: after at most
-// Options.PublishTimeout, or at once with ErrUnavailable while an earlier
-// publish found Redis unreachable and no publish has succeeded since.
-func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error {
-	if r.fan.closed.Load() {
-		return ErrClosed
-	}
-	probe, ok := r.gate.enter()
-	if !ok {
-		return fmt.Errorf("pubsub: publish %s: %w", topic, ErrUnavailable)
-	}
-	pctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
-	err := r.client.Publish(pctx, r.channel(topic), payload).Err()
-	cancel()
-	r.gate.leave(probe, err, ctx.Err() != nil)
-	if err != nil {
-		return fmt.Errorf("pubsub: publish %s: %w", topic, err)
-	}
-	r.stats.published.Add(1)
-	return nil
-}
-
-// publishGate keeps an outage from holding up every publisher for the
-// publish deadline. After a publish fails, the others fail at once; one
-// publish per interval tries Redis again (a probe), and the first that
-// succeeds, or the subscription connection coming back, opens the gate.
-type publishGate struct {
-	interval  time.Duration
-	mu        sync.Mutex
-	failing   bool      // the last publish that finished failed
-	probing   bool      // a probe is trying Redis now
-	nextProbe time.Time // while failing, when the next probe may start
-}
-
-// enter reports whether a publish may try Redis now, and whether it does so
-// as the probe of a failing gate.
-func (g *publishGate) enter() (probe, ok bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	switch {
-	case !g.failing:
-		return false, true
-	case g.probing || time.Now().Before(g.nextProbe):
-		return false, false
-	default:
-		g.probing = true
-		return true, true
-	}
-}
-
-// leave records how a publish that entered ended: succeeded, failed, or
-// abandoned by its caller, which says nothing about Redis.
-func (g *publishGate) leave(probe bool, err error, abandoned bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if probe {
-		g.probing = false
-	}
-	switch {
-	case err == nil:
-		g.failing = false
-	case !abandoned:
-		g.failing = true
-		g.nextProbe = time.Now().Add(g.interval)
-	}
-}
-
-// open lets publishes through again: Redis answered on another connection.
-func (g *publishGate) open() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failing = false
 }
 
 // Subscribe starts receiving messages published to topic after it returns:

@@ -66,7 +66,9 @@ func (r *Redis) receiveLoop() {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			if topic, ok := strings.CutPrefix(m.Channel, r.opts.Prefix); ok {
+			if m.Channel == resyncChannel(r.opts.Prefix) {
+				r.fan.resync() // an instance could not publish some events
+			} else if topic, ok := strings.CutPrefix(m.Channel, r.opts.Prefix); ok {
 				r.fan.deliver(topic, []byte(m.Payload))
 			}
 		case *redis.Pong:
@@ -80,6 +82,7 @@ func (r *Redis) receiveLoop() {
 // healthLoop pings the subscription connection every HealthCheckInterval so
 // that a live connection always has something to read before the deadline of
 // receiveLoop. A PING that cannot be written makes go-redis reconnect at once.
+// It also announces failed publishes (announceLosses).
 func (r *Redis) healthLoop() {
 	defer r.loops.Done()
 	tick := time.NewTicker(r.opts.HealthCheckInterval)
@@ -93,6 +96,7 @@ func (r *Redis) healthLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.HealthCheckInterval)
 		_ = r.ps.Ping(ctx, healthPayload)
 		cancel()
+		r.announceLosses()
 	}
 }
 

@@ -283,3 +283,38 @@ func TestRedisPublishDuringOutageIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisFailedPublishMakesEveryInstanceResync: an event that could not be
+// published is not lost silently, even for an instance whose own connection
+// to Redis never broke: once Redis takes messages, every instance's
+// resyncing subscriptions get a Resync and reload their state.
+func TestRedisFailedPublishMakesEveryInstanceResync(t *testing.T) {
+	t.Parallel()
+	client := newRedisClient(t)
+	prefix := testPrefix(t)
+	opts := Options{Prefix: prefix, HealthCheckInterval: 100 * time.Millisecond}
+	publisher := newRedisBus(t, client, opts)
+	other := newRedisBus(t, client, opts)
+	resyncing, err := other.Subscribe(t.Context(), "acct", WithResync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(resyncing.Close)
+	plain := subscribe(t, other, "acct")
+
+	// The publisher gives up on an event (here its caller does; an outage
+	// or a timeout is the same to the subscribers).
+	gaveUp, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := publisher.Publish(gaveUp, "acct", []byte("lost")); err == nil {
+		t.Fatal("a publish with a cancelled context succeeded")
+	}
+	if m := receive(t, resyncing, waitTimeout); !m.Resync {
+		t.Fatalf("the other instance's resyncing subscription got %+v, want a Resync", m)
+	}
+	// Subscriptions that did not ask for resyncs get nothing extra.
+	publish(t, publisher, "acct", "next")
+	if m := receive(t, plain, waitTimeout); m.Resync || string(m.Payload) != "next" {
+		t.Fatalf("the plain subscription got %+v, want the next event", m)
+	}
+}
