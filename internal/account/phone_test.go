@@ -57,6 +57,8 @@ func TestNormalizePhoneAcceptsMobileAndLandline(t *testing.T) {
 		{"+44 7400 123456", "", "+447400123456"},     // mobile
 		{"+49/151/234.567.89", "", "+4915123456789"}, // other separators
 		{"\u00a0+49\u00a0151 23456789 ", "", "+4915123456789"},
+		{"+４９ １５１ ２３４５６７８９", "", "+4915123456789"}, // full-width digits
+		{"+٤٩ ١٥١ ٢٣٤٥٦٧٨٩", "", "+4915123456789"}, // Arabic-Indic digits
 	}
 	for _, c := range cases {
 		got, err := NormalizePhone(c.in, c.region)
