@@ -39,12 +39,20 @@ type Service struct {
 	now func() time.Time
 	// Disabled makes every request an ADMIN without a token (development only).
 	disabled bool
+	// feed announces revocations to every instance; conns are this
+	// instance's websockets, ended when their token is revoked.
+	feed  RevocationFeed
+	conns connections
 }
 
 // NewService returns a token service over db. With disabled set, Authenticate
 // accepts anything; the server refuses that on non-loopback addresses.
-func NewService(db bun.IDB, disabled bool) *Service {
-	return &Service{db: db, now: time.Now, disabled: disabled}
+func NewService(db bun.IDB, disabled bool, opts ...Option) *Service {
+	s := &Service{db: db, now: time.Now, disabled: disabled}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Disabled reports whether auth is off.
@@ -138,7 +146,9 @@ func (s *Service) List(ctx context.Context) ([]Token, error) {
 	return ts, nil
 }
 
-// Revoke marks a token revoked; revoking twice keeps the first time.
+// Revoke marks a token revoked; revoking twice keeps the first time. Every
+// websocket opened with the token, on every instance, is closed (see
+// TrackConnection); revoking again announces it again.
 func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 	var t Token
 	err := s.db.NewSelect().Model(&t).Where("id = ?", id).Scan(ctx)
@@ -154,6 +164,9 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 		if _, err := s.db.NewUpdate().Model(&t).Column("revoked_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("auth: revoke token: %w", err)
 		}
+	}
+	if err := s.announce(ctx, t.ID); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
