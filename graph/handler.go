@@ -100,7 +100,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
 	}
-	srv.AroundOperations(refuseEndedConnections)
+	srv.AroundOperations(refuseEndedConnections(r.Auth))
 	srv.AroundOperations(RequireToken)
 	srv.AroundOperations(limitSubscriptions(max(opts.MaxSubscriptions, 1), metrics))
 	srv.SetErrorPresenter(ErrorPresenter)

@@ -204,6 +204,8 @@ func (s *socket) finish() {
 type connectionAuth interface {
 	AuthenticateInit(ctx context.Context, payload map[string]any) (context.Context, error)
 	TrackConnection(tokenID string, end func()) (untrack func())
+	CheckActive(ctx context.Context, tokenID string) error
+	EndConnections(tokenID string) int
 }
 
 // initConnection is the websocket InitFunc: it authenticates the
@@ -246,14 +248,30 @@ func initConnection(a connectionAuth, metrics SubscriptionMetrics) transport.Web
 }
 
 // refuseEndedConnections refuses every operation on a websocket whose token
-// was revoked, for the moment between the revocation and the close.
-func refuseEndedConnections(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if st := connStateFrom(ctx); st != nil && st.ended.Load() {
-		err := apperr.New(apperr.Unauthenticated, "the API token of this websocket was revoked").
-			WithSuggestion("Ask an ADMIN for a new token and open a new websocket with it.")
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
+// was revoked: it checks the token before each operation, so none runs once
+// the revocation is committed, even before its announcement arrived (and
+// then ends the token's websockets here at once).
+func refuseEndedConnections(a connectionAuth) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		st := connStateFrom(ctx)
+		if st == nil {
+			return next(ctx)
+		}
+		var err error
+		if p, ok := auth.FromContext(ctx); ok && p.TokenID != "" && !st.ended.Load() {
+			if err = a.CheckActive(ctx, p.TokenID); apperr.CodeOf(err) == apperr.Unauthenticated {
+				a.EndConnections(p.TokenID)
+			}
+		}
+		if st.ended.Load() {
+			err = apperr.New(apperr.Unauthenticated, "the API token of this websocket was revoked").
+				WithSuggestion("Ask an ADMIN for a new token and open a new websocket with it.")
+		}
+		if err != nil {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
+		}
+		return next(ctx)
 	}
-	return next(ctx)
 }
 
 // guardedWebsockets wraps an implementation so that each connection is

@@ -218,3 +218,38 @@ func TestRevocationClosesWebsockets(t *testing.T) {
 		})
 	}
 }
+
+// An operation on a websocket whose token was revoked where the
+// announcement never arrived (another instance revoked it; the bus lost the
+// event) is refused, and the socket closes.
+func TestRevokedTokenRefusedWithoutAnnouncement(t *testing.T) {
+	s := apptest.Start(t, nil)
+	ctx := wsCtx(t)
+	tok, secret, err := s.App.Auth.Create(ctx, "doomed", auth.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := mustDial(t, ctx, s, apptest.TransportWS, nil)
+	mustSend(t, ctx, ws, "connection_init", "", map[string]any{"Authorization": secret})
+	mustRead(t, ctx, ws, "connection_ack", "ping")
+	elsewhere := auth.NewService(s.App.DB.DB, false) // an instance this one does not hear
+	if _, err := elsewhere.Revoke(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, ctx, ws, "subscribe", "m", map[string]any{"query": `mutation { createApiToken(input: {name: "after-revocation", role: VIEWER}) { token } }`})
+	seen := wantClose(t, ctx, ws, 4401, "token revoked")
+	for _, m := range seen { // the refusal may arrive before the close, or not at all
+		if m.ID == "m" && m.Type == "next" && !strings.Contains(string(m.Payload), `"code":"UNAUTHENTICATED"`) {
+			t.Errorf("the mutation answered %s, want UNAUTHENTICATED", m.Payload)
+		}
+	}
+	tokens, err := s.App.Auth.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tokens {
+		if tk.Name == "after-revocation" {
+			t.Error("the mutation ran on a revoked token's websocket")
+		}
+	}
+}

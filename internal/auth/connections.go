@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -129,6 +131,26 @@ func (s *Service) announce(ctx context.Context, tokenID string) error {
 	if err := s.feed.AnnounceRevocation(ctx, tokenID); err != nil {
 		return apperr.Wrap(err, apperr.Unavailable, "the token is revoked, but the other instances could not be told to close its open websockets").
 			WithSuggestion("Retry revokeApiToken: revoking again tells them again. They also recheck on their own when the event bus reconnects.")
+	}
+	return nil
+}
+
+// CheckActive checks that a token authenticated earlier (at a websocket's
+// connection_init) is still valid: an UNAUTHENTICATED error when it was
+// revoked since, UNAVAILABLE when the check cannot run. Each operation on a
+// websocket runs it, so none runs after a revocation committed, even before
+// the announcement reaches this instance.
+func (s *Service) CheckActive(ctx context.Context, tokenID string) error {
+	var t Token
+	err := s.db.NewSelect().Model(&t).Column("id", "revoked_at").Where("id = ?", tokenID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return invalidToken()
+	}
+	if err != nil {
+		return apperr.Wrap(err, apperr.Unavailable, "could not check the API token")
+	}
+	if t.RevokedAt != nil {
+		return revokedToken()
 	}
 	return nil
 }

@@ -115,8 +115,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		return Principal{}, invalidToken()
 	}
 	if t.RevokedAt != nil {
-		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token was revoked").
-			WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
+		return Principal{}, revokedToken()
 	}
 	s.touch(ctx, &t)
 	return Principal{TokenID: t.ID, TokenName: t.Name, Role: t.Role}, nil
@@ -130,6 +129,11 @@ func (s *Service) touch(ctx context.Context, t *Token) {
 		return
 	}
 	_, _ = s.db.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", t.ID).Exec(ctx)
+}
+
+func revokedToken() error {
+	return apperr.New(apperr.Unauthenticated, "the API token was revoked").
+		WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
 }
 
 func invalidToken() error {
