@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,43 @@ func TestRevocationClosesWebsocketsOnEveryInstance(t *testing.T) {
 		if m.Type == "next" && m.ID == "q2" {
 			break
 		}
+	}
+}
+
+// An operation on an open websocket while the database is down answers
+// UNAVAILABLE (retryable), not INTERNAL: the token check before each
+// operation is the first thing to need the database.
+func TestWebsocketOperationWithDatabaseDown(t *testing.T) {
+	pgURL := storetest.URL(t, store.Postgres)
+	pg := apptest.NewProxy(t, hostPort(t, pgURL))
+	s := apptest.Start(t, apptest.Env{"DATABASE_URL": pg.Rewrite(t, pgURL)})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ws := openLive(t, ctx, s, s.Token(t, auth.Operator))
+	pg.Cut()
+	if err := ws.Send(ctx, "subscribe", "down", map[string]any{"query": `{ accounts(first: 5) { edges { node { id } } } }`}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the answer: %v", err)
+		}
+		if m.ID != "down" {
+			continue
+		}
+		raw := m.Payload // an error message's payload is the errors
+		if m.Type == "next" {
+			var resp struct{ Errors json.RawMessage }
+			if err := json.Unmarshal(m.Payload, &resp); err != nil {
+				t.Fatal(err)
+			}
+			raw = resp.Errors
+		}
+		errs := apptest.Errors(t, raw)
+		if len(errs) != 1 || errs[0].Code() != "UNAVAILABLE" || errs[0].Extensions["retryable"] != true {
+			t.Fatalf("%s %s, want one retryable UNAVAILABLE error", m.Type, m.Payload)
+		}
+		return
 	}
 }
