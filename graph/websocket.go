@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,7 +374,8 @@ func (c *guardedConn) closeWith(code websocket.StatusCode, reason string) {
 	c.deadline.Stop()
 	c.mu.Unlock()
 	if len(reason) > closeReasonLimit {
-		reason = reason[:closeReasonLimit]
+		// A reason may quote the client (an id); cut it on a rune boundary.
+		reason = strings.ToValidUTF8(reason[:closeReasonLimit], "")
 	}
 	_ = c.WebsocketConn.WriteClose(int(code), reason)
 	_ = c.WebsocketConn.Close()

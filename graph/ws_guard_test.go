@@ -19,6 +19,9 @@ import (
 
 const liveStatus = `subscription { accountStatusChanged { accountId } }`
 
+// longID is a subscription id too long for a close reason, cut inside a rune.
+var longID = strings.Repeat("é", 100)
+
 // wantClose reads until the server closes ws and checks code and reason.
 func wantClose(t *testing.T, ctx context.Context, ws *apptest.WS, code websocket.StatusCode, reason string) []apptest.Message {
 	t.Helper()
@@ -88,6 +91,10 @@ func TestTransportWSProtocolViolations(t *testing.T) {
 			`{"type":"subscribe","id":"live","payload":{"query":"` + liveStatus + `"}}`,
 			`{"type":"subscribe","id":"live","payload":{"query":"` + liveStatus + `"}}`,
 		}, 4409, "Subscriber for live already exists"},
+		{"duplicate long subscription id", true, []string{
+			`{"type":"subscribe","id":"` + longID + `","payload":{"query":"` + liveStatus + `"}}`,
+			`{"type":"subscribe","id":"` + longID + `","payload":{"query":"` + liveStatus + `"}}`,
+		}, 4409, "Subscriber for ééé"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
