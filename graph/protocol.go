@@ -113,6 +113,18 @@ func (c *guardedConn) check(data []byte) *violation {
 		if !objectOrNull(m.Payload) {
 			return &violation{code: closeBadRequest, reason: "Invalid message received: the " + *m.Type + " payload must be an object"}
 		}
+		c.mu.Lock()
+		authed := c.authed
+		c.mu.Unlock()
+		if !authed {
+			// The protocol allows pings at any time; gqlgen reads only
+			// connection_init before the ack, so they are answered here.
+			// They do not extend the authentication deadline.
+			if *m.Type == "ping" {
+				return &violation{reply: []any{legacyMessage{Type: "pong"}}}
+			}
+			return &violation{}
+		}
 	case "subscribe":
 		if id == "" {
 			return &violation{code: closeBadRequest, reason: "Invalid message received: subscribe needs an id"}
@@ -174,7 +186,8 @@ func (c *guardedConn) checkLegacy(m clientMessage) *violation {
 	return nil
 }
 
-// legacyMessage is a server message of the legacy graphql-ws protocol.
+// legacyMessage is a server message of the legacy graphql-ws protocol (and
+// the same envelope of graphql-transport-ws).
 type legacyMessage struct {
 	Type    string          `json:"type"`
 	ID      string          `json:"id,omitempty"`

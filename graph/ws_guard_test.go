@@ -260,3 +260,41 @@ func TestRevokedTokenRefusedWithoutAnnouncement(t *testing.T) {
 		}
 	}
 }
+
+// graphql-transport-ws allows pings before connection_init; they are
+// answered, but do not keep an unauthenticated socket open past
+// WS_INIT_TIMEOUT.
+func TestTransportWSPingsBeforeInit(t *testing.T) {
+	s := apptest.Start(t, apptest.Env{"WS_INIT_TIMEOUT": "300ms"})
+	t.Run("answered", func(t *testing.T) {
+		ctx := wsCtx(t)
+		ws := mustDial(t, ctx, s, apptest.TransportWS, nil)
+		mustSend(t, ctx, ws, "ping", "", nil)
+		mustRead(t, ctx, ws, "pong")
+		mustSend(t, ctx, ws, "pong", "", nil) // unsolicited pongs are allowed too
+		mustSend(t, ctx, ws, "connection_init", "", map[string]any{"Authorization": s.Token(t, auth.Viewer)})
+		mustRead(t, ctx, ws, "connection_ack", "ping")
+	})
+	t.Run("no way around the deadline", func(t *testing.T) {
+		ctx := wsCtx(t)
+		ws := mustDial(t, ctx, s, apptest.TransportWS, nil)
+		start := time.Now()
+		for {
+			mustSend(t, ctx, ws, "ping", "", nil)
+			m, err := ws.Read(ctx)
+			if code := websocket.CloseStatus(err); code != -1 {
+				if code != 4408 {
+					t.Fatalf("closed with %d (%v), want 4408", code, err)
+				}
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type != "pong" {
+				t.Fatalf("got %s, want pong", m.Type)
+			}
+		}
+		t.Logf("closed %v after connecting", time.Since(start))
+	})
+}
