@@ -153,3 +153,33 @@ func TestWebsocketOperationWithDatabaseDown(t *testing.T) {
 		return
 	}
 }
+
+// A revocation made while Redis is down cannot be announced: revokeApiToken
+// says so (UNAVAILABLE, retryable), and the other instance closes the
+// token's websocket on its own once its bus reconnects, by rechecking the
+// tokens of its open websockets.
+func TestRevocationDuringARedisOutage(t *testing.T) {
+	redis := testenv.StartRedis(t)
+	env := apptest.Env{"DATABASE_URL": storetest.URL(t, store.Postgres), "REDIS_URL": redis.URL()}
+	a := apptest.Start(t, env)
+	b := apptest.Start(t, env)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	admin := a.Client(apptest.Bearer(a.Token(t, auth.Admin)))
+	tok, secret, err := a.App.Auth.Create(ctx, "doomed", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB := openLive(t, ctx, b, secret)
+
+	redis.Kill(t)
+	e := apptest.Post(t, admin, revokeToken, client.Var("id", tok.ID)).Only(t)
+	if e.Code() != "UNAVAILABLE" || e.Extensions["retryable"] != true || !strings.Contains(e.Message, "revoked") {
+		t.Errorf("revokeApiToken with Redis down: %+v, want a retryable UNAVAILABLE saying the token is revoked", e)
+	}
+	redis.Start(t)
+	code, reason, seen := onB.ReadUntilClosed(ctx)
+	if code != 4401 || reason != "token revoked" {
+		t.Errorf("instance B: closed with %d %q after %v, want 4401 \"token revoked\" once Redis is back", code, reason, seen)
+	}
+}
