@@ -39,7 +39,10 @@ type clientMessage struct {
 
 // operationPayload is what subscribe (start) carries.
 type operationPayload struct {
-	Query *string `json:"query"`
+	Query         *string         `json:"query"`
+	OperationName json.RawMessage `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
 }
 
 // violation is a client message that breaks the protocol.
@@ -130,7 +133,7 @@ func (c *guardedConn) check(data []byte) *violation {
 			return &violation{code: closeBadRequest, reason: "Invalid message received: subscribe needs an id"}
 		}
 		if !validOperation(m.Payload) {
-			return &violation{code: closeBadRequest, reason: `Invalid message received: subscribe needs a payload with a "query" string`}
+			return &violation{code: closeBadRequest, reason: `Invalid message received: subscribe needs a payload with a "query" string (and object variables)`}
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -174,7 +177,7 @@ func (c *guardedConn) checkLegacy(m clientMessage) *violation {
 		if !authed {
 			return nil // gqlgen refuses anything before connection_init
 		}
-		err := apperr.Invalid("payload", `start carries no operation: its payload needs a "query" string`,
+		err := apperr.Invalid("payload", `start needs a payload with a "query" string (and object variables)`,
 			`Send {"type": "start", "id": "1", "payload": {"query": "{ health { status } }"}}.`)
 		gqlErr := presentError(context.Background(), err)
 		errs, _ := json.Marshal([]any{gqlErr})
@@ -200,15 +203,22 @@ func objectOrNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || raw[0] == '{' || bytes.Equal(raw, []byte("null"))
 }
 
-// validOperation reports whether a subscribe (start) payload is an object
-// with a query string.
+// validOperation reports whether a subscribe (start) payload has the shape
+// the protocol gives it: an object with a query string, and optionally an
+// operationName string and variables and extensions objects (each may be
+// null).
 func validOperation(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return false
 	}
 	var p operationPayload
-	return json.Unmarshal(raw, &p) == nil && p.Query != nil
+	if json.Unmarshal(raw, &p) != nil || p.Query == nil {
+		return false
+	}
+	name := bytes.TrimSpace(p.OperationName)
+	return (len(name) == 0 || name[0] == '"' || bytes.Equal(name, []byte("null"))) &&
+		objectOrNull(p.Variables) && objectOrNull(p.Extensions)
 }
 
 // sent notes the operations that a message from the server ends

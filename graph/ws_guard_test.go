@@ -84,6 +84,8 @@ func TestTransportWSProtocolViolations(t *testing.T) {
 		{"subscribe without a payload", true, []string{`{"type":"subscribe","id":"1"}`}, 4400, `"query" string`},
 		{"subscribe with a payload that is no object", true, []string{`{"type":"subscribe","id":"1","payload":"{ health { status } }"}`}, 4400, `"query" string`},
 		{"subscribe without a query", true, []string{`{"type":"subscribe","id":"1","payload":{"variables":{}}}`}, 4400, `"query" string`},
+		{"subscribe with variables that are no object", true, []string{`{"type":"subscribe","id":"1","payload":{"query":"{ health { status } }","variables":"x"}}`}, 4400, `"query" string`},
+		{"subscribe with an operationName that is no string", true, []string{`{"type":"subscribe","id":"1","payload":{"query":"{ health { status } }","operationName":1}}`}, 4400, `"query" string`},
 		{"complete without an id", true, []string{`{"type":"complete"}`}, 4400, "needs an id"},
 		{"ping with a payload that is no object", true, []string{`{"type":"ping","payload":7}`}, 4400, "payload must be an object"},
 		{"second connection_init", true, []string{init}, 4429, "Too many initialisation requests"},
