@@ -68,8 +68,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if err := a.openBus(ctx); err != nil {
 		return nil, err
 	}
-	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
+	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled, auth.WithRevocationFeed(revocationFeed{a.Bus}))
 	if err := a.guardAuth(); err != nil {
+		return nil, err
+	}
+	if err := a.listenRevocations(ctx); err != nil {
 		return nil, err
 	}
 	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)

@@ -50,12 +50,20 @@ type Service struct {
 	// guard slows down clients that keep sending wrong tokens; nil: no limit.
 	guard   *Guard
 	clients ClientAddresses
+	// feed announces revocations to every instance; conns are this
+	// instance's websockets, ended when their token is revoked.
+	feed  RevocationFeed
+	conns connections
 }
 
 // NewService returns a token service over db. With disabled set, Authenticate
 // accepts anything; the server refuses that on non-loopback addresses.
-func NewService(db bun.IDB, disabled bool) *Service {
-	return &Service{db: db, now: time.Now, disabled: disabled}
+func NewService(db bun.IDB, disabled bool, opts ...Option) *Service {
+	s := &Service{db: db, now: time.Now, disabled: disabled}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // UseGuard makes the middleware and websocket authentication count failed
@@ -120,8 +128,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		return Principal{}, invalidToken()
 	}
 	if t.RevokedAt != nil {
-		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token was revoked").
-			WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
+		return Principal{}, revokedToken()
 	}
 	s.touch(ctx, &t)
 	return Principal{TokenID: t.ID, TokenName: t.Name, Role: t.Role}, nil
@@ -162,6 +169,11 @@ func failureReason(err error) string {
 	return err.Error()
 }
 
+func revokedToken() error {
+	return apperr.New(apperr.Unauthenticated, "the API token was revoked").
+		WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
+}
+
 func invalidToken() error {
 	return apperr.New(apperr.Unauthenticated, "the API token is not valid").
 		WithSuggestion("Check that the whole token was copied; create a new one with 'wagraph token create --role OPERATOR' if it was lost.")
@@ -176,7 +188,9 @@ func (s *Service) List(ctx context.Context) ([]Token, error) {
 	return ts, nil
 }
 
-// Revoke marks a token revoked; revoking twice keeps the first time.
+// Revoke marks a token revoked; revoking twice keeps the first time. Every
+// websocket opened with the token, on every instance, is closed (see
+// TrackConnection); revoking again announces it again.
 func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 	var t Token
 	err := s.db.NewSelect().Model(&t).Where("id = ?", id).Scan(ctx)
@@ -192,6 +206,9 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 		if _, err := s.db.NewUpdate().Model(&t).Column("revoked_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("auth: revoke token: %w", err)
 		}
+	}
+	if err := s.announce(ctx, t.ID); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }

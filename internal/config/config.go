@@ -86,7 +86,7 @@ var Settings = []Setting{
 	{"GRAPHQL_COMPLEXITY_LIMIT", "1000", "Maximum query complexity."},
 	{"GRAPHQL_TOKEN_LIMIT", "5000", "Maximum number of tokens the parser reads from one query."},
 	{"MAX_REQUEST_BYTES", "1048576", "Maximum request body and websocket message size in bytes."},
-	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to send connection_init."},
+	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to authenticate (connection_init and its token check) before it is closed."},
 	{"WS_KEEPALIVE_INTERVAL", "15s", "Keep-alive ping interval on websockets."},
 	{"WS_MAX_SUBSCRIPTIONS", "50", "Maximum concurrent subscriptions per websocket connection."},
 	{"WS_WRITE_TIMEOUT", "10s", "A websocket client that does not take a message within this time is disconnected."},
