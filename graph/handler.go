@@ -94,8 +94,12 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryCache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(opts.ParserTokenLimit)
+	// Before gqlgen parses and validates: refuse documents whose expansion
+	// would cost more than reading them (issue 9, defect 1).
+	srv.Use(documentGuard{limits: DefaultDocumentLimits(opts.ComplexityLimit), tokenLimit: opts.ParserTokenLimit, validated: queryCache})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
