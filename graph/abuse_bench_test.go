@@ -2,9 +2,9 @@ package graph_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
