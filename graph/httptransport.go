@@ -28,7 +28,7 @@ const (
 // JSON limits of a request's parameters, checked by one pass over the bytes
 // before anything is decoded: decoding is what costs, about 0.2 µs a value.
 const (
-	maxJSONValues = 50_000
+	maxJSONValues = 25_000
 	maxJSONDepth  = 64
 )
 
