@@ -103,6 +103,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(nulGuard{}) // NUL in string input: INVALID_INPUT, not a database error
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
 	}
