@@ -220,7 +220,7 @@ func readPOST(r *http.Request) (*graphql.RawParams, *requestError) {
 		if err != nil {
 			if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return nil, badRequest(http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("the request body is larger than %d bytes (MAX_REQUEST_BYTES)", mbe.Limit),
+					fmt.Sprintf("the request body is too large: more than %d bytes (MAX_REQUEST_BYTES)", mbe.Limit),
 					"Send a smaller request: split the operation or its input, or ask the operators to raise MAX_REQUEST_BYTES.")
 			}
 			return nil, badRequest(http.StatusBadRequest, "the request body could not be read: "+err.Error(), "")
