@@ -32,6 +32,9 @@ type DocumentLimits struct {
 	// (the same alias or name under the same parent), which the
 	// overlapping-fields rule compares one with another.
 	MaxFieldPairs int
+	// MaxDirectivesPerLocation caps the directives on one field, fragment
+	// or operation, which the validator compares one with another.
+	MaxDirectivesPerLocation int
 }
 
 // DefaultDocumentLimits are generous for real clients (GraphiQL's
@@ -45,6 +48,8 @@ func DefaultDocumentLimits(complexityLimit int) DocumentLimits {
 		MaxSelections: max(10_000, 2*complexityLimit),
 		MaxDepth:      64,
 		MaxFieldPairs: 10_000,
+		// @include, @skip and @defer, with room to spare.
+		MaxDirectivesPerLocation: 16,
 	}
 }
 
@@ -91,6 +96,10 @@ func (g documentGuard) check(query string) *apperr.Error {
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, g.tokenLimit)
 	if err != nil {
 		return nil
+	}
+	if n := mostDirectives(doc); n > g.limits.MaxDirectivesPerLocation {
+		return apperr.Newf(apperr.QueryTooComplex, "the query puts %d directives on one field, fragment or operation; the limit is %d", n, g.limits.MaxDirectivesPerLocation).
+			WithSuggestion("Use each directive (@include, @skip) once per field or fragment.")
 	}
 	m := newDocMeasure(doc, g.limits)
 	total := 0
@@ -181,6 +190,39 @@ func braceDepth(q string, limit int) int {
 		}
 	}
 	return deepest
+}
+
+// mostDirectives returns the largest number of directives on one location
+// of the document (operation, variable, field, fragment, fragment spread).
+func mostDirectives(doc *ast.QueryDocument) int {
+	most := 0
+	var inSet func(set ast.SelectionSet)
+	inSet = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				most = max(most, len(sel.Directives))
+				inSet(sel.SelectionSet)
+			case *ast.InlineFragment:
+				most = max(most, len(sel.Directives))
+				inSet(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				most = max(most, len(sel.Directives))
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		most = max(most, len(op.Directives))
+		for _, v := range op.VariableDefinitions {
+			most = max(most, len(v.Directives))
+		}
+		inSet(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		most = max(most, len(f.Directives))
+		inSet(f.SelectionSet)
+	}
+	return most
 }
 
 // setStats is what a selection set expands to.

@@ -60,6 +60,8 @@ func TestDocumentGuard(t *testing.T) {
 			"more than 64 levels deep"},
 		{"one field repeated 200 times", "{" + strings.Repeat(" health { status }", 200) + " }",
 			"pairs of fields share a response name"},
+		{"a field with 50 directives", "{ health" + strings.Repeat(" @include(if: true)", 50) + " { status } }",
+			"puts 50 directives on one field"},
 		{"one alias with 200 different arguments", func() string {
 			var b strings.Builder
 			b.WriteString("{")
@@ -89,6 +91,7 @@ func TestDocumentGuard(t *testing.T) {
 		introspectionQuery,
 		`query { ...A ...B } fragment A on Query { health { status } viewer { role } } fragment B on Query { health { status version } viewer { role } }`,
 		"{" + strings.Repeat(" health { status }", 20) + " }",
+		`query { health @include(if: true) @skip(if: false) { status } }`,
 	}
 	for _, q := range allowed {
 		apptest.Post(t, viewer, q).NoErrors(t)
