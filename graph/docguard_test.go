@@ -97,3 +97,22 @@ func TestDocumentGuard(t *testing.T) {
 		apptest.Post(t, viewer, q).NoErrors(t)
 	}
 }
+
+// The guard stands in front of websocket operations too.
+func TestDocumentGuardOverWebsocket(t *testing.T) {
+	s := apptest.Start(t, nil)
+	for _, proto := range []string{apptest.TransportWS, apptest.LegacyWS} {
+		t.Run(proto, func(t *testing.T) {
+			live := openLive(t, s, proto, s.Token(t, auth.Viewer))
+			live.subscribe("bomb", fragmentChain(40, "Query", "{ ...F0 }", "...NEXT ...NEXT", "viewer { role }"), nil)
+			e := live.refused("bomb")
+			if e.Code() != string(apperr.QueryTooComplex) || !strings.Contains(e.Message, "expands to more than") {
+				t.Errorf("fragment bomb over %s: %+v, want QUERY_TOO_COMPLEX", proto, e)
+			}
+			live.subscribe("fine", `{ viewer { role } }`, nil)
+			if data := live.next("fine"); apptest.Path(data, "viewer", "role") != "VIEWER" {
+				t.Errorf("after the refusal: %v", data)
+			}
+		})
+	}
+}
