@@ -96,6 +96,29 @@ var attackShapes = []attackShape{
 		}
 		return gqlBody(b.String(), "", nil)
 	}},
+	{"fragment-siblings", func(n int) attackRequest {
+		// Many fragments spread side by side: the overlapping-fields rule
+		// compares every pair of them, though no two share a field.
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, " ...F%d", i)
+		}
+		b.WriteString(" }")
+		for i := range n {
+			fmt.Fprintf(&b, " fragment F%d on Query { a%d: health { status } }", i, i)
+		}
+		return gqlBody(b.String(), "", nil)
+	}},
+	{"inline-fragment-siblings", func(n int) attackRequest {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, " ... on Query { a%d: health { status } }", i)
+		}
+		b.WriteString(" }")
+		return gqlBody(b.String(), "", nil)
+	}},
 	{"deep-nesting/inline-fragments", func(n int) attackRequest {
 		return gqlBody("{ "+strings.Repeat("... on Query { ", n)+"health { status }"+strings.Repeat(" }", n)+" }", "", nil)
 	}},

@@ -29,8 +29,9 @@ type DocumentLimits struct {
 	// through fragments.
 	MaxDepth int
 	// MaxFieldPairs caps the pairs of fields that share a response path
-	// (the same alias or name under the same parent), which the
-	// overlapping-fields rule compares one with another.
+	// (the same alias or name under the same parent), and of fragments
+	// spread into one selection set, which the overlapping-fields rule
+	// compares one with another.
 	MaxFieldPairs int
 	// MaxDirectivesPerLocation caps the directives on one field, fragment
 	// or operation, which the validator compares one with another.
@@ -129,8 +130,8 @@ func (g documentGuard) check(query string) *apperr.Error {
 	}
 	if pairs > g.limits.MaxFieldPairs {
 		return apperr.Newf(apperr.QueryTooComplex,
-			"the query repeats fields too often: more than %d pairs of fields share a response name under the same parent", g.limits.MaxFieldPairs).
-			WithSuggestion("Ask for each field once per parent (or give repeats distinct aliases), and spread a fragment only once where it adds nothing new.")
+			"the query repeats fields or fragments too often: more than %d pairs of fields share a response name under the same parent, or of fragments are spread side by side", g.limits.MaxFieldPairs).
+			WithSuggestion("Ask for each field once per parent (or give repeats distinct aliases), and spread fewer fragments into one selection set (merge small ones).")
 	}
 	return nil
 }
@@ -317,14 +318,22 @@ type pathKey struct {
 	name   string
 }
 
-// fieldPairs counts, over the expanded set, the pairs of fields that share a
-// response path. The walk expands fragments (each at most once per path, as
-// the validator does) and stops when the shared budget runs out; check has
-// already made sure the expansion is small.
+// fieldPairs counts, over the expanded set, the pairs that the
+// overlapping-fields rule compares: fields that share a response path, and
+// fragments spread into one selection set (compared with each other however
+// different their fields). The walk expands fragments (each at most once per
+// selection set, as the validator does) and stops when the shared budget
+// runs out; check has already made sure the expansion is small.
 func (m *docMeasure) fieldPairs(set ast.SelectionSet) int {
 	paths := map[pathKey]int{}
 	counts := []int{0}
+	spreadPairs := 0
 	var walk func(set ast.SelectionSet, parent int, seen map[string]bool)
+	walkSet := func(set ast.SelectionSet, parent int) {
+		seen := map[string]bool{}
+		walk(set, parent, seen)
+		spreadPairs = capAdd(spreadPairs, len(seen)*(len(seen)-1)/2, m.limits.MaxFieldPairs)
+	}
 	walk = func(set ast.SelectionSet, parent int, seen map[string]bool) {
 		for _, sel := range set {
 			if m.budget <= 0 {
@@ -344,7 +353,7 @@ func (m *docMeasure) fieldPairs(set ast.SelectionSet) int {
 					counts = append(counts, 0)
 				}
 				counts[id]++
-				walk(sel.SelectionSet, id, map[string]bool{})
+				walkSet(sel.SelectionSet, id)
 			case *ast.InlineFragment:
 				walk(sel.SelectionSet, parent, seen)
 			case *ast.FragmentSpread:
@@ -357,8 +366,8 @@ func (m *docMeasure) fieldPairs(set ast.SelectionSet) int {
 			}
 		}
 	}
-	walk(set, 0, map[string]bool{})
-	pairs := 0
+	walkSet(set, 0)
+	pairs := spreadPairs
 	for _, k := range counts {
 		pairs = capAdd(pairs, k*(k-1)/2, m.limits.MaxFieldPairs)
 	}

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -60,6 +61,18 @@ func TestDocumentGuard(t *testing.T) {
 			"more than 64 levels deep"},
 		{"one field repeated 200 times", "{" + strings.Repeat(" health { status }", 200) + " }",
 			"pairs of fields share a response name"},
+		{"200 fragments spread side by side", func() string {
+			var b strings.Builder
+			b.WriteString("{")
+			for i := range 200 {
+				b.WriteString(fmt.Sprintf(" ...F%d", i))
+			}
+			b.WriteString(" }")
+			for i := range 200 {
+				b.WriteString(fmt.Sprintf(" fragment F%d on Query { a%d: health { status } }", i, i))
+			}
+			return b.String()
+		}(), "of fragments are spread side by side"},
 		{"a field with 50 directives", "{ health" + strings.Repeat(" @include(if: true)", 50) + " { status } }",
 			"puts 50 directives on one field"},
 		{"one alias with 200 different arguments", func() string {

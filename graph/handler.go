@@ -108,6 +108,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(opts.Tracer)
 	}
 	srv.AroundOperations(RequireToken)
+	srv.AroundOperations(memoHealth) // one health report per operation, however many aliases
 	srv.AroundOperations(limitSubscriptions(max(opts.MaxSubscriptions, 1), metrics))
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(RecoverFunc)

@@ -31,7 +31,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 
 // Health is the resolver for the health field.
 func (r *queryResolver) Health(ctx context.Context) (*model.Health, error) {
-	return health(r.Readiness.Report(ctx)), nil
+	return health(healthReport(ctx, r.Readiness)), nil
 }
 
 // Mutation returns MutationResolver implementation.
