@@ -39,7 +39,7 @@ type DocumentLimits struct {
 }
 
 // DefaultDocumentLimits are generous for real clients (GraphiQL's
-// introspection query counts about 300 selections, 14 levels and no
+// introspection query counts 450 selections, 15 levels and no
 // pairs) and keep the worst document a fraction of a core-second.
 func DefaultDocumentLimits(complexityLimit int) DocumentLimits {
 	return DocumentLimits{
