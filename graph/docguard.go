@@ -40,7 +40,7 @@ type DocumentLimits struct {
 
 // DefaultDocumentLimits are generous for real clients (GraphiQL's
 // introspection query counts 450 selections, 15 levels and no
-// pairs) and keep the worst document a fraction of a core-second.
+// pairs) and keep validating the worst document to a few milliseconds.
 func DefaultDocumentLimits(complexityLimit int) DocumentLimits {
 	return DocumentLimits{
 		// The complexity limit counts each field once, so a document the
