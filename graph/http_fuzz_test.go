@@ -151,6 +151,8 @@ func FuzzGraphQLPost(f *testing.F) {
 		// Cursors, page sizes and huge numbers.
 		{1, ct, `query($a: String, $n: Int) { accounts(first: $n, after: $a) { edges { cursor } } }`, `{"a": "YWNjb3VudDo", "n": 3}`, ""},
 		{1, ct, `query($a: String) { accounts(after: $a) { edges { cursor } } }`, `{"a": "%%%not-base64"}`, ""},
+		{1, ct, `query($a: String) { accounts(after: $a) { edges { cursor } } }`, `{"a": "YWNjb3VudDphAGI"}`, ""}, // "account:a\x00b"
+		{1, ct, `query($a: String) { accounts(after: $a) { edges { cursor } } }`, `{"a": "YWNjb3VudDr__g"}`, ""},  // "account:\xff\xfe"
 		{1, ct, `query($n: Int) { accounts(first: $n) { totalCount } }`, `{"n": 1e400}`, ""},
 		{1, ct, `query($n: Int) { accounts(first: $n) { totalCount } }`, `{"n": 99999999999999999999999}`, ""},
 		{1, ct, `{ accounts(first: -1) { totalCount } }`, "", ""},
