@@ -68,7 +68,7 @@ func authenticated(r *http.Request) bool {
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			e := apperr.Newf(apperr.InvalidInput, "the request body is %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
+			e := apperr.Newf(apperr.BadRequest, "the request body is too large: %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
 				WithSuggestion("Send a smaller request: split the operation or its input, or ask the operators to raise MAX_REQUEST_BYTES.")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
