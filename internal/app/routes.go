@@ -42,9 +42,9 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	}
 	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, a.Auth.Middleware(gql))))
 	// GraphiQL is served from the binary, so it works offline. Its Headers
-	// tab starts empty: a prefilled one would replace the pasted token on
-	// every reload (the start message says what to paste).
-	ide := graphiql.Handler("/graphql", graphiql.Options{Headers: map[string]string{}})
+	// tab opens with {"Authorization": "Bearer "} for the token, which it
+	// keeps in sessionStorage only (see internal/graphiql).
+	ide := graphiql.Handler("/graphql", graphiql.Options{})
 	handle("GET /graphiql", "/graphiql", ide)
 	handle("GET /graphiql/", "/graphiql", ide)
 	handle("GET /healthz", "/healthz", a.Health.LiveHandler())
