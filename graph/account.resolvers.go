@@ -46,7 +46,7 @@ func (r *mutationResolver) UpdateAccount(ctx context.Context, input model.Update
 
 // StartActivation is the resolver for the startActivation field.
 func (r *mutationResolver) StartActivation(ctx context.Context, input model.StartActivationInput) (*model.StartActivationPayload, error) {
-	a, err := r.AccountService.StartActivation(ctx, account.StartActivationInput{
+	a, err := r.Supervisor.StartActivation(ctx, account.StartActivationInput{
 		AccountID: input.AccountID, Method: account.Method(input.Method), PhoneNumber: deref(input.PhoneNumber),
 	})
 	if err != nil {
@@ -57,7 +57,7 @@ func (r *mutationResolver) StartActivation(ctx context.Context, input model.Star
 
 // ResetAccount is the resolver for the resetAccount field.
 func (r *mutationResolver) ResetAccount(ctx context.Context, input model.ResetAccountInput) (*model.ResetAccountPayload, error) {
-	a, err := r.AccountService.Reset(ctx, input.AccountID)
+	a, err := r.Supervisor.Reset(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (r *mutationResolver) ResetAccount(ctx context.Context, input model.ResetAc
 
 // ReconnectAccount is the resolver for the reconnectAccount field.
 func (r *mutationResolver) ReconnectAccount(ctx context.Context, input model.ReconnectAccountInput) (*model.ReconnectAccountPayload, error) {
-	a, err := r.AccountService.Reconnect(ctx, input.AccountID)
+	a, err := r.Supervisor.Reconnect(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func (r *mutationResolver) ReconnectAccount(ctx context.Context, input model.Rec
 
 // LogoutAccount is the resolver for the logoutAccount field.
 func (r *mutationResolver) LogoutAccount(ctx context.Context, input model.LogoutAccountInput) (*model.LogoutAccountPayload, error) {
-	a, err := r.AccountService.Logout(ctx, input.AccountID)
+	a, err := r.Supervisor.Logout(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (r *mutationResolver) LogoutAccount(ctx context.Context, input model.Logout
 
 // DeleteAccount is the resolver for the deleteAccount field.
 func (r *mutationResolver) DeleteAccount(ctx context.Context, input model.DeleteAccountInput) (*model.DeleteAccountPayload, error) {
-	a, err := r.AccountService.Delete(ctx, input.AccountID)
+	a, err := r.Supervisor.Delete(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"wagraph/internal/auth"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
+	"wagraph/internal/supervisor"
 )
 
 // Resolver holds the services the resolvers call; server.go builds it once.
@@ -19,6 +20,9 @@ type Resolver struct {
 	// AccountService runs the WhatsApp account lifecycle. (Not "Account":
 	// gqlgen generates Resolver.Account() for the Account type's resolvers.)
 	AccountService *account.Service
+	// Supervisor runs the accounts' live sessions: the mutations that start,
+	// stop or drop one go to it.
+	Supervisor *supervisor.Supervisor
 	// Bus carries the events that subscriptions stream.
 	Bus pubsub.Bus
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one

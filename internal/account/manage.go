@@ -182,10 +182,10 @@ func (s *Service) History(ctx context.Context, accountID string, first *int, aft
 	return page, nil
 }
 
-// Delete removes an account: its session is ended, its device unlinked and
-// deleted, its row and history removed. A last StatusEvent with Deleted set
-// tells subscribers.
-func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
+// Delete removes an account's row and history. A last StatusEvent with
+// Deleted set tells subscribers. The step (Account is its last state) ends
+// its session and unlinks and deletes its device.
+func (s *Service) Delete(ctx context.Context, id string) (Step, error) {
 	var row *accountRow
 	err := s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
@@ -195,10 +195,8 @@ func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
 		return s.accounts.delete(ctx, tx, id)
 	})
 	if err != nil {
-		return nil, err
+		return Step{}, err
 	}
-	s.cancelTimers(id)
-	s.dropSession(ctx, id, row.JID)
 	s.accountLog(id).Info().Str("status", string(row.Status)).Msg("account deleted")
 	pubCtx := context.WithoutCancel(ctx)
 	last := row.toAccount(s.opts.SessionIdleLimit)
@@ -211,5 +209,5 @@ func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
 	if row.Status.Activating() {
 		s.publishQR(pubCtx, QREvent{AccountID: id, Version: row.QRSeq + 1, StatusVersion: row.Version + 1, Status: row.Status, Done: true, Deleted: true})
 	}
-	return last, nil
+	return Step{Account: last, DropSession: true, DropJID: row.JID}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
 	"wagraph/internal/whatsapp"
 )
@@ -38,9 +39,9 @@ type App struct {
 	Redis  *redis.Client // nil without REDIS_URL
 	Bus    pubsub.Bus
 	Auth   *auth.Service
-	// Sessions runs the live whatsmeow clients; Accounts is the lifecycle.
-	Sessions *whatsapp.Manager
-	Accounts *account.Service
+	// Accounts is the lifecycle domain; Supervisor runs the live sessions.
+	Accounts   *account.Service
+	Supervisor *supervisor.Supervisor
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -83,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Bus: a.Bus}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, Bus: a.Bus}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -136,30 +137,33 @@ func (a *App) openBus(ctx context.Context) error {
 	return nil
 }
 
-// startAccounts opens whatsmeow's device store in the same database, starts
-// the session manager and the account service, and restores the accounts
-// that should be connected. Closers run in reverse, so the service records
-// which sessions were live before the manager disconnects them.
+// startAccounts opens whatsmeow's device store in the same database, builds
+// the account service and the supervisor with its session manager, and
+// restores the accounts that should be connected. The supervisor's Close
+// records which sessions were live, then closes the session manager.
 func (a *App) startAccounts(ctx context.Context) error {
 	container, err := whatsapp.OpenDeviceStore(ctx, a.DB, a.Log)
 	if err != nil {
 		return err
 	}
-	a.Sessions = whatsapp.NewManager(container, whatsapp.Options{Logger: a.Log, ConfigureClient: a.configureClient})
-	a.closers = append(a.closers, a.Sessions.Close)
-	a.Accounts = account.New(a.DB, a.Bus, a.Sessions, account.Options{
+	a.Accounts = account.New(a.DB, a.Bus, account.Options{
 		Logger:               a.Log,
 		Metrics:              a.Metrics.Accounts(),
 		ActivationTimeout:    a.Config.ActivationTimeout,
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
-		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	if err := a.Accounts.Start(ctx); err != nil {
-		_ = a.Accounts.Close()
+	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
+		return whatsapp.NewManager(container, sink, whatsapp.Options{Logger: a.Log, ConfigureClient: a.configureClient})
+	}, supervisor.Options{
+		Logger:             a.Log,
+		RestoreConcurrency: a.Config.RestoreConcurrency,
+	})
+	if err := a.Supervisor.Start(ctx); err != nil {
+		_ = a.Supervisor.Close()
 		return err
 	}
-	a.closers = append(a.closers, a.Accounts.Close)
+	a.closers = append(a.closers, a.Supervisor.Close)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -180,7 +180,7 @@ func TestDeleteRemovesAccountAndDevice(t *testing.T) {
 	events := subscribe(t, e.bus, account.AllStatusTopic)
 	qrs := subscribe(t, e.bus, account.QRTopic(scanning.ID))
 	for _, id := range []string{a.ID, scanning.ID} {
-		if _, err := e.svc.Delete(ctx, id); err != nil {
+		if _, err := e.sup.Delete(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.Get(ctx, id); apperr.CodeOf(err) != apperr.NotFound {
@@ -200,7 +200,7 @@ func TestDeleteRemovesAccountAndDevice(t *testing.T) {
 	if last := evs[0].Account; last == nil || last.ID != a.ID || last.Status != account.StatusActive {
 		t.Fatalf("the delete event carries %+v, want the account's last state", last)
 	}
-	if _, err := e.svc.Delete(ctx, a.ID); apperr.CodeOf(err) != apperr.NotFound {
+	if _, err := e.sup.Delete(ctx, a.ID); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("second delete: %v", err)
 	}
 	if page, err := e.svc.History(ctx, a.ID, nil, ""); apperr.CodeOf(err) != apperr.NotFound {

@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -29,13 +29,13 @@ func TestConcurrentTransitionsKeepHistoryAndAccountsInStep(t *testing.T) {
 		}
 		ctx := context.Background()
 		ops := []func(id string) error{
-			func(id string) error { _, err := e.svc.Reset(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Reset(ctx, id); return err },
 			func(id string) error {
-				_, err := e.svc.StartActivation(ctx, account.StartActivationInput{AccountID: id, Method: account.MethodQR})
+				_, err := e.sup.StartActivation(ctx, account.StartActivationInput{AccountID: id, Method: account.MethodQR})
 				return err
 			},
-			func(id string) error { _, err := e.svc.Reconnect(ctx, id); return err },
-			func(id string) error { _, err := e.svc.Logout(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Reconnect(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Logout(ctx, id); return err },
 			func(id string) error {
 				name := "Renamed"
 				_, err := e.svc.Update(ctx, account.UpdateInput{ID: id, Name: &name})
