@@ -14,7 +14,11 @@ import (
 
 // StatusHistory is the resolver for the statusHistory field.
 func (r *accountResolver) StatusHistory(ctx context.Context, obj *model.Account, first *int, after *string) (*model.AccountStatusChangeConnection, error) {
-	page, err := r.AccountService.History(ctx, obj.ID, first, deref(after))
+	before, err := beforeVersion(after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.AccountService.History(ctx, obj.ID, first, before)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,11 @@ func (r *queryResolver) Account(ctx context.Context, id string) (*model.Account,
 
 // Accounts is the resolver for the accounts field.
 func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string, status []model.AccountStatus, search *string) (*model.AccountConnection, error) {
-	page, err := r.AccountService.List(ctx, account.ListInput{First: first, After: deref(after), Statuses: accountStatuses(status), Search: deref(search)})
+	afterID, err := afterAccount(after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.AccountService.List(ctx, account.ListInput{First: first, AfterID: afterID, Statuses: accountStatuses(status), Search: deref(search)})
 	if err != nil {
 		return nil, err
 	}

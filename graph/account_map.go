@@ -55,7 +55,7 @@ func statusReason(r account.Reason) *model.StatusReason {
 func accountConnection(page *account.AccountPage, after string, now time.Time) *model.AccountConnection {
 	out := &model.AccountConnection{Edges: []*model.AccountEdge{}, TotalCount: page.TotalCount}
 	for _, a := range page.Accounts {
-		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: account.AccountCursor(a.ID), Node: accountModel(a, now)})
+		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: accountCursor(a.ID), Node: accountModel(a, now)})
 	}
 	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
 	if n := len(out.Edges); n > 0 {
@@ -67,7 +67,7 @@ func accountConnection(page *account.AccountPage, after string, now time.Time) *
 func statusChangeConnection(page *account.HistoryPage, after string) *model.AccountStatusChangeConnection {
 	out := &model.AccountStatusChangeConnection{Edges: []*model.AccountStatusChangeEdge{}, TotalCount: page.TotalCount}
 	for _, c := range page.Changes {
-		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: account.HistoryCursor(c.Version), Node: statusChange(c)})
+		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: historyCursor(c.Version), Node: statusChange(c)})
 	}
 	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
 	if n := len(out.Edges); n > 0 {

@@ -219,7 +219,7 @@ func startFakeStack(t *testing.T) *fakeStack {
 	}
 	t.Cleanup(func() { _ = sup.Close() })
 	authSvc := auth.NewService(db.DB, false)
-	h := graph.NewHandler(&graph.Resolver{Auth: authSvc, AccountService: svc, Supervisor: sup, Bus: bus}, graph.HandlerOptions{
+	h := graph.NewHandler(&graph.Resolver{Auth: authSvc, AccountService: svc, Supervisor: sup}, graph.HandlerOptions{
 		ComplexityLimit: 1000, ParserTokenLimit: 5000, MaxMessageBytes: 1 << 20,
 		InitTimeout: 5 * time.Second, KeepAlive: time.Minute, MaxSubscriptions: 10, WriteTimeout: 10 * time.Second,
 		Log: zerolog.Nop(),

@@ -9,7 +9,6 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
 	"wagraph/internal/observe"
-	"wagraph/internal/pubsub"
 	"wagraph/internal/supervisor"
 )
 
@@ -23,9 +22,7 @@ type Resolver struct {
 	// Supervisor runs the accounts' live sessions: the mutations that start,
 	// stop or drop one go to it.
 	Supervisor *supervisor.Supervisor
-	// Bus carries the events that subscriptions stream.
-	Bus pubsub.Bus
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
-	QRImages *account.QRImages
+	QRImages *QRImages
 }

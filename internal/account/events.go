@@ -3,7 +3,7 @@ package account
 import (
 	"time"
 
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 )
 
 // StatusEvent is published after every status change has been committed, on
@@ -57,14 +57,14 @@ type QREvent struct {
 }
 
 // AllStatusTopic carries the status events of every account.
-const AllStatusTopic pubsub.Topic[StatusEvent] = "account.status"
+const AllStatusTopic bus.Topic[StatusEvent] = "account.status"
 
 // StatusTopic carries the status events of one account.
-func StatusTopic(accountID string) pubsub.Topic[StatusEvent] {
-	return pubsub.Topic[StatusEvent]("account.status." + accountID)
+func StatusTopic(accountID string) bus.Topic[StatusEvent] {
+	return bus.Topic[StatusEvent]("account.status." + accountID)
 }
 
 // QRTopic carries the QR and pairing codes of one account's activation.
-func QRTopic(accountID string) pubsub.Topic[QREvent] {
-	return pubsub.Topic[QREvent]("account.qr." + accountID)
+func QRTopic(accountID string) bus.Topic[QREvent] {
+	return bus.Topic[QREvent]("account.qr." + accountID)
 }

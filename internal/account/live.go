@@ -6,6 +6,21 @@ import (
 	"wagraph/internal/live"
 )
 
+// WatchStatus opens the live stream of status events of one account or,
+// with accountID empty, of every account (see StatusSource): the current
+// state first, then each change. The stream ends with ctx, or after the
+// deletion of a watched account; Close releases it earlier.
+func (s *Service) WatchStatus(ctx context.Context, accountID string) (*live.Cursor[StatusEvent], error) {
+	return live.Open(ctx, s.bus, s.StatusSource(accountID))
+}
+
+// WatchQR opens the live stream of one account's activation codes (see
+// QRSource): the current code, then new codes and the activation's progress
+// until it ends.
+func (s *Service) WatchQR(ctx context.Context, accountID string) (*live.Cursor[QREvent], error) {
+	return live.Open(ctx, s.bus, s.QRSource(accountID))
+}
+
 // StatusSnapshotLimit caps the snapshot of the all-accounts status stream:
 // a new subscriber first gets the current state of at most this many
 // accounts, in creation order, then every change of any account. A client

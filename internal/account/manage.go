@@ -27,7 +27,8 @@ type UpdateInput struct {
 // ListInput selects a page of accounts.
 type ListInput struct {
 	First *int
-	After string
+	// AfterID starts the page after this account (in creation order).
+	AfterID string
 	// Statuses keeps only accounts in one of these statuses (all when empty).
 	Statuses []Status
 	// Search keeps accounts whose name or phone number contains it,
@@ -129,12 +130,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) 
 			return nil, apperr.Invalid("status", "unknown status "+string(st), "Use one of the AccountStatus values.")
 		}
 	}
-	f := listFilter{statuses: in.Statuses, search: in.Search, limit: n + 1}
-	if in.After != "" {
-		if f.afterID, err = decodeCursor(cursorAccount, in.After); err != nil {
-			return nil, err
-		}
-	}
+	f := listFilter{statuses: in.Statuses, search: in.Search, afterID: in.AfterID, limit: n + 1}
 	total, err := s.accounts.count(ctx, s.db.DB, f)
 	if err != nil {
 		return nil, err
@@ -153,18 +149,14 @@ func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) 
 	return page, nil
 }
 
-// History returns a page of an account's status changes, newest first.
-func (s *Service) History(ctx context.Context, accountID string, first *int, after string) (*HistoryPage, error) {
+// History returns a page of an account's status changes, newest first:
+// those older than beforeVersion when it is positive.
+func (s *Service) History(ctx context.Context, accountID string, first *int, beforeVersion int64) (*HistoryPage, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
-	var before int64
-	if after != "" {
-		if before, err = decodeHistoryCursor(after); err != nil {
-			return nil, err
-		}
-	}
+	before := beforeVersion
 	row, err := s.accounts.get(ctx, s.db.DB, accountID)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 	"wagraph/internal/store"
 )
 
@@ -74,7 +74,7 @@ func (o Options) withDefaults() Options {
 // Step for the runtime (internal/supervisor) to carry out.
 type Service struct {
 	db       *store.DB
-	bus      pubsub.Bus
+	bus      bus.Bus
 	opts     Options
 	log      zerolog.Logger
 	accounts accountRepo
@@ -82,11 +82,11 @@ type Service struct {
 }
 
 // New builds the service.
-func New(db *store.DB, bus pubsub.Bus, opts Options) *Service {
+func New(db *store.DB, eventBus bus.Bus, opts Options) *Service {
 	opts = opts.withDefaults()
 	return &Service{
 		db:       db,
-		bus:      bus,
+		bus:      eventBus,
 		opts:     opts,
 		log:      opts.Logger.With().Str("component", "account").Logger(),
 		accounts: accountRepo{lockRows: db.Kind == store.Postgres},
@@ -224,15 +224,15 @@ func (s *Service) afterCommit(ctx context.Context, res modified, qrs ...*QREvent
 }
 
 func (s *Service) publishStatus(ctx context.Context, ev StatusEvent) {
-	for _, topic := range []pubsub.Topic[StatusEvent]{StatusTopic(ev.AccountID), AllStatusTopic} {
-		if err := pubsub.Publish(ctx, s.bus, topic, ev); err != nil {
+	for _, topic := range []bus.Topic[StatusEvent]{StatusTopic(ev.AccountID), AllStatusTopic} {
+		if err := bus.Publish(ctx, s.bus, topic, ev); err != nil {
 			s.accountLog(ev.AccountID).Warn().Err(err).Str("topic", string(topic)).Msg("publish status event")
 		}
 	}
 }
 
 func (s *Service) publishQR(ctx context.Context, ev QREvent) {
-	if err := pubsub.Publish(ctx, s.bus, QRTopic(ev.AccountID), ev); err != nil {
+	if err := bus.Publish(ctx, s.bus, QRTopic(ev.AccountID), ev); err != nil {
 		s.accountLog(ev.AccountID).Warn().Err(err).Msg("publish QR event")
 	}
 }

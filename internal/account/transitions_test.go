@@ -1,9 +1,6 @@
 package account
 
 import (
-	"bytes"
-	"encoding/base64"
-	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -153,47 +150,6 @@ func TestPhoneFromJID(t *testing.T) {
 	for in, want := range cases {
 		if got := PhoneFromJID(in); got != want {
 			t.Errorf("PhoneFromJID(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestQRImageDataURL(t *testing.T) {
-	url, err := QRImageDataURL("2@abc,def,ghi,jkl", 256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const prefix = "data:image/png;base64,"
-	if !strings.HasPrefix(url, prefix) {
-		t.Fatalf("not a PNG data URL: %.40s", url)
-	}
-	raw, err := base64.StdEncoding.DecodeString(url[len(prefix):])
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
-		t.Fatalf("image is %v, want 256×256", b)
-	}
-	if _, err := QRImageDataURL(strings.Repeat("x", 8000), 256); err == nil {
-		t.Fatal("an over-long code rendered")
-	}
-}
-
-func TestCursorsRoundTrip(t *testing.T) {
-	id, err := decodeCursor(cursorAccount, AccountCursor("0195-abc"))
-	if err != nil || id != "0195-abc" {
-		t.Fatalf("account cursor: %q, %v", id, err)
-	}
-	v, err := decodeHistoryCursor(HistoryCursor(42))
-	if err != nil || v != 42 {
-		t.Fatalf("history cursor: %d, %v", v, err)
-	}
-	for _, bad := range []string{"", "%%%", encodeCursor(cursorAccount, ""), encodeCursor(cursorHistory, "x")} {
-		if _, err := decodeHistoryCursor(bad); apperr.CodeOf(err) != apperr.InvalidInput {
-			t.Errorf("decodeHistoryCursor(%q) = %v", bad, err)
 		}
 	}
 }

@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, Bus: a.Bus}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

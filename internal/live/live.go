@@ -25,13 +25,13 @@ import (
 	"time"
 
 	"wagraph/internal/apperr"
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 )
 
 // Source describes one stream of events of type T.
 type Source[T any] struct {
 	// Topic is where the deltas are published.
-	Topic pubsub.Topic[T]
+	Topic bus.Topic[T]
 	// Snapshot loads the current state; it runs after the bus subscription is
 	// open, so no change is lost between the two. It must give every
 	// subscriber of the topic the same state: after a Resync, one load is
@@ -59,7 +59,7 @@ var ErrEnd = errors.New("live: stream ended")
 type Event[T any] struct {
 	Value T
 	// Shared is memo space shared by every local subscriber that receives
-	// the same delivery of this event (pubsub.Message.Shared); nil for
+	// the same delivery of this event (bus.Message.Shared); nil for
 	// snapshot events, which each subscriber loads for itself.
 	Shared *sync.Map
 }
@@ -68,7 +68,7 @@ type Event[T any] struct {
 // It is read by one goroutine at a time.
 type Cursor[T any] struct {
 	src     Source[T]
-	sub     pubsub.Subscription
+	sub     bus.Subscription
 	pending []T // snapshot events not read yet
 	last    map[string]int64
 	over    bool
@@ -77,8 +77,8 @@ type Cursor[T any] struct {
 // Open subscribes to src and loads its snapshot. The stream ends when ctx
 // does, after the source's final event, or on failure; Close releases it
 // earlier.
-func Open[T any](ctx context.Context, bus pubsub.Bus, src Source[T]) (*Cursor[T], error) {
-	sub, err := bus.Subscribe(ctx, string(src.Topic), pubsub.WithResync())
+func Open[T any](ctx context.Context, b bus.Bus, src Source[T]) (*Cursor[T], error) {
+	sub, err := b.Subscribe(ctx, string(src.Topic), bus.WithResync())
 	if err != nil {
 		return nil, apperr.Wrap(err, apperr.Unavailable, "could not subscribe to live updates")
 	}
@@ -123,7 +123,7 @@ func (c *Cursor[T]) Next(ctx context.Context) (Event[T], error) {
 				}
 				continue
 			}
-			ev, err := pubsub.Decode[T](msg)
+			ev, err := bus.Decode[T](msg)
 			if err != nil {
 				return c.stop(apperr.Wrap(err, apperr.Internal, "an event could not be read"))
 			}
@@ -236,7 +236,7 @@ func (l *snapshotLoad[T]) get(ctx context.Context, load func(context.Context) ([
 }
 
 func streamError(err error) error {
-	if errors.Is(err, pubsub.ErrSlowSubscriber) {
+	if errors.Is(err, bus.ErrSlowSubscriber) {
 		return ErrTooSlow
 	}
 	return apperr.Wrap(err, apperr.Unavailable, "live updates stopped because the event bus closed; resubscribe")

@@ -462,7 +462,7 @@ func (e *env) history(id string) []account.StatusChange {
 	e.t.Helper()
 	first := account.MaxPageSize
 	var all []account.StatusChange
-	after := ""
+	var after int64
 	for {
 		page, err := e.svc.History(context.Background(), id, &first, after)
 		if err != nil {
@@ -472,7 +472,7 @@ func (e *env) history(id string) []account.StatusChange {
 		if !page.HasNextPage {
 			break
 		}
-		after = account.HistoryCursor(page.Changes[len(page.Changes)-1].Version)
+		after = page.Changes[len(page.Changes)-1].Version
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Version < all[j].Version })
 	return all

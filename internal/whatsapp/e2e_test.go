@@ -157,7 +157,7 @@ func (e *e2e) activateQR(name string) (*account.Account, *wasim.Phone) {
 func (e *e2e) history(id string) []account.Status {
 	e.t.Helper()
 	first := account.MaxPageSize
-	page, err := e.svc.History(context.Background(), id, &first, "")
+	page, err := e.svc.History(context.Background(), id, &first, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
