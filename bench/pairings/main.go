@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mau.fi/whatsmeow"
 
 	"wagraph/internal/wasim"
 )
@@ -39,9 +38,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	// whatsmeow trusts one certificate root per process: the simulator's.
+	// whatsmeow trusts one certificate root per process: the simulator's,
+	// which the session manager sets up (whatsapp.Options.Simulator).
 	root := wasim.NewRootKey()
-	whatsmeow.WACertPubKey = wasim.PublicKey(root)
 	opts := options{N: *n, DatabaseURL: *dbURL, Limit: *limit, RootKey: root, Log: zerolog.Nop()}
 	if *verbose {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()

@@ -82,7 +82,7 @@ func run(ctx context.Context, opts options) ([]pairing, error) {
 	}
 	accounts := account.New(db, bus, account.Options{Logger: opts.Log})
 	sup := supervisor.New(accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		return whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, ConfigureClient: sim.Configure})
+		return whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim})
 	}, supervisor.Options{Logger: opts.Log})
 	if err := sup.Start(ctx); err != nil {
 		_ = sup.Close()

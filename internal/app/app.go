@@ -13,8 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"go.mau.fi/whatsmeow"
-
 	"wagraph/graph"
 	"wagraph/internal/account"
 	"wagraph/internal/apperr"
@@ -50,9 +48,6 @@ type App struct {
 	Handler http.Handler
 
 	closers []func() error
-	// configureClient points new whatsmeow clients somewhere other than
-	// WhatsApp (the simulator); nil in real mode.
-	configureClient func(*whatsmeow.Client)
 }
 
 // New opens the database (migrating it when configured), connects Redis when
@@ -153,8 +148,12 @@ func (a *App) startAccounts(ctx context.Context) error {
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
+	wopts := whatsapp.Options{Logger: a.Log}
+	if a.Simulator != nil {
+		wopts.Simulator = a.Simulator
+	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		return whatsapp.NewManager(container, sink, whatsapp.Options{Logger: a.Log, ConfigureClient: a.configureClient})
+		return whatsapp.NewManager(container, sink, wopts)
 	}, supervisor.Options{
 		Logger:             a.Log,
 		RestoreConcurrency: a.Config.RestoreConcurrency,

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mau.fi/whatsmeow"
 
 	"wagraph/internal/account"
 	"wagraph/internal/pubsub"
@@ -21,14 +20,9 @@ import (
 )
 
 // rootKey signs every test simulator's certificates: whatsmeow trusts one
-// root per process (WACertPubKey), which the test binary sets once, as
-// --simulate does in the server.
+// root per process, which the first simulated manager sets, as --simulate
+// does in the server.
 var rootKey = wasim.NewRootKey()
-
-func TestMain(m *testing.M) {
-	whatsmeow.WACertPubKey = wasim.PublicKey(rootKey)
-	os.Exit(m.Run())
-}
 
 const waitFor = 30 * time.Second
 
@@ -83,7 +77,7 @@ func (e *e2e) start() {
 	}
 	e.svc = account.New(e.db, e.bus, e.opts)
 	e.sup = supervisor.New(e.svc, func(sink supervisor.EventSink) supervisor.Sessions {
-		e.mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: e.log, ConfigureClient: e.sim.Configure})
+		e.mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: e.log, Simulator: e.sim})
 		return e.mgr
 	}, supervisor.Options{Logger: e.log, ReconnectBaseDelay: 100 * time.Millisecond, ReconnectMaxDelay: time.Second})
 	if err := e.sup.Start(ctx); err != nil {

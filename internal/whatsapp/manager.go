@@ -26,9 +26,12 @@ import (
 // Options tune the Manager. Zero fields take defaults.
 type Options struct {
 	Logger zerolog.Logger
-	// ConfigureClient is called with every new client before it connects. The
-	// protocol simulator uses it to point the client at itself; real mode
-	// leaves it nil.
+	// Simulator, when set, is where every client connects instead of
+	// WhatsApp; the manager makes whatsmeow trust its certificate root.
+	// Real mode leaves it nil.
+	Simulator Simulator
+	// ConfigureClient is called with every new client before it connects
+	// (after the simulator's configuration); tests use it.
 	ConfigureClient func(*whatsmeow.Client)
 	// FirstCodeWait bounds how long Start waits for the first QR or pairing
 	// code. Default 20s.
@@ -73,6 +76,10 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// broken, when set, is why the manager cannot start sessions (a
+	// simulator it cannot trust).
+	broken error
+
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*Session // by account id
@@ -87,6 +94,10 @@ var ErrClosed = errors.New("whatsapp: session manager closed")
 // sessions' events go to sink.
 func NewManager(container *sqlstore.Container, sink supervisor.EventSink, opts Options) *Manager {
 	opts = opts.withDefaults()
+	var broken error
+	if opts.Simulator != nil {
+		broken = trustSimulatorRoot(opts.Simulator.RootPublicKey())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		container: container,
@@ -96,6 +107,7 @@ func NewManager(container *sqlstore.Container, sink supervisor.EventSink, opts O
 		ctx:       ctx,
 		cancel:    cancel,
 		sessions:  make(map[string]*Session),
+		broken:    broken,
 	}
 }
 
@@ -111,6 +123,9 @@ func (m *Manager) Start(ctx context.Context, req supervisor.StartRequest) (accou
 	m.mu.Unlock()
 	if closed {
 		return nil, ErrClosed
+	}
+	if m.broken != nil {
+		return nil, m.broken
 	}
 	if old != nil {
 		old.stop()

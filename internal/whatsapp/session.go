@@ -61,6 +61,9 @@ func (m *Manager) newSession(req supervisor.StartRequest, device *wastore.Device
 	// (whatsmeow still handles the 515 restart after pairing by itself.)
 	cli.EnableAutoReconnect = false
 	cli.BackgroundEventCtx = ctx
+	if m.opts.Simulator != nil {
+		m.opts.Simulator.Configure(cli)
+	}
 	if m.opts.ConfigureClient != nil {
 		m.opts.ConfigureClient(cli)
 	}
