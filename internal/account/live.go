@@ -36,6 +36,8 @@ func (s *Service) StatusSource(accountID string) live.Source[StatusEvent] {
 	src := live.Source[StatusEvent]{
 		Key:     func(ev StatusEvent) string { return ev.AccountID },
 		Version: func(ev StatusEvent) int64 { return ev.Version },
+		// Every version of an account is published (modify, Delete).
+		Gapless: true,
 	}
 	if accountID == "" {
 		src.Topic = AllStatusTopic
@@ -94,5 +96,7 @@ func (s *Service) QRSource(accountID string) live.Source[QREvent] {
 		Key:     func(ev QREvent) string { return ev.AccountID },
 		Version: func(ev QREvent) int64 { return ev.Version },
 		Final:   func(ev QREvent) bool { return ev.Done },
+		// Every QR version is published (modify, Delete).
+		Gapless: true,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/apperr"
 	"wagraph/internal/auth"
+	"wagraph/internal/bus"
 	"wagraph/internal/config"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
@@ -175,6 +176,9 @@ func (a *App) checks() []observe.Check {
 	if a.Redis != nil {
 		cs = append(cs, observe.Check{Name: "redis", Check: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }})
 	}
+	// The bus itself: a message published comes back to a subscriber (over
+	// Redis, through the shared subscription connection).
+	cs = append(cs, observe.Check{Name: "bus", Check: func(ctx context.Context) error { return bus.RoundTrip(ctx, a.Bus) }})
 	return cs
 }
 

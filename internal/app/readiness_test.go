@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"wagraph/internal/apptest"
 	"wagraph/internal/store"
@@ -66,7 +67,7 @@ func TestReadinessFollowsDependencies(t *testing.T) {
 			}
 		}
 	}
-	allUp := map[string]string{"": "UP", "database": "UP", "migrations": "UP", "redis": "UP"}
+	allUp := map[string]string{"": "UP", "database": "UP", "migrations": "UP", "redis": "UP", "bus": "UP"}
 
 	want("start", http.StatusOK, allUp)
 
@@ -81,7 +82,15 @@ func TestReadinessFollowsDependencies(t *testing.T) {
 	want("postgres back", http.StatusOK, allUp)
 
 	rd.Cut()
-	want("redis stopped", http.StatusServiceUnavailable, map[string]string{"": "DOWN", "database": "UP", "redis": "DOWN"})
+	want("redis stopped", http.StatusServiceUnavailable, map[string]string{"": "DOWN", "database": "UP", "redis": "DOWN", "bus": "DOWN"})
 	rd.Restore(t)
+	// The bus's subscription connection comes back after its retry delay:
+	// wait for readiness, then check every component.
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for code, _ := readiness(t, s); code != http.StatusOK && time.Now().Before(deadline); code, _ = readiness(t, s) {
+		<-tick.C
+	}
 	want("redis back", http.StatusOK, allUp)
 }

@@ -14,6 +14,8 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,4 +184,37 @@ type Stats struct {
 	SlowSubscribersCut uint64
 	// ActiveSubscriptions is the number of local subscriptions open now.
 	ActiveSubscriptions int64
+}
+
+// RoundTrip checks that b works end to end: it subscribes to a topic of its
+// own, publishes a message there and waits (until ctx ends) for it to come
+// back. It suits a readiness check: unlike a ping of the server behind the
+// bus, it fails when publishing works but delivery does not.
+func RoundTrip(ctx context.Context, b Bus) error {
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fmt.Errorf("bus: round trip: %w", err)
+	}
+	topic := "wagraph.probe." + hex.EncodeToString(nonce[:])
+	sub, err := b.Subscribe(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("bus: round trip: subscribe: %w", err)
+	}
+	defer sub.Close()
+	if err := b.Publish(ctx, topic, nonce[:]); err != nil {
+		return fmt.Errorf("bus: round trip: publish: %w", err)
+	}
+	for {
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				return fmt.Errorf("bus: round trip: subscription ended: %w", sub.Err())
+			}
+			if !m.Resync && string(m.Payload) == string(nonce[:]) {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("bus: round trip: the published message did not come back: %w", ctx.Err())
+		}
+	}
 }

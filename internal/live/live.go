@@ -13,14 +13,16 @@
 // it for one GraphQL query) is done once per instance, not once per
 // subscriber.
 //
-// When the bus may have lost events (Redis came back after a break), the
-// stream loads the snapshot again and sends whatever is newer than what the
-// subscriber has, so a live view never stays stale after an outage.
+// When the bus may have lost events (Redis came back after a break, or a
+// version was skipped), the stream loads the snapshot again and sends
+// whatever is newer than what the subscriber has, so a live view never stays
+// stale after an outage or a failed publish.
 package live
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +47,11 @@ type Source[T any] struct {
 	// Final, when set, ends the stream after an event for which it is true
 	// (e.g. the last QR event of an activation).
 	Final func(T) bool
+	// Gapless says the versions of a key grow by exactly one with every
+	// event published, so an event more than one version ahead of the last
+	// one read shows that events were lost (a publish that failed): the
+	// stream then loads the snapshot again rather than show stale state.
+	Gapless bool
 }
 
 // ErrTooSlow ends a stream whose subscriber did not keep up; the client
@@ -127,6 +134,14 @@ func (c *Cursor[T]) Next(ctx context.Context) (Event[T], error) {
 			if err != nil {
 				return c.stop(apperr.Wrap(err, apperr.Internal, "an event could not be read"))
 			}
+			if c.gap(ev) {
+				// Reload, then the event itself: whichever is newer wins.
+				if err := c.reload(ctx, msg.Shared()); err != nil {
+					return c.stop(err)
+				}
+				c.pending = append(slices.Clip(c.pending), ev)
+				continue
+			}
 			if c.fresh(ev) {
 				return Event[T]{Value: ev, Shared: msg.Shared()}, nil
 			}
@@ -149,6 +164,16 @@ func (c *Cursor[T]) stop(err error) (Event[T], error) {
 		err = ErrEnd
 	}
 	return Event[T]{}, err
+}
+
+// gap reports whether ev shows that events of its key were lost: the source
+// is Gapless and ev is more than one version ahead of the last one read.
+func (c *Cursor[T]) gap(ev T) bool {
+	if !c.src.Gapless || c.src.Snapshot == nil {
+		return false
+	}
+	last, seen := c.last[c.src.Key(ev)]
+	return seen && c.src.Version(ev) > last+1
 }
 
 // fresh reports whether ev is newer than what was read for its key, and
