@@ -123,12 +123,12 @@ func accountStatusEvent(ev account.StatusEvent, now time.Time) *model.AccountSta
 	}
 	out := &model.AccountStatusEvent{
 		AccountID: ev.AccountID,
-		Version:   int(ev.Version),
+		Version:   int(ev.Order()),
 		Account:   accountModel(a, now),
 		Snapshot:  ev.Snapshot,
 		Deleted:   ev.Deleted,
 	}
-	if !ev.Snapshot {
+	if !ev.Snapshot && !ev.Updated {
 		out.Change = statusChange(ev.StatusChange)
 	}
 	return out

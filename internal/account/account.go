@@ -92,6 +92,10 @@ type Account struct {
 	// Version increases by one with every status change; history rows carry
 	// the version they produced.
 	Version int64 `json:"version"`
+	// Revision increases by one with every published change: a status
+	// change, or an update of the account's details (name, push name, phone
+	// number). Live views order events by it.
+	Revision int64 `json:"revision,omitempty"`
 
 	// PhoneNumber is the linked phone's number in E.164 (+14155550123); empty
 	// until the account is paired.

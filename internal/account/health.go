@@ -49,6 +49,7 @@ func (s *Service) RepairPhone(ctx context.Context, p PhoneRepair, dev Device) (s
 		if u.row.JID == "" {
 			u.row.JID = jid
 		}
+		u.publish = true
 		return nil
 	})
 	if err != nil || res.skipped {

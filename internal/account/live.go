@@ -35,8 +35,8 @@ const StatusSnapshotLimit = 1000
 func (s *Service) StatusSource(accountID string) live.Source[StatusEvent] {
 	src := live.Source[StatusEvent]{
 		Key:     func(ev StatusEvent) string { return ev.AccountID },
-		Version: func(ev StatusEvent) int64 { return ev.Version },
-		// Every version of an account is published (modify, Delete).
+		Version: StatusEvent.Order,
+		// Every revision of an account is published (modify, Delete).
 		Gapless: true,
 	}
 	if accountID == "" {
@@ -72,6 +72,7 @@ func (s *Service) allStatusSnapshot(ctx context.Context) ([]StatusEvent, error) 
 func snapshotEvent(a *Account) StatusEvent {
 	return StatusEvent{
 		StatusChange: StatusChange{AccountID: a.ID, Version: a.Version, To: a.Status, Reason: a.Reason, At: a.UpdatedAt},
+		Revision:     a.Revision,
 		PhoneNumber:  a.PhoneNumber,
 		Account:      a,
 		Snapshot:     true,

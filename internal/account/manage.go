@@ -72,7 +72,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Account, error) 
 	row := &accountRow{
 		ID: newID(), Name: name, Status: StatusPending,
 		ReasonCode: string(r.Code), ReasonMessage: r.Message,
-		Version: 1, CreatedAt: now, UpdatedAt: now,
+		Version: 1, Revision: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	change := StatusChange{AccountID: row.ID, Version: 1, To: StatusPending, Reason: r, At: now}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -99,8 +99,9 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*Account, error) 
 		name = n
 	}
 	res, err := s.modify(ctx, in.ID, func(u *update) error {
-		if name != "" {
+		if name != "" && name != u.row.Name {
 			u.row.Name = name
+			u.publish = true
 		}
 		return nil
 	})
@@ -194,6 +195,7 @@ func (s *Service) Delete(ctx context.Context, id string) (Step, error) {
 	last := row.toAccount(s.opts.SessionIdleLimit)
 	s.publishStatus(pubCtx, StatusEvent{
 		StatusChange: StatusChange{AccountID: id, Version: row.Version + 1, From: row.Status, To: row.Status, Reason: row.reason(), At: s.now()},
+		Revision:     row.Revision + 1,
 		PhoneNumber:  row.PhoneNumber,
 		Account:      last,
 		Deleted:      true,

@@ -122,6 +122,9 @@ type update struct {
 	to     Status // empty: the status stays
 	reason Reason
 	qr     *QREvent // published after commit
+	// publish announces the change to live views although the status stays
+	// (a rename, a new push name or phone number).
+	publish bool
 }
 
 func (u *update) move(to Status, r Reason) { u.to, u.reason = to, r }
@@ -139,6 +142,7 @@ func (u *update) in(statuses ...Status) bool {
 type modified struct {
 	row     *accountRow
 	change  *StatusChange // nil when the status did not change
+	updated bool          // published as an update without a status change
 	skipped bool
 }
 
@@ -186,6 +190,10 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 				return err
 			}
 		}
+		if res.change != nil || u.publish {
+			row.Revision++
+			res.updated = res.change == nil
+		}
 		if u.qr != nil {
 			row.QRSeq++
 			u.qr.AccountID, u.qr.Version = id, row.QRSeq
@@ -212,7 +220,16 @@ func (s *Service) afterCommit(ctx context.Context, res modified, qrs ...*QREvent
 			Str("from", string(c.From)).Str("to", string(c.To)).
 			Str("reason", string(c.Reason.Code)).Int64("version", c.Version).
 			Msg("account status changed")
-		s.publishStatus(ctx, StatusEvent{StatusChange: *c, PhoneNumber: res.row.PhoneNumber, Account: res.row.toAccount(s.opts.SessionIdleLimit)})
+		s.publishStatus(ctx, StatusEvent{StatusChange: *c, Revision: res.row.Revision, PhoneNumber: res.row.PhoneNumber, Account: res.row.toAccount(s.opts.SessionIdleLimit)})
+	} else if res.updated {
+		r := res.row
+		s.publishStatus(ctx, StatusEvent{
+			StatusChange: StatusChange{AccountID: r.ID, Version: r.Version, From: r.Status, To: r.Status, Reason: r.reason(), At: r.UpdatedAt},
+			Revision:     r.Revision,
+			Updated:      true,
+			PhoneNumber:  r.PhoneNumber,
+			Account:      r.toAccount(s.opts.SessionIdleLimit),
+		})
 	}
 	for _, qr := range qrs {
 		if qr != nil {

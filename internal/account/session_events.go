@@ -194,6 +194,7 @@ func (s *Service) handlePhoneNumberFound(ctx context.Context, ref SessionRef, e 
 		if u.row.JID == "" {
 			u.row.JID = e.JID
 		}
+		u.publish = true
 		return nil
 	})
 	if err != nil {
@@ -219,6 +220,7 @@ func (s *Service) handlePushName(ctx context.Context, ref SessionRef, e PushName
 			return errSkip
 		}
 		u.row.PushName = e.PushName
+		u.publish = true
 		return nil
 	})
 	if err != nil {

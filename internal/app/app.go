@@ -125,11 +125,14 @@ func (a *App) openBus(ctx context.Context) error {
 		return apperr.Wrap(err, apperr.Unavailable, "cannot reach Redis at "+config.Redact(a.Config.RedisURL)).
 			WithSuggestion("Start Redis or fix REDIS_URL; unset REDIS_URL to run a single instance with the in-process bus.")
 	}
-	bus := pubsub.NewRedis(a.Redis, opts)
+	rbus := pubsub.NewRedis(a.Redis, opts)
+	// A publish that fails (Redis away for a moment) is retried rather than
+	// lost: the change it announces is already committed.
+	retrying := pubsub.NewRetrying(rbus, pubsub.RetryOptions{Logger: a.Log.With().Str("component", "pubsub").Logger()})
 	// The bus closes before the client it uses (closers run in reverse).
-	a.Bus = bus
-	a.closers = append(a.closers, bus.Close)
-	a.Metrics.RegisterBus(bus.Stats)
+	a.Bus = retrying
+	a.closers = append(a.closers, retrying.Close)
+	a.Metrics.RegisterBus(rbus.Stats)
 	return nil
 }
 
