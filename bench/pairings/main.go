@@ -20,13 +20,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"wagraph/internal/wasim"
+	"wagraph/internal/whatsapp"
 )
 
 func main() {
@@ -72,7 +72,7 @@ func measure(ctx context.Context, opts options, verbose bool, w io.Writer) error
 			fmt.Fprintf(w, "%4d  start %-8v phone %-8v active %-8v %s %s\n", i+1, ms(p.Start), ms(p.ToPhone), ms(p.ToActive), p.Phone, errText(p.Err))
 		}
 	}
-	fmt.Fprintf(w, "wagraph pairings: %d in a row, %s, whatsmeow %s, simulator in-process\n", opts.N, dbName, moduleVersion("go.mau.fi/whatsmeow"))
+	fmt.Fprintf(w, "wagraph pairings: %d in a row, %s, whatsmeow %s, simulator in-process\n", opts.N, dbName, whatsapp.WhatsmeowVersion())
 	began := time.Now()
 	results, err := run(ctx, opts)
 	if err != nil && len(results) == 0 {
@@ -165,15 +165,4 @@ func countFailed(results []pairing) int {
 		}
 	}
 	return n
-}
-
-func moduleVersion(path string) string {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range info.Deps {
-			if m.Path == path {
-				return m.Version
-			}
-		}
-	}
-	return "(unknown version)"
 }
