@@ -14,22 +14,25 @@ type Code string
 
 // The catalog. Add a code here together with its default suggestion below.
 const (
-	Unauthenticated      Code = "UNAUTHENTICATED"
-	Forbidden            Code = "FORBIDDEN"
-	NotFound             Code = "NOT_FOUND"
-	InvalidInput         Code = "INVALID_INPUT"
-	Conflict             Code = "CONFLICT"
-	InvalidTransition    Code = "INVALID_TRANSITION"
-	RateLimited          Code = "RATE_LIMITED"
-	Unavailable          Code = "UNAVAILABLE"
-	QueryTooComplex      Code = "QUERY_TOO_COMPLEX"
-	SubscriptionLimit    Code = "SUBSCRIPTION_LIMIT"
-	SubscriberTooSlow    Code = "SUBSCRIBER_TOO_SLOW"
-	SchemaTooNew         Code = "SCHEMA_TOO_NEW"
-	SchemaNotMigrated    Code = "SCHEMA_NOT_MIGRATED"
-	ActivationInProgress Code = "ACTIVATION_IN_PROGRESS"
-	Internal             Code = "INTERNAL"
+	Unauthenticated   Code = "UNAUTHENTICATED"
+	Forbidden         Code = "FORBIDDEN"
+	NotFound          Code = "NOT_FOUND"
+	InvalidInput      Code = "INVALID_INPUT"
+	Conflict          Code = "CONFLICT"
+	InvalidTransition Code = "INVALID_TRANSITION"
+	RateLimited       Code = "RATE_LIMITED"
+	Unavailable       Code = "UNAVAILABLE"
+	QueryTooComplex   Code = "QUERY_TOO_COMPLEX"
+	SubscriptionLimit Code = "SUBSCRIPTION_LIMIT"
+	SubscriberTooSlow Code = "SUBSCRIBER_TOO_SLOW"
+	SchemaTooNew      Code = "SCHEMA_TOO_NEW"
+	SchemaNotMigrated Code = "SCHEMA_NOT_MIGRATED"
+	Internal          Code = "INTERNAL"
 )
+
+// ActivationInProgress refuses to start an account's activation in another
+// way while one is still waiting for its first code (a double click).
+const ActivationInProgress Code = "ACTIVATION_IN_PROGRESS"
 
 type entry struct {
 	suggestion string
@@ -37,21 +40,22 @@ type entry struct {
 }
 
 var catalog = map[Code]entry{
-	Unauthenticated:      {"Send an API token as 'Authorization: Bearer <token>' (websockets: in the connection_init payload as Authorization or authToken). Create one with 'wagraph token create --role OPERATOR'.", false},
-	Forbidden:            {"Use a token with a role that allows this operation (VIEWER reads, OPERATOR changes, ADMIN deletes and manages tokens).", false},
-	NotFound:             {"Check the id; list the existing items to find the one you meant.", false},
-	InvalidInput:         {"Correct the named field and send the request again.", false},
-	Conflict:             {"Reload the item to see its current state, then try again.", false},
-	InvalidTransition:    {"Check the account's current status; use resetAccount to start over from any state.", false},
-	RateLimited:          {"Wait retryAfterSeconds before trying again, or spread the work over more accounts.", true},
-	Unavailable:          {"A dependency is down or restarting; try again shortly and check /readyz.", true},
-	QueryTooComplex:      {"Ask for fewer fields or smaller pages (lower 'first'), or split the query.", false},
-	SubscriptionLimit:    {"Close subscriptions you no longer need on this connection, or open another connection.", false},
-	SubscriberTooSlow:    {"The client did not read events fast enough and missed some; resubscribe to get a fresh snapshot.", true},
-	SchemaTooNew:         {"The database was migrated by a newer wagraph; run that version or restore a matching backup.", false},
-	SchemaNotMigrated:    {"Run 'wagraph migrate' (or start without MIGRATE_ON_START=false) to bring the database up to date.", false},
+	Unauthenticated:   {"Send an API token as 'Authorization: Bearer <token>' (websockets: in the connection_init payload as Authorization or authToken). Create one with 'wagraph token create --role OPERATOR'.", false},
+	Forbidden:         {"Use a token with a role that allows this operation (VIEWER reads, OPERATOR changes, ADMIN deletes and manages tokens).", false},
+	NotFound:          {"Check the id; list the existing items to find the one you meant.", false},
+	InvalidInput:      {"Correct the named field and send the request again.", false},
+	Conflict:          {"Reload the item to see its current state, then try again.", false},
+	InvalidTransition: {"Check the account's current status; use resetAccount to start over from any state.", false},
+	RateLimited:       {"Wait retryAfterSeconds before trying again, or spread the work over more accounts.", true},
+	Unavailable:       {"A dependency is down or restarting; try again shortly and check /readyz.", true},
+	QueryTooComplex:   {"Ask for fewer fields or smaller pages (lower 'first'), or split the query.", false},
+	SubscriptionLimit: {"Close subscriptions you no longer need on this connection, or open another connection.", false},
+	SubscriberTooSlow: {"The client did not read events fast enough and missed some; resubscribe to get a fresh snapshot.", true},
+	SchemaTooNew:      {"The database was migrated by a newer wagraph; run that version or restore a matching backup.", false},
+	SchemaNotMigrated: {"Run 'wagraph migrate' (or start without MIGRATE_ON_START=false) to bring the database up to date.", false},
+	Internal:          {"Something unexpected failed; retry, and if it persists report the requestId to the operators.", true},
+
 	ActivationInProgress: {"Wait for the code of the activation in progress (the qrCodeUpdated subscription shows it); start again once it shows to switch method or number.", true},
-	Internal:             {"Something unexpected failed; retry, and if it persists report the requestId to the operators.", true},
 }
 
 // Error is a coded error meant to be shown to a client.
