@@ -132,7 +132,7 @@ func (a *App) openBus(ctx context.Context) error {
 	// The bus closes before the client it uses (closers run in reverse).
 	a.Bus = retrying
 	a.closers = append(a.closers, retrying.Close)
-	a.Metrics.RegisterBus(rbus.Stats)
+	a.Metrics.RegisterBus(retrying.Stats)
 	return nil
 }
 

@@ -184,6 +184,10 @@ type Stats struct {
 	SlowSubscribersCut uint64
 	// ActiveSubscriptions is the number of local subscriptions open now.
 	ActiveSubscriptions int64
+	// PublishLost counts messages whose publish failed even after retries
+	// (their change was committed; live views catch up at the next change
+	// or resync).
+	PublishLost uint64
 }
 
 // RoundTrip checks that b works end to end: it subscribes to a topic of its

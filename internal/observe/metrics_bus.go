@@ -21,6 +21,8 @@ func (m *Metrics) RegisterBus(stats func() bus.Stats) {
 			func(s bus.Stats) uint64 { return s.Dropped }),
 		counter("wagraph_bus_slow_subscribers_cut_total", "Subscriptions ended because their buffer overflowed.",
 			func(s bus.Stats) uint64 { return s.SlowSubscribersCut }),
+		counter("wagraph_bus_publish_lost_total", "Events whose publish failed even after retries (their change was committed).",
+			func(s bus.Stats) uint64 { return s.PublishLost }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wagraph_bus_subscriptions", Help: "Local bus subscriptions open now."},
 			func() float64 { return float64(stats().ActiveSubscriptions) }),
 	)

@@ -148,6 +148,17 @@ func (r *Retrying) giveUp(topic string) {
 	}
 }
 
+// Stats are the bus underneath's counters (when it keeps any) with the
+// messages lost after retries.
+func (r *Retrying) Stats() Stats {
+	var st Stats
+	if s, ok := r.Bus.(interface{ Stats() Stats }); ok {
+		st = s.Stats()
+	}
+	st.PublishLost = r.Lost()
+	return st
+}
+
 // Close stops the retries and closes the bus underneath.
 func (r *Retrying) Close() error {
 	r.once.Do(func() { close(r.done) })

@@ -80,3 +80,23 @@ func TestRetryingGivesUp(t *testing.T) {
 		t.Fatal("publish after Close succeeded")
 	}
 }
+
+func TestRetryingStatsCountLostPublishes(t *testing.T) {
+	mem := NewMemory(Options{})
+	r := NewRetrying(&flaky{Bus: mem, n: 1 << 30}, RetryOptions{Queue: 1, Attempts: 1, Delay: time.Hour})
+	t.Cleanup(func() { _ = r.Close() })
+	// One message may wait in the retry loop and one in the queue; the
+	// third has no room whatever the loop has taken so far.
+	var failed int
+	for _, m := range []string{"m1", "m2", "m3"} {
+		if err := r.Publish(t.Context(), "t", []byte(m)); err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("every publish reported success though the retry queue was full")
+	}
+	if st := r.Stats(); st.PublishLost != uint64(failed) {
+		t.Fatalf("stats %+v, want %d lost publishes", st, failed)
+	}
+}

@@ -14,7 +14,7 @@ import (
 type fakeSimulator struct{ root [32]byte }
 
 func (fakeSimulator) Configure(*whatsmeow.Client) {}
-func (f fakeSimulator) RootPublicKey() [32]byte { return f.root }
+func (f fakeSimulator) RootPublicKey() [32]byte   { return f.root }
 
 // A simulated manager makes whatsmeow trust its simulator's root, once per
 // process; a manager with another simulator root is refused rather than
