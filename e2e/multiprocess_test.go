@@ -40,7 +40,10 @@ func TestTwoProcessesShareLiveViewsThroughRedis(t *testing.T) {
 	first := startProcess(t, bin, env)
 	second := startProcess(t, bin, env)
 
-	sub := subscribeStatus(t, second, viewer)
+	// An account made before the subscription: its snapshot event tells
+	// that the second process has subscribed to the bus.
+	known := first.createAccount(t, operator, "Made before the subscription")
+	sub := subscribeStatus(t, second, viewer, known)
 	id := first.createAccount(t, operator, "Made on the first")
 	if ev := sub.next(t, 10*time.Second); ev.AccountID != id || ev.Version != 1 || ev.Snapshot {
 		t.Fatalf("the second process's subscriber got %+v, want the creation of %s", ev, id)
@@ -219,7 +222,11 @@ type statusSubscription struct {
 	err    error // why reading stopped
 }
 
-func subscribeStatus(t *testing.T, p *process, token string) *statusSubscription {
+// subscribeStatus subscribes to every account's status on p and returns
+// once the subscription is running: when the snapshot of the account known
+// has arrived. The server subscribes to the bus before it loads the
+// snapshot, so every change published after that reaches the subscription.
+func subscribeStatus(t *testing.T, p *process, token, known string) *statusSubscription {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -241,7 +248,15 @@ func subscribeStatus(t *testing.T, p *process, token string) *statusSubscription
 	}
 	s := &statusSubscription{events: make(chan statusEvent, 100)}
 	go s.read(ctx, ws)
-	return s
+	for {
+		ev := s.next(t, 10*time.Second)
+		if !ev.Snapshot {
+			t.Fatalf("an event before the snapshot: %+v", ev)
+		}
+		if ev.AccountID == known {
+			return s
+		}
+	}
 }
 
 func (s *statusSubscription) read(ctx context.Context, ws *apptest.WS) {

@@ -14,7 +14,11 @@ import (
 
 // StatusHistory is the resolver for the statusHistory field.
 func (r *accountResolver) StatusHistory(ctx context.Context, obj *model.Account, first *int, after *string) (*model.AccountStatusChangeConnection, error) {
-	page, err := r.AccountService.History(ctx, obj.ID, first, deref(after))
+	before, err := beforeVersion(after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.AccountService.History(ctx, obj.ID, first, before)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +50,7 @@ func (r *mutationResolver) UpdateAccount(ctx context.Context, input model.Update
 
 // StartActivation is the resolver for the startActivation field.
 func (r *mutationResolver) StartActivation(ctx context.Context, input model.StartActivationInput) (*model.StartActivationPayload, error) {
-	a, err := r.AccountService.StartActivation(ctx, account.StartActivationInput{
+	a, err := r.Supervisor.StartActivation(ctx, account.StartActivationInput{
 		AccountID: input.AccountID, Method: account.Method(input.Method), PhoneNumber: deref(input.PhoneNumber),
 	})
 	if err != nil {
@@ -57,7 +61,7 @@ func (r *mutationResolver) StartActivation(ctx context.Context, input model.Star
 
 // ResetAccount is the resolver for the resetAccount field.
 func (r *mutationResolver) ResetAccount(ctx context.Context, input model.ResetAccountInput) (*model.ResetAccountPayload, error) {
-	a, err := r.AccountService.Reset(ctx, input.AccountID)
+	a, err := r.Supervisor.Reset(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +70,7 @@ func (r *mutationResolver) ResetAccount(ctx context.Context, input model.ResetAc
 
 // ReconnectAccount is the resolver for the reconnectAccount field.
 func (r *mutationResolver) ReconnectAccount(ctx context.Context, input model.ReconnectAccountInput) (*model.ReconnectAccountPayload, error) {
-	a, err := r.AccountService.Reconnect(ctx, input.AccountID)
+	a, err := r.Supervisor.Reconnect(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +79,7 @@ func (r *mutationResolver) ReconnectAccount(ctx context.Context, input model.Rec
 
 // LogoutAccount is the resolver for the logoutAccount field.
 func (r *mutationResolver) LogoutAccount(ctx context.Context, input model.LogoutAccountInput) (*model.LogoutAccountPayload, error) {
-	a, err := r.AccountService.Logout(ctx, input.AccountID)
+	a, err := r.Supervisor.Logout(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +88,7 @@ func (r *mutationResolver) LogoutAccount(ctx context.Context, input model.Logout
 
 // DeleteAccount is the resolver for the deleteAccount field.
 func (r *mutationResolver) DeleteAccount(ctx context.Context, input model.DeleteAccountInput) (*model.DeleteAccountPayload, error) {
-	a, err := r.AccountService.Delete(ctx, input.AccountID)
+	a, err := r.Supervisor.Delete(ctx, input.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,11 @@ func (r *queryResolver) Account(ctx context.Context, id string) (*model.Account,
 
 // Accounts is the resolver for the accounts field.
 func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string, status []model.AccountStatus, search *string) (*model.AccountConnection, error) {
-	page, err := r.AccountService.List(ctx, account.ListInput{First: first, After: deref(after), Statuses: accountStatuses(status), Search: deref(search)})
+	afterID, err := afterAccount(after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.AccountService.List(ctx, account.ListInput{First: first, AfterID: afterID, Statuses: accountStatuses(status), Search: deref(search)})
 	if err != nil {
 		return nil, err
 	}

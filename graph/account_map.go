@@ -56,7 +56,7 @@ func statusReason(r account.Reason) *model.StatusReason {
 func accountConnection(page *account.AccountPage, after string, now time.Time) *model.AccountConnection {
 	out := &model.AccountConnection{Edges: []*model.AccountEdge{}, TotalCount: page.TotalCount}
 	for _, a := range page.Accounts {
-		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: account.AccountCursor(a.ID), Node: accountModel(a, now)})
+		out.Edges = append(out.Edges, &model.AccountEdge{Cursor: accountCursor(a.ID), Node: accountModel(a, now)})
 	}
 	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
 	if n := len(out.Edges); n > 0 {
@@ -68,7 +68,7 @@ func accountConnection(page *account.AccountPage, after string, now time.Time) *
 func statusChangeConnection(page *account.HistoryPage, after string) *model.AccountStatusChangeConnection {
 	out := &model.AccountStatusChangeConnection{Edges: []*model.AccountStatusChangeEdge{}, TotalCount: page.TotalCount}
 	for _, c := range page.Changes {
-		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: account.HistoryCursor(c.Version), Node: statusChange(c)})
+		out.Edges = append(out.Edges, &model.AccountStatusChangeEdge{Cursor: historyCursor(c.Version), Node: statusChange(c)})
 	}
 	out.PageInfo = &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: after != ""}
 	if n := len(out.Edges); n > 0 {
@@ -129,12 +129,12 @@ func accountStatusEvent(ev account.StatusEvent, now time.Time) *model.AccountSta
 	}
 	out := &model.AccountStatusEvent{
 		AccountID: ev.AccountID,
-		Version:   int(ev.Version),
+		Version:   int(ev.Order()),
 		Account:   accountModel(a, now),
 		Snapshot:  ev.Snapshot,
 		Deleted:   ev.Deleted,
 	}
-	if !ev.Snapshot {
+	if !ev.Snapshot && !ev.Updated {
 		out.Change = statusChange(ev.StatusChange)
 	}
 	return out

@@ -23,27 +23,28 @@ import (
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 )
 
 // qrSessions pairs by handing out one QR code (or pairing code) at once and
 // otherwise does nothing; it stands in for WhatsApp.
-type qrSessions struct{}
+type qrSessions struct{ sink supervisor.EventSink }
 
-func (qrSessions) Start(ctx context.Context, req account.StartRequest, sink account.EventSink) error {
-	var evt account.SessionEvent = account.QRCode{Code: "2@ref,noise,identity,adv", ExpiresAt: time.Now().Add(time.Minute)}
-	if req.Method == account.MethodPairingCode {
-		evt = account.PairingCode{Code: "WXYZ-1234", ExpiresAt: time.Now().Add(160 * time.Second)}
-	}
+func (q qrSessions) Start(ctx context.Context, req supervisor.StartRequest) (account.SessionEvent, error) {
 	if req.JID != "" {
-		evt = account.Connected{Device: account.Device{JID: req.JID}}
+		return nil, q.sink.HandleSessionEvent(ctx, req.SessionRef, account.Connected{Device: account.Device{JID: req.JID}})
 	}
-	return sink.HandleSessionEvent(ctx, req.SessionRef, evt)
+	if req.Method == account.MethodPairingCode {
+		return account.PairingCode{Code: "WXYZ-1234", ExpiresAt: time.Now().Add(160 * time.Second)}, nil
+	}
+	return account.QRCode{Code: "2@ref,noise,identity,adv", ExpiresAt: time.Now().Add(time.Minute)}, nil
 }
 func (qrSessions) Stop(context.Context, string) error              { return nil }
 func (qrSessions) Logout(context.Context, string, string) error    { return nil }
 func (qrSessions) DeleteDevice(context.Context, string) error      { return nil }
 func (qrSessions) HasDevice(context.Context, string) (bool, error) { return true, nil }
 func (qrSessions) Live(string) (account.Device, bool)              { return account.Device{}, false }
+func (qrSessions) Close(context.Context) error                     { return nil }
 
 // accountAPI serves the GraphQL handler with the account service; the role
 // of each request comes from the X-Test-Role header.
@@ -52,12 +53,13 @@ func accountAPI(t *testing.T) (*account.Service, func(role auth.Role) *client.Cl
 	db := storetest.Open(t, store.SQLite)
 	bus := pubsub.NewMemory(pubsub.Options{})
 	t.Cleanup(func() { _ = bus.Close() })
-	svc := account.New(db, bus, qrSessions{}, account.Options{Logger: zerolog.Nop()})
-	if err := svc.Start(context.Background()); err != nil {
+	svc := account.New(db, bus, account.Options{Logger: zerolog.Nop()})
+	sup := supervisor.New(svc, func(sink supervisor.EventSink) supervisor.Sessions { return qrSessions{sink} }, supervisor.Options{Logger: zerolog.Nop()})
+	if err := sup.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = svc.Close() })
-	h := graph.NewHandler(&graph.Resolver{AccountService: svc}, graph.HandlerOptions{
+	t.Cleanup(func() { _ = sup.Close() })
+	h := graph.NewHandler(&graph.Resolver{AccountService: svc, Supervisor: sup}, graph.HandlerOptions{
 		ComplexityLimit: 1000, ParserTokenLimit: 10000, Log: zerolog.Nop(),
 	})
 	withRole := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

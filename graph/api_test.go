@@ -68,8 +68,8 @@ func TestAcceptanceQuery(t *testing.T) {
 						t.Errorf("component %v", c)
 					}
 				}
-				if strings.Join(names, ",") != "database,migrations" {
-					t.Errorf("components %v, want database and migrations", names)
+				if strings.Join(names, ",") != "database,migrations,bus" {
+					t.Errorf("components %v, want database, migrations and bus", names)
 				}
 				return
 			}

@@ -1679,17 +1679,18 @@ type Subscription {
 }
 
 """
-One event of ` + "`" + `accountStatusChanged` + "`" + `: an account's current state (snapshot) or
-a change of its status.
+One event of ` + "`" + `accountStatusChanged` + "`" + `: an account's current state (snapshot), a
+change of its status, or an update of its details (name, WhatsApp push name,
+phone number) that left the status as it was.
 """
 type AccountStatusEvent {
   "The account's id."
   accountId: ID!
-  "The account's version after this event; an event whose version is not higher than one you already have for the account is stale."
+  "Increases by one with every event of the account (status changes and updates alike, so it can run ahead of ` + "`" + `Account.version` + "`" + `, which counts status changes); an event whose version is not higher than one you already have for the account is stale, and one more than one higher means you missed an event."
   version: Int!
   "The account as this event left it: as it is now for a snapshot, its last state for a deletion."
   account: Account!
-  "The status change; null on snapshot events, which report the current state rather than a change."
+  "The status change; null on snapshot events, which report the current state rather than a change, and on updates that did not change the status."
   change: AccountStatusChange
   "True on the events sent first, which report the current state."
   snapshot: Boolean!

@@ -13,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"wagraph/internal/account"
 	"wagraph/internal/apperr"
 )
 
@@ -47,7 +46,7 @@ type HandlerOptions struct {
 func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if r.QRImages == nil {
 		// A few hundred codes cover every activation a page could show.
-		r.QRImages = account.NewQRImages(qrImageSize, 512)
+		r.QRImages = NewQRImages(qrImageSize, 512)
 	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  r,

@@ -21,12 +21,12 @@ func (r *qrCodeEventResolver) ImageDataURL(ctx context.Context, obj *model.QRCod
 
 // AccountStatusChanged is the resolver for the accountStatusChanged field.
 func (r *subscriptionResolver) AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error) {
-	return subscribe(ctx, r.Bus, r.AccountService.StatusSource(deref(accountID)), accountStatusEvent)
+	return subscribe(ctx, r.AccountService.WatchStatus, deref(accountID), accountStatusEvent)
 }
 
 // QRCodeUpdated is the resolver for the qrCodeUpdated field.
 func (r *subscriptionResolver) QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error) {
-	return subscribe(ctx, r.Bus, r.AccountService.QRSource(accountID), qrCodeEvent)
+	return subscribe(ctx, r.AccountService.WatchQR, accountID, qrCodeEvent)
 }
 
 // QrCodeEvent returns QrCodeEventResolver implementation.

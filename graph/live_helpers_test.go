@@ -21,6 +21,7 @@ import (
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 )
 
 // liveWS is an authenticated websocket to /graphql. Its reads are per
@@ -149,27 +150,27 @@ func int64At(t *testing.T, v any, keys ...string) int64 {
 	return int64(f)
 }
 
-// fakeWhatsApp is the WhatsApp side of activations for these tests: an
-// account.Sessions that reports nothing until the test emits a session's
-// events, except the first code of a pairing, which Start reports as the
+// fakeWhatsApp is the WhatsApp side of activations for these tests: a
+// supervisor.Sessions that reports nothing until the test emits a session's
+// events, except the first code of a pairing, which Start returns as the
 // real session does.
 type fakeWhatsApp struct {
-	mu    sync.Mutex
-	sinks map[string]account.EventSink
-	refs  map[string]account.SessionRef
+	sink supervisor.EventSink
+	mu   sync.Mutex
+	refs map[string]account.SessionRef
 }
 
-func (f *fakeWhatsApp) Start(ctx context.Context, req account.StartRequest, sink account.EventSink) error {
+func (f *fakeWhatsApp) Start(ctx context.Context, req supervisor.StartRequest) (account.SessionEvent, error) {
 	f.mu.Lock()
-	f.sinks[req.AccountID], f.refs[req.AccountID] = sink, req.SessionRef
+	f.refs[req.AccountID] = req.SessionRef
 	f.mu.Unlock()
 	if req.JID != "" {
-		return nil
+		return nil, nil
 	}
 	if req.Method == account.MethodPairingCode {
-		return sink.HandleSessionEvent(ctx, req.SessionRef, account.PairingCode{Code: "ABCD-EFGH", ExpiresAt: time.Now().Add(160 * time.Second)})
+		return account.PairingCode{Code: "ABCD-EFGH", ExpiresAt: time.Now().Add(160 * time.Second)}, nil
 	}
-	return sink.HandleSessionEvent(ctx, req.SessionRef, account.QRCode{Code: "qr-1", ExpiresAt: time.Now().Add(60 * time.Second)})
+	return account.QRCode{Code: "qr-1", ExpiresAt: time.Now().Add(60 * time.Second)}, nil
 }
 
 func (f *fakeWhatsApp) Stop(context.Context, string) error           { return nil }
@@ -179,14 +180,16 @@ func (f *fakeWhatsApp) HasDevice(context.Context, string) (bool, error) {
 	return false, nil
 }
 func (f *fakeWhatsApp) Live(string) (account.Device, bool) { return account.Device{}, false }
+func (f *fakeWhatsApp) Close(context.Context) error        { return nil }
 
 // emit reports evt from the account's current session.
 func (f *fakeWhatsApp) emit(t *testing.T, accountID string, evt account.SessionEvent) {
 	t.Helper()
 	f.mu.Lock()
-	sink, ref := f.sinks[accountID], f.refs[accountID]
+	ref, ok := f.refs[accountID]
+	sink := f.sink
 	f.mu.Unlock()
-	if sink == nil {
+	if !ok {
 		t.Fatalf("no session for account %s", accountID)
 	}
 	if err := sink.HandleSessionEvent(context.Background(), ref, evt); err != nil {
@@ -208,14 +211,15 @@ func startFakeStack(t *testing.T) *fakeStack {
 	db := storetest.Open(t, store.SQLite)
 	bus := pubsub.NewMemory(pubsub.Options{})
 	t.Cleanup(func() { _ = bus.Close() })
-	wa := &fakeWhatsApp{sinks: map[string]account.EventSink{}, refs: map[string]account.SessionRef{}}
-	svc := account.New(db, bus, wa, account.Options{Logger: zerolog.Nop()})
-	if err := svc.Start(context.Background()); err != nil {
+	wa := &fakeWhatsApp{refs: map[string]account.SessionRef{}}
+	svc := account.New(db, bus, account.Options{Logger: zerolog.Nop()})
+	sup := supervisor.New(svc, func(sink supervisor.EventSink) supervisor.Sessions { wa.sink = sink; return wa }, supervisor.Options{Logger: zerolog.Nop()})
+	if err := sup.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = svc.Close() })
+	t.Cleanup(func() { _ = sup.Close() })
 	authSvc := auth.NewService(db.DB, false)
-	h := graph.NewHandler(&graph.Resolver{Auth: authSvc, AccountService: svc, Bus: bus}, graph.HandlerOptions{
+	h := graph.NewHandler(&graph.Resolver{Auth: authSvc, AccountService: svc, Supervisor: sup}, graph.HandlerOptions{
 		ComplexityLimit: 1000, ParserTokenLimit: 5000, MaxMessageBytes: 1 << 20,
 		InitTimeout: 5 * time.Second, KeepAlive: time.Minute, MaxSubscriptions: 10, WriteTimeout: 10 * time.Second,
 		Log: zerolog.Nop(),

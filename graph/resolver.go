@@ -9,7 +9,7 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
 	"wagraph/internal/observe"
-	"wagraph/internal/pubsub"
+	"wagraph/internal/supervisor"
 )
 
 // Resolver holds the services the resolvers call; server.go builds it once.
@@ -19,9 +19,10 @@ type Resolver struct {
 	// AccountService runs the WhatsApp account lifecycle. (Not "Account":
 	// gqlgen generates Resolver.Account() for the Account type's resolvers.)
 	AccountService *account.Service
-	// Bus carries the events that subscriptions stream.
-	Bus pubsub.Bus
+	// Supervisor runs the accounts' live sessions: the mutations that start,
+	// stop or drop one go to it.
+	Supervisor *supervisor.Supervisor
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
-	QRImages *account.QRImages
+	QRImages *QRImages
 }

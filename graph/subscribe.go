@@ -16,28 +16,27 @@ import (
 	"wagraph/internal/apperr"
 	"wagraph/internal/auth"
 	"wagraph/internal/live"
-	"wagraph/internal/pubsub"
 )
 
-// subscribe is the whole of a subscription resolver: it opens the stream of
-// src (the snapshot, then each newer event) and returns the channel gqlgen
-// executes events from, mapped to the GraphQL model by toModel, which gets
-// the time of sending for countdowns. Adding a subscription is declaring a
-// live.Source and writing its toModel.
+// subscribe is the whole of a subscription resolver: it opens a service's
+// live stream with watch (the snapshot, then each newer event) and returns
+// the channel gqlgen executes events from, mapped to the GraphQL model by
+// toModel, which gets the time of sending for countdowns. Adding a
+// subscription is giving a service a watch method and writing its toModel.
 //
 // The stream is not pumped into the channel by a goroutine of its own: the
 // subscription's response handler (see limitSubscriptions and
 // subscriptionState.respond) pulls each event and either hands it to gqlgen
 // through the channel or, when another subscriber with the same query has
 // already had the same delivery executed, sends the bytes it got.
-func subscribe[T, M any](ctx context.Context, bus pubsub.Bus, src live.Source[T], toModel func(T, time.Time) M) (<-chan M, error) {
+func subscribe[T, M any](ctx context.Context, watch func(context.Context, string) (*live.Cursor[T], error), id string, toModel func(T, time.Time) M) (<-chan M, error) {
 	st := subscriptionStateFrom(ctx)
 	if st == nil {
 		// limitSubscriptions runs for every subscription; without it there
 		// is nobody to pull the stream.
 		return nil, apperr.New(apperr.Internal, "subscription resolver called outside a subscription")
 	}
-	cur, err := live.Open(ctx, bus, src)
+	cur, err := watch(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +48,9 @@ func subscribe[T, M any](ctx context.Context, bus pubsub.Bus, src live.Source[T]
 // stream is a subscription's live stream as its response handler pulls it.
 type stream interface {
 	// next waits for the next event and returns the memo its delivery shares
-	// with the other local subscribers (nil if none). An error is live.ErrEnd
-	// or a failure to report.
-	next(ctx context.Context) (*sync.Map, error)
+	// with the other local subscribers (empty for a snapshot event). An
+	// error is live.ErrEnd or a failure to report.
+	next(ctx context.Context) (responseMemo, error)
 	// deliver hands the event next returned to gqlgen, which reads it in the
 	// next call of the operation's response handler.
 	deliver()
@@ -66,10 +65,40 @@ type pulledStream[T, M any] struct {
 	current T
 }
 
-func (s *pulledStream[T, M]) next(ctx context.Context) (*sync.Map, error) {
+func (s *pulledStream[T, M]) next(ctx context.Context) (responseMemo, error) {
 	ev, err := s.cur.Next(ctx)
 	s.current = ev.Value
-	return ev.Shared, err
+	return responseMemo{shared: ev.Shared}, err
+}
+
+// responseMemo is what one delivery of an event shares between the local
+// subscribers that receive it: the response gqlgen made of it for each
+// query, so subscribers with the same query share one execution.
+type responseMemo struct{ shared *sync.Map }
+
+// responseKey keys a response in a delivery's memo; a type of its own keeps
+// it apart from what others keep there (live's shared snapshot loads).
+type responseKey struct{ query unique.Handle[string] }
+
+// response returns the response kept for query, if any.
+func (m responseMemo) response(query unique.Handle[string]) ([]byte, bool) {
+	if m.shared == nil {
+		return nil, false
+	}
+	v, ok := m.shared.Load(responseKey{query})
+	if !ok {
+		return nil, false
+	}
+	data, ok := v.([]byte)
+	return data, ok
+}
+
+// keep stores a copy of data as the response for query, unless another
+// subscriber stored one first. It does nothing for a snapshot event.
+func (m responseMemo) keep(query unique.Handle[string], data []byte) {
+	if m.shared != nil {
+		m.shared.LoadOrStore(responseKey{query}, bytes.Clone(data))
+	}
 }
 
 // deliver cannot block: out has room for one event, and the handler reads
@@ -131,17 +160,18 @@ func (st *subscriptionState) respond(ctx context.Context, next graphql.ResponseH
 		ended()
 		return nil
 	}
-	if memo != nil {
-		if data, ok := memo.Load(st.query); ok {
-			delivered()
-			return &graphql.Response{Data: data.([]byte)}
-		}
+	if data, ok := memo.response(st.query); ok {
+		delivered()
+		return &graphql.Response{Data: data}
 	}
+	// gqlgen's response handler reads exactly one item from the resolver's
+	// channel per call (TestGqlgenReadsOneEventPerResponse pins it), so the
+	// event delivered now is the one next executes.
 	st.stream.deliver()
 	resp := counted(next(ctx), delivered, ended)
-	if resp != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 && memo != nil {
-		// gqlgen reuses resp.Data's buffer for the next event.
-		memo.LoadOrStore(st.query, bytes.Clone(resp.Data))
+	if resp != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 {
+		// gqlgen reuses resp.Data's buffer for the next event: keep copies.
+		memo.keep(st.query, resp.Data)
 	}
 	return resp
 }

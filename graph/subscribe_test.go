@@ -31,13 +31,13 @@ type fakeStream struct {
 	ended     bool
 }
 
-func (s *fakeStream) next(context.Context) (*sync.Map, error) {
+func (s *fakeStream) next(context.Context) (responseMemo, error) {
 	if len(s.memos) == 0 {
-		return nil, s.err
+		return responseMemo{}, s.err
 	}
 	m := s.memos[0]
 	s.memos = s.memos[1:]
-	return m, nil
+	return responseMemo{shared: m}, nil
 }
 func (s *fakeStream) deliver() { s.delivered++ }
 func (s *fakeStream) end()     { s.ended = true }

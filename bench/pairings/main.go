@@ -20,14 +20,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mau.fi/whatsmeow"
 
 	"wagraph/internal/wasim"
+	"wagraph/internal/whatsapp"
 )
 
 func main() {
@@ -39,9 +38,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	// whatsmeow trusts one certificate root per process: the simulator's.
+	// whatsmeow trusts one certificate root per process: the simulator's,
+	// which the session manager sets up (whatsapp.Options.Simulator).
 	root := wasim.NewRootKey()
-	whatsmeow.WACertPubKey = wasim.PublicKey(root)
 	opts := options{N: *n, DatabaseURL: *dbURL, Limit: *limit, RootKey: root, Log: zerolog.Nop()}
 	if *verbose {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
@@ -73,7 +72,7 @@ func measure(ctx context.Context, opts options, verbose bool, w io.Writer) error
 			fmt.Fprintf(w, "%4d  start %-8v phone %-8v active %-8v %s %s\n", i+1, ms(p.Start), ms(p.ToPhone), ms(p.ToActive), p.Phone, errText(p.Err))
 		}
 	}
-	fmt.Fprintf(w, "wagraph pairings: %d in a row, %s, whatsmeow %s, simulator in-process\n", opts.N, dbName, moduleVersion("go.mau.fi/whatsmeow"))
+	fmt.Fprintf(w, "wagraph pairings: %d in a row, %s, whatsmeow %s, simulator in-process\n", opts.N, dbName, whatsapp.WhatsmeowVersion())
 	began := time.Now()
 	results, err := run(ctx, opts)
 	if err != nil && len(results) == 0 {
@@ -166,15 +165,4 @@ func countFailed(results []pairing) int {
 		}
 	}
 	return n
-}
-
-func moduleVersion(path string) string {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range info.Deps {
-			if m.Path == path {
-				return m.Version
-			}
-		}
-	}
-	return "(unknown version)"
 }

@@ -1,24 +1,19 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mau.fi/whatsmeow"
 
 	"wagraph/internal/store/storetest"
 	"wagraph/internal/wasim"
 )
 
+// rootKey signs every simulator of this test binary: whatsmeow trusts one
+// certificate root per process.
 var rootKey = wasim.NewRootKey()
-
-func TestMain(m *testing.M) {
-	whatsmeow.WACertPubKey = wasim.PublicKey(rootKey)
-	os.Exit(m.Run())
-}
 
 // The benchmark's loop, short: three accounts in a row reach ACTIVE with
 // the number of the simulated phone that scanned, on each database.

@@ -11,6 +11,7 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
 	"wagraph/internal/whatsapp"
 )
@@ -79,20 +80,22 @@ func run(ctx context.Context, opts options) ([]pairing, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgr := whatsapp.NewManager(container, whatsapp.Options{Logger: opts.Log, ConfigureClient: sim.Configure})
-	defer mgr.Close()
-	svc := account.New(db, bus, mgr, account.Options{Logger: opts.Log})
-	if err := svc.Start(ctx); err != nil {
+	accounts := account.New(db, bus, account.Options{Logger: opts.Log})
+	sup := supervisor.New(accounts, func(sink supervisor.EventSink) supervisor.Sessions {
+		return whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim})
+	}, supervisor.Options{Logger: opts.Log})
+	if err := sup.Start(ctx); err != nil {
+		_ = sup.Close()
 		return nil, err
 	}
-	defer svc.Close() // before the manager, as the server closes them
+	defer sup.Close() // closes the session manager too
 	events, err := bus.Subscribe(ctx, string(account.AllStatusTopic))
 	if err != nil {
 		return nil, err
 	}
 	defer events.Close()
 
-	b := bench{sim: sim, svc: svc, events: events, limit: opts.Limit}
+	b := bench{sim: sim, svc: accounts, sup: sup, events: events, limit: opts.Limit}
 	out := make([]pairing, 0, opts.N)
 	for i := range opts.N {
 		if ctx.Err() != nil {
@@ -110,6 +113,7 @@ func run(ctx context.Context, opts options) ([]pairing, error) {
 type bench struct {
 	sim    *wasim.Simulator
 	svc    *account.Service
+	sup    *supervisor.Supervisor
 	events pubsub.Subscription
 	limit  time.Duration
 }
@@ -124,7 +128,7 @@ func (b bench) pairOne(ctx context.Context, name string) (p pairing) {
 	}
 	p.AccountID = a.ID
 	begin := time.Now()
-	a, err = b.svc.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
+	a, err = b.sup.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
 	if err != nil {
 		p.Err = err
 		return p

@@ -102,16 +102,17 @@ type AccountStatusChangeEdge struct {
 	Node *AccountStatusChange `json:"node"`
 }
 
-// One event of `accountStatusChanged`: an account's current state (snapshot) or
-// a change of its status.
+// One event of `accountStatusChanged`: an account's current state (snapshot), a
+// change of its status, or an update of its details (name, WhatsApp push name,
+// phone number) that left the status as it was.
 type AccountStatusEvent struct {
 	// The account's id.
 	AccountID string `json:"accountId"`
-	// The account's version after this event; an event whose version is not higher than one you already have for the account is stale.
+	// Increases by one with every event of the account (status changes and updates alike, so it can run ahead of `Account.version`, which counts status changes); an event whose version is not higher than one you already have for the account is stale, and one more than one higher means you missed an event.
 	Version int `json:"version"`
 	// The account as this event left it: as it is now for a snapshot, its last state for a deletion.
 	Account *Account `json:"account"`
-	// The status change; null on snapshot events, which report the current state rather than a change.
+	// The status change; null on snapshot events, which report the current state rather than a change, and on updates that did not change the status.
 	Change *AccountStatusChange `json:"change,omitempty"`
 	// True on the events sent first, which report the current state.
 	Snapshot bool `json:"snapshot"`

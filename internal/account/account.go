@@ -1,14 +1,16 @@
-// Package account runs the lifecycle of the WhatsApp accounts wagraph manages:
-// creating them, linking them by QR code or pairing code, keeping them
-// connected across disconnects and restarts, and resetting them when an
-// activation stalls.
+// Package account is the lifecycle domain of the WhatsApp accounts wagraph
+// manages: their types, the statuses and the moves allowed between them
+// (transitions.go), the reason codes, the repositories, the queries, and the
+// live streams (live.go) that subscriptions read.
 //
-// The flow of one event: a Session (implemented by internal/whatsapp over
-// whatsmeow) maps a WhatsApp event to a SessionEvent and hands it to
-// Service.HandleSessionEvent, which records the new state (account row and
-// status history row in one transaction, with a per-account increasing
-// version) and then publishes a StatusEvent on the bus. The allowed moves
-// between statuses are listed once, in transitions.go.
+// Every change goes through modify: it locks the account row, checks the
+// move against the transition table, writes the row and a history row (with
+// a per-account increasing version) in one transaction, and publishes a
+// StatusEvent on the bus after commit. The package runs nothing by itself:
+// no goroutine, no timer, no live session. What a change asks of the live
+// session (stop it, connect it, retry later, arm a timeout) comes back as a
+// Step, which internal/supervisor carries out; session events reach
+// Service.RecordSessionEvent through the supervisor.
 package account
 
 import (
@@ -90,6 +92,10 @@ type Account struct {
 	// Version increases by one with every status change; history rows carry
 	// the version they produced.
 	Version int64 `json:"version"`
+	// Revision increases by one with every published change: a status
+	// change, or an update of the account's details (name, push name, phone
+	// number). Live views order events by it.
+	Revision int64 `json:"revision,omitempty"`
 
 	// PhoneNumber is the linked phone's number in E.164 (+14155550123); empty
 	// until the account is paired.

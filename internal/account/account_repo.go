@@ -23,6 +23,7 @@ type accountRow struct {
 	ReasonCode          string    `bun:"reason_code,notnull"`
 	ReasonMessage       string    `bun:"reason_message,notnull"`
 	Version             int64     `bun:"version,notnull"`
+	Revision            int64     `bun:"revision,notnull"`
 	PhoneNumber         string    `bun:"phone_number,nullzero"`
 	JID                 string    `bun:"jid,nullzero"`
 	LID                 string    `bun:"lid,nullzero"`
@@ -88,6 +89,7 @@ func (r *accountRow) toAccount(idleLimit time.Duration) *Account {
 		Status:          r.Status,
 		Reason:          r.reason(),
 		Version:         r.Version,
+		Revision:        r.Revision,
 		PhoneNumber:     r.PhoneNumber,
 		JID:             r.JID,
 		LID:             r.LID,

@@ -2,41 +2,41 @@ package account
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"wagraph/internal/apperr"
 )
 
-// Reconnect closes a linked account's connection, if any, and connects it
-// again with a fresh series of reconnect attempts. It is the way out of
-// FAILED, DISCONNECTED after a replaced stream, and EXPIRED.
-func (s *Service) Reconnect(ctx context.Context, id string) (*Account, error) {
-	sessionID := newID()
+// Reconnect moves a linked account to RECONNECTING with a fresh series of
+// reconnect attempts; the step connects it now. It is the way out of FAILED,
+// DISCONNECTED after a replaced stream, and EXPIRED.
+func (s *Service) Reconnect(ctx context.Context, id string) (Step, error) {
+	ref := SessionRef{AccountID: id, SessionID: newID()}
 	res, err := s.modify(ctx, id, func(u *update) error {
 		if u.row.JID == "" {
 			return apperr.Newf(apperr.InvalidTransition, "the account is %s and has no linked device to reconnect", u.row.Status).
 				WithSuggestion("Start an activation to link the account to a phone.")
 		}
 		u.move(StatusReconnecting, reason(ReasonReconnectByUser))
-		u.row.SessionID = sessionID
+		u.row.SessionID = ref.SessionID
 		u.row.ReconnectAttempts = 0
 		u.row.BannedUntil = time.Time{}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return Step{}, err
 	}
-	s.cancelTimer(id, timerReconnect)
-	s.connect(ctx, SessionRef{AccountID: id, SessionID: sessionID}, res.row.JID)
-	return s.Get(ctx, id)
+	step := s.stepOf(res)
+	step.CancelRetry = true
+	step.Connect, step.ConnectJID = &ref, res.row.JID
+	return step, nil
 }
 
-// Logout unlinks the account's device from WhatsApp (when connected), deletes
-// the stored device and marks the account LOGGED_OUT. The phone number is
-// kept so people can tell which phone to link again.
-func (s *Service) Logout(ctx context.Context, id string) (*Account, error) {
+// Logout marks the account LOGGED_OUT and forgets its device; the step
+// unlinks the device from WhatsApp (when connected) and deletes it. The
+// phone number is kept so people can tell which phone to link again.
+func (s *Service) Logout(ctx context.Context, id string) (Step, error) {
 	var jid string
 	res, err := s.modify(ctx, id, func(u *update) error {
 		jid = u.row.JID
@@ -48,36 +48,17 @@ func (s *Service) Logout(ctx context.Context, id string) (*Account, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return Step{}, err
 	}
-	s.cancelTimers(id)
-	s.dropSession(ctx, id, jid)
-	return res.row.toAccount(s.opts.SessionIdleLimit), nil
+	step := s.stepOf(res)
+	step.DropSession, step.DropJID = true, jid
+	return step, nil
 }
 
-// connect starts the session that logs in with the stored device jid. A
-// missing device marks the account LOGGED_OUT; any other failure counts as a
-// lost connection, retried with backoff.
-func (s *Service) connect(ctx context.Context, ref SessionRef, jid string) {
-	err := ErrDeviceMissing
-	if jid != "" {
-		err = s.sessions.Start(ctx, StartRequest{SessionRef: ref, JID: jid}, s)
-	}
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrDeviceMissing):
-		if merr := s.markSessionMissing(ctx, ref); merr != nil {
-			s.accountLog(ref.AccountID).Error().Err(merr).Msg("record missing session")
-		}
-	default:
-		s.accountLog(ref.AccountID).Warn().Err(err).Msg("connect failed")
-		if lerr := s.connectionLost(ctx, ref, NewReason(ReasonConnectError, "Could not connect to WhatsApp: "+err.Error())); lerr != nil {
-			s.accountLog(ref.AccountID).Error().Err(lerr).Msg("record failed connect")
-		}
-	}
-}
-
-func (s *Service) markSessionMissing(ctx context.Context, ref SessionRef) error {
+// SessionMissing records that the stored device a session of ref was to log
+// in with does not exist: an activation goes back to PENDING, a linked
+// account becomes LOGGED_OUT (SESSION_MISSING).
+func (s *Service) SessionMissing(ctx context.Context, ref SessionRef) (Step, error) {
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status.Activating() {
 			u.move(StatusPending, NewReason(ReasonActivationStopped, "The device stored at pairing was not found, so the activation cannot continue."))
@@ -89,19 +70,27 @@ func (s *Service) markSessionMissing(ctx context.Context, ref SessionRef) error 
 		u.row.SessionID = ""
 		return nil
 	})
-	return s.stopAfter(ctx, ref.AccountID, res, err)
+	return s.stopIfChanged(res, err)
 }
 
-// connectionLost handles a transient loss of the connection (or a failed
-// attempt to connect): it counts the attempt, and either schedules the next
-// one after a jittered backoff (status RECONNECTING) or, past the limit, gives
+// stopIfChanged is the step of a change that takes the account offline:
+// its session stops, unless the change was skipped or failed.
+func (s *Service) stopIfChanged(res modified, err error) (Step, error) {
+	if err != nil {
+		return Step{}, err
+	}
+	step := s.stepOf(res)
+	step.StopSession = !step.Skipped
+	return step, nil
+}
+
+// ConnectionLost records a transient loss of the connection (or a failed
+// attempt to connect) of ref: it counts the attempt, and either asks for the
+// next one after a backoff (status RECONNECTING) or, past the limit, gives
 // up (FAILED). Connections that lasted less than StableAfter do not reset the
 // count, so a flapping account reaches the limit too.
-func (s *Service) connectionLost(ctx context.Context, ref SessionRef, r Reason) error {
-	var (
-		delay  time.Duration
-		gaveUp bool
-	)
+func (s *Service) ConnectionLost(ctx context.Context, ref SessionRef, r Reason) (Step, error) {
+	var gaveUp bool
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		row := u.row
 		if !u.in(StatusActive, StatusDisconnected, StatusReconnecting, StatusAuthenticating, StatusWarming) {
@@ -122,31 +111,29 @@ func (s *Service) connectionLost(ctx context.Context, ref SessionRef, r Reason) 
 			row.SessionID = ""
 			return nil
 		}
-		delay = s.backoff(row.ReconnectAttempts)
 		if wasUp {
 			u.move(StatusReconnecting, r)
 		}
 		return nil
 	})
-	if err != nil || res.skipped {
-		return err
+	if err != nil {
+		return Step{}, err
 	}
-	if gaveUp {
-		s.cancelTimers(ref.AccountID)
-		s.stopSession(ctx, ref.AccountID)
-		return nil
+	step := s.stepOf(res)
+	switch {
+	case step.Skipped:
+	case gaveUp:
+		step.StopSession = true
+	default:
+		step.Retry, step.RetryAttempt = &ref, res.row.ReconnectAttempts
 	}
-	s.opts.Metrics.ReconnectScheduled()
-	s.accountLog(ref.AccountID).Info().Int("attempt", res.row.ReconnectAttempts).Dur("delay", delay).Msg("reconnect scheduled")
-	s.schedule(timerKey{ref.AccountID, timerReconnect}, delay, func(ctx context.Context) {
-		s.reconnectNow(ctx, ref)
-	})
-	return nil
+	return step, nil
 }
 
-// reconnectNow is a scheduled reconnect: it starts a new session unless the
-// account moved on in the meantime (reset, logged out, reconnected by hand).
-func (s *Service) reconnectNow(ctx context.Context, old SessionRef) {
+// RenewSession is a scheduled reconnect of the session old: it records a new
+// session id and the step connects it, unless the account moved on in the
+// meantime (reset, logged out, reconnected by hand).
+func (s *Service) RenewSession(ctx context.Context, old SessionRef) (Step, error) {
 	next := SessionRef{AccountID: old.AccountID, SessionID: newID()}
 	res, err := s.onSession(ctx, old, func(u *update) error {
 		if !u.in(StatusReconnecting, StatusAuthenticating, StatusWarming) {
@@ -156,13 +143,13 @@ func (s *Service) reconnectNow(ctx context.Context, old SessionRef) {
 		return nil
 	})
 	if err != nil {
-		s.accountLog(old.AccountID).Error().Err(err).Msg("scheduled reconnect")
-		return
+		return Step{}, err
 	}
-	if res.skipped {
-		return
+	step := s.stepOf(res)
+	if !step.Skipped {
+		step.Connect, step.ConnectJID = &next, res.row.JID
 	}
-	s.connect(ctx, next, res.row.JID)
+	return step, nil
 }
 
 // onSession is modify for work on behalf of one session: it skips when the

@@ -3,14 +3,22 @@ package account
 import (
 	"time"
 
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 )
 
-// StatusEvent is published after every status change has been committed, on
-// the account's own topic and on the topic for all accounts. A subscriber that
-// sees a Version lower than one it already has can drop the event.
+// StatusEvent is published after every committed status change, and after
+// every update of an account's details (Updated), on the account's own topic
+// and on the topic for all accounts. A subscriber that sees a Revision not
+// higher than one it already has can drop the event.
 type StatusEvent struct {
 	StatusChange
+	// Revision orders every event of the account (Account.Revision); events
+	// from a wagraph version before it was added lack it (see Order).
+	Revision int64 `json:"revision,omitempty"`
+	// Updated marks an update of the account's details that left its status
+	// as it was (a rename, a new push name or phone number); StatusChange
+	// then only repeats the current status.
+	Updated bool `json:"updated,omitempty"`
 	// PhoneNumber is the account's number after the change (E.164, may be empty).
 	PhoneNumber string `json:"phoneNumber,omitempty"`
 	// Account is the whole account as the change left it (for a deleted
@@ -23,6 +31,16 @@ type StatusEvent struct {
 	// subscriber (see StatusSource) rather than by a change. Such events are
 	// never published; their StatusChange says only where the account is.
 	Snapshot bool `json:"-"`
+}
+
+// Order is the event's place among the account's events: its Revision, or
+// for an event without one its status Version (the two are equal until an
+// account's first update).
+func (ev StatusEvent) Order() int64 {
+	if ev.Revision > 0 {
+		return ev.Revision
+	}
+	return ev.Version
 }
 
 // QREvent is published on the account's QR topic while an activation runs:
@@ -57,14 +75,14 @@ type QREvent struct {
 }
 
 // AllStatusTopic carries the status events of every account.
-const AllStatusTopic pubsub.Topic[StatusEvent] = "account.status"
+const AllStatusTopic bus.Topic[StatusEvent] = "account.status"
 
 // StatusTopic carries the status events of one account.
-func StatusTopic(accountID string) pubsub.Topic[StatusEvent] {
-	return pubsub.Topic[StatusEvent]("account.status." + accountID)
+func StatusTopic(accountID string) bus.Topic[StatusEvent] {
+	return bus.Topic[StatusEvent]("account.status." + accountID)
 }
 
 // QRTopic carries the QR and pairing codes of one account's activation.
-func QRTopic(accountID string) pubsub.Topic[QREvent] {
-	return pubsub.Topic[QREvent]("account.qr." + accountID)
+func QRTopic(accountID string) bus.Topic[QREvent] {
+	return bus.Topic[QREvent]("account.qr." + accountID)
 }

@@ -2,76 +2,46 @@ package account
 
 import (
 	"context"
-	"errors"
 )
 
-// HealthReport says what one health sweep did.
-type HealthReport struct {
-	// Checked counts linked accounts without a phone number that were looked at.
-	Checked int
-	// Repaired counts those whose number was found and stored.
-	Repaired int
-	// Missing counts those whose number is still unknown.
-	Missing int
-	// Active counts ACTIVE accounts whose live session was seen connected
-	// (their last activity time was recorded).
-	Active int
+// PhoneRepair is a linked account without a phone number.
+type PhoneRepair struct {
+	AccountID string
+	Status    Status
+	// JID is the stored device; the number may be derived from it.
+	JID string
 }
 
-// SweepHealth repairs linked accounts that lack a phone number (from the
-// stored JID, else from the live session's device) and records the activity
-// of connected sessions, which restore uses to tell idle sessions from live
-// ones. It runs at start and every HealthSweepInterval, logs what it did and
-// counts it in Metrics.PhoneExtracted.
-func (s *Service) SweepHealth(ctx context.Context) (HealthReport, error) {
-	var rep HealthReport
+// MissingPhoneNumbers lists the linked accounts (WARMING, ACTIVE,
+// DISCONNECTED, RECONNECTING) that have no phone number.
+func (s *Service) MissingPhoneNumbers(ctx context.Context) ([]PhoneRepair, error) {
 	rows, err := s.accounts.inStatus(ctx, s.db.DB, StatusWarming, StatusActive, StatusDisconnected, StatusReconnecting)
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
-	var errs []error
+	var out []PhoneRepair
 	for _, r := range rows {
-		if r.PhoneNumber != "" {
-			continue
-		}
-		rep.Checked++
-		ok, err := s.repairPhone(ctx, r)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case ok:
-			rep.Repaired++
-			s.opts.Metrics.PhoneExtracted("sweep_repaired")
-		default:
-			rep.Missing++
-			s.opts.Metrics.PhoneExtracted("sweep_missing")
-			s.accountLog(r.ID).Warn().Str("status", string(r.Status)).Msg("linked account still has no phone number")
+		if r.PhoneNumber == "" {
+			out = append(out, PhoneRepair{AccountID: r.ID, Status: r.Status, JID: r.JID})
 		}
 	}
-	n, err := s.recordActivity(ctx)
-	rep.Active = n
-	errs = append(errs, err)
-	ev := s.log.Debug()
-	if rep.Checked > 0 {
-		ev = s.log.Info()
-	}
-	ev.Int("checked", rep.Checked).Int("repaired", rep.Repaired).Int("missing", rep.Missing).Int("active", rep.Active).Msg("health sweep")
-	return rep, errors.Join(errs...)
+	return out, nil
 }
 
-// repairPhone finds and stores the phone number of one account.
-func (s *Service) repairPhone(ctx context.Context, r *accountRow) (bool, error) {
-	phone, jid := PhoneFromJID(r.JID), r.JID
-	if phone == "" {
-		if dev, _ := s.sessions.Live(r.ID); dev.JID != "" || dev.PhoneNumber != "" {
-			dev = withPhone(dev)
-			phone, jid = dev.PhoneNumber, dev.JID
-		}
+// RepairPhone stores the phone number found for an account that had none
+// (dev from the live session, used when its stored JID does not tell the
+// number), and completes its warming. found says whether a number was
+// found and stored.
+func (s *Service) RepairPhone(ctx context.Context, p PhoneRepair, dev Device) (step Step, found bool, err error) {
+	phone, jid := PhoneFromJID(p.JID), p.JID
+	if phone == "" && (dev.JID != "" || dev.PhoneNumber != "") {
+		dev = withPhone(dev)
+		phone, jid = dev.PhoneNumber, dev.JID
 	}
 	if phone == "" {
-		return false, nil
+		return Step{Skipped: true}, false, nil
 	}
-	res, err := s.modify(ctx, r.ID, func(u *update) error {
+	res, err := s.modify(ctx, p.AccountID, func(u *update) error {
 		if u.row.PhoneNumber != "" {
 			return errSkip
 		}
@@ -79,33 +49,40 @@ func (s *Service) repairPhone(ctx context.Context, r *accountRow) (bool, error) 
 		if u.row.JID == "" {
 			u.row.JID = jid
 		}
+		u.publish = true
 		return nil
 	})
 	if err != nil || res.skipped {
-		return false, err
+		return Step{Skipped: true}, false, err
 	}
-	s.accountLog(r.ID).Info().Msg("phone number repaired by the health sweep")
+	s.accountLog(p.AccountID).Info().Msg("phone number repaired by the health sweep")
+	step = s.stepOf(res)
 	if res.row.Status == StatusWarming {
-		return true, s.finishWarming(ctx, SessionRef{AccountID: r.ID, SessionID: res.row.SessionID})
+		next, err := s.finishWarming(ctx, SessionRef{AccountID: p.AccountID, SessionID: res.row.SessionID})
+		return step.then(next), true, err
 	}
-	return true, nil
+	return step, true, nil
 }
 
-// recordActivity stamps last_active_at on ACTIVE accounts whose session is
-// connected right now, and returns how many there were.
-func (s *Service) recordActivity(ctx context.Context) (int, error) {
+// ActiveAccountIDs lists the ACTIVE accounts.
+func (s *Service) ActiveAccountIDs(ctx context.Context) ([]string, error) {
 	rows, err := s.accounts.inStatus(ctx, s.db.DB, StatusActive)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var ids []string
-	for _, r := range rows {
-		if _, connected := s.sessions.Live(r.ID); connected {
-			ids = append(ids, r.ID)
-		}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
+	return ids, nil
+}
+
+// RecordActivity stamps last_active_at on the given accounts, whose
+// sessions were seen connected now; restore uses it to tell idle sessions
+// from live ones.
+func (s *Service) RecordActivity(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
-		return 0, nil
+		return nil
 	}
-	return len(ids), s.accounts.touch(ctx, s.db.DB, ids, s.now())
+	return s.accounts.touch(ctx, s.db.DB, ids, s.now())
 }

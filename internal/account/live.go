@@ -6,6 +6,21 @@ import (
 	"wagraph/internal/live"
 )
 
+// WatchStatus opens the live stream of status events of one account or,
+// with accountID empty, of every account (see StatusSource): the current
+// state first, then each change. The stream ends with ctx, or after the
+// deletion of a watched account; Close releases it earlier.
+func (s *Service) WatchStatus(ctx context.Context, accountID string) (*live.Cursor[StatusEvent], error) {
+	return live.Open(ctx, s.bus, s.StatusSource(accountID))
+}
+
+// WatchQR opens the live stream of one account's activation codes (see
+// QRSource): the current code, then new codes and the activation's progress
+// until it ends.
+func (s *Service) WatchQR(ctx context.Context, accountID string) (*live.Cursor[QREvent], error) {
+	return live.Open(ctx, s.bus, s.QRSource(accountID))
+}
+
 // StatusSnapshotLimit caps the snapshot of the all-accounts status stream:
 // a new subscriber first gets the current state of at most this many
 // accounts, in creation order, then every change of any account. A client
@@ -20,7 +35,9 @@ const StatusSnapshotLimit = 1000
 func (s *Service) StatusSource(accountID string) live.Source[StatusEvent] {
 	src := live.Source[StatusEvent]{
 		Key:     func(ev StatusEvent) string { return ev.AccountID },
-		Version: func(ev StatusEvent) int64 { return ev.Version },
+		Version: StatusEvent.Order,
+		// Every revision of an account is published (modify, Delete).
+		Gapless: true,
 	}
 	if accountID == "" {
 		src.Topic = AllStatusTopic
@@ -55,6 +72,7 @@ func (s *Service) allStatusSnapshot(ctx context.Context) ([]StatusEvent, error) 
 func snapshotEvent(a *Account) StatusEvent {
 	return StatusEvent{
 		StatusChange: StatusChange{AccountID: a.ID, Version: a.Version, To: a.Status, Reason: a.Reason, At: a.UpdatedAt},
+		Revision:     a.Revision,
 		PhoneNumber:  a.PhoneNumber,
 		Account:      a,
 		Snapshot:     true,
@@ -79,5 +97,7 @@ func (s *Service) QRSource(accountID string) live.Source[QREvent] {
 		Key:     func(ev QREvent) string { return ev.AccountID },
 		Version: func(ev QREvent) int64 { return ev.Version },
 		Final:   func(ev QREvent) bool { return ev.Done },
+		// Every QR version is published (modify, Delete).
+		Gapless: true,
 	}
 }

@@ -27,7 +27,8 @@ type UpdateInput struct {
 // ListInput selects a page of accounts.
 type ListInput struct {
 	First *int
-	After string
+	// AfterID starts the page after this account (in creation order).
+	AfterID string
 	// Statuses keeps only accounts in one of these statuses (all when empty).
 	Statuses []Status
 	// Search keeps accounts whose name or phone number contains it,
@@ -66,7 +67,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Account, error) 
 	row := &accountRow{
 		ID: newID(), Name: name, Status: StatusPending,
 		ReasonCode: string(r.Code), ReasonMessage: r.Message,
-		Version: 1, CreatedAt: now, UpdatedAt: now,
+		Version: 1, Revision: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	change := StatusChange{AccountID: row.ID, Version: 1, To: StatusPending, Reason: r, At: now}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -93,8 +94,9 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*Account, error) 
 		name = n
 	}
 	res, err := s.modify(ctx, in.ID, func(u *update) error {
-		if name != "" {
+		if name != "" && name != u.row.Name {
 			u.row.Name = name
+			u.publish = true
 		}
 		return nil
 	})
@@ -124,12 +126,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) 
 			return nil, apperr.Invalid("status", "unknown status "+string(st), "Use one of the AccountStatus values.")
 		}
 	}
-	f := listFilter{statuses: in.Statuses, search: in.Search, limit: n + 1}
-	if in.After != "" {
-		if f.afterID, err = decodeCursor(cursorAccount, in.After); err != nil {
-			return nil, err
-		}
-	}
+	f := listFilter{statuses: in.Statuses, search: in.Search, afterID: in.AfterID, limit: n + 1}
 	total, err := s.accounts.count(ctx, s.db.DB, f)
 	if err != nil {
 		return nil, err
@@ -148,18 +145,14 @@ func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) 
 	return page, nil
 }
 
-// History returns a page of an account's status changes, newest first.
-func (s *Service) History(ctx context.Context, accountID string, first *int, after string) (*HistoryPage, error) {
+// History returns a page of an account's status changes, newest first:
+// those older than beforeVersion when it is positive.
+func (s *Service) History(ctx context.Context, accountID string, first *int, beforeVersion int64) (*HistoryPage, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
-	var before int64
-	if after != "" {
-		if before, err = decodeHistoryCursor(after); err != nil {
-			return nil, err
-		}
-	}
+	before := beforeVersion
 	row, err := s.accounts.get(ctx, s.db.DB, accountID)
 	if err != nil {
 		return nil, err
@@ -177,10 +170,10 @@ func (s *Service) History(ctx context.Context, accountID string, first *int, aft
 	return page, nil
 }
 
-// Delete removes an account: its session is ended, its device unlinked and
-// deleted, its row and history removed. A last StatusEvent with Deleted set
-// tells subscribers.
-func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
+// Delete removes an account's row and history. A last StatusEvent with
+// Deleted set tells subscribers. The step (Account is its last state) ends
+// its session and unlinks and deletes its device.
+func (s *Service) Delete(ctx context.Context, id string) (Step, error) {
 	var row *accountRow
 	err := s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
@@ -190,15 +183,14 @@ func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
 		return s.accounts.delete(ctx, tx, id)
 	})
 	if err != nil {
-		return nil, err
+		return Step{}, err
 	}
-	s.cancelTimers(id)
-	s.dropSession(ctx, id, row.JID)
 	s.accountLog(id).Info().Str("status", string(row.Status)).Msg("account deleted")
 	pubCtx := context.WithoutCancel(ctx)
 	last := row.toAccount(s.opts.SessionIdleLimit)
 	s.publishStatus(pubCtx, StatusEvent{
 		StatusChange: StatusChange{AccountID: id, Version: row.Version + 1, From: row.Status, To: row.Status, Reason: row.reason(), At: s.now()},
+		Revision:     row.Revision + 1,
 		PhoneNumber:  row.PhoneNumber,
 		Account:      last,
 		Deleted:      true,
@@ -206,5 +198,5 @@ func (s *Service) Delete(ctx context.Context, id string) (*Account, error) {
 	if row.Status.Activating() {
 		s.publishQR(pubCtx, QREvent{AccountID: id, Version: row.QRSeq + 1, StatusVersion: row.Version + 1, Status: row.Status, Done: true, Deleted: true})
 	}
-	return last, nil
+	return Step{Account: last, DropSession: true, DropJID: row.JID}, nil
 }

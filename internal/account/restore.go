@@ -3,43 +3,32 @@ package account
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
-// restoreJob is a session to connect after start.
-type restoreJob struct {
-	ref SessionRef
-	jid string
+// RestoreCandidate is an account that was connected, connecting or linking
+// when wagraph stopped, as read at start.
+type RestoreCandidate struct {
+	AccountID string
+	// JID is its stored device, if any; the runtime says whether the device
+	// still exists.
+	JID string
+	row *accountRow
 }
 
-// restore looks at every account that was connected, connecting or linking
-// when wagraph stopped, and decides, before anything connects: activations
-// whose codes died with the process go back to PENDING, sessions whose
-// stored device is gone become LOGGED_OUT (SESSION_MISSING), sessions idle
-// past the limit become EXPIRED (SESSION_EXPIRED), and the rest are returned
-// as jobs for connectRestored.
-func (s *Service) restore(ctx context.Context) ([]restoreJob, error) {
+// RestoreCandidates lists the accounts a start has to look at.
+func (s *Service) RestoreCandidates(ctx context.Context) ([]RestoreCandidate, error) {
 	rows, err := s.accounts.inStatus(ctx, s.db.DB,
 		StatusAwaitingScan, StatusAuthenticating, StatusWarming,
 		StatusActive, StatusDisconnected, StatusReconnecting, StatusBanned)
 	if err != nil {
 		return nil, fmt.Errorf("account: restore: %w", err)
 	}
-	var jobs []restoreJob
-	for _, r := range rows {
-		job, result, err := s.restoreOne(ctx, r)
-		if err != nil {
-			result = "error"
-			s.accountLog(r.ID).Error().Err(err).Msg("restore failed; the account stays as it was")
-		}
-		s.opts.Metrics.Restored(result)
-		if job != nil {
-			jobs = append(jobs, *job)
-		}
+	out := make([]RestoreCandidate, len(rows))
+	for i, r := range rows {
+		out[i] = RestoreCandidate{AccountID: r.ID, JID: r.JID, row: r}
 	}
-	s.log.Info().Int("accounts", len(rows)).Int("connecting", len(jobs)).Msg("accounts restored")
-	return jobs, nil
+	return out, nil
 }
 
 // unchanged guards a restore decision against the account having moved since
@@ -48,34 +37,35 @@ func unchanged(r *accountRow) func(u *update) bool {
 	return func(u *update) bool { return u.row.Status == r.Status && u.row.SessionID == r.SessionID }
 }
 
-func (s *Service) restoreOne(ctx context.Context, r *accountRow) (*restoreJob, string, error) {
+// Restore decides what becomes of a candidate, before anything connects:
+// activations whose codes died with the process go back to PENDING,
+// sessions whose stored device is gone (devicePresent false) become
+// LOGGED_OUT (SESSION_MISSING), sessions idle past the limit become EXPIRED
+// (SESSION_EXPIRED), and the rest get a new session that the step connects
+// (with the activation deadline re-armed for an activation). result names
+// the outcome for the metrics.
+func (s *Service) Restore(ctx context.Context, c RestoreCandidate, devicePresent bool) (step Step, result string, err error) {
+	r := c.row
 	now := s.now()
 	switch {
 	case r.Status.Activating() && !r.ActivationExpiresAt.IsZero() && !now.Before(r.ActivationExpiresAt):
-		err := s.expireActivation(ctx, r.ID, "")
-		return nil, "timed_out", err
+		step, err := s.ExpireActivation(ctx, r.ID, "")
+		return step, "timed_out", err
 	case r.Status == StatusAwaitingScan:
-		_, err := s.reset(ctx, r.ID, NewReason(ReasonActivationStopped, "wagraph restarted during the activation, so its codes are gone."), unchanged(r))
-		return nil, "interrupted", err
+		step, err := s.reset(ctx, r.ID, NewReason(ReasonActivationStopped, "wagraph restarted during the activation, so its codes are gone."), unchanged(r))
+		return step, "interrupted", err
 	case r.Status == StatusDisconnected && r.ReasonCode == string(ReasonWAStreamReplaced):
-		return nil, "left_disconnected", nil
+		return Step{Skipped: true}, "left_disconnected", nil
 	case r.Status == StatusBanned && now.Before(r.BannedUntil):
-		return nil, "banned", nil
+		return Step{Skipped: true}, "banned", nil
 	}
 	activating := r.Status.Activating()
-	present := false
-	if r.JID != "" {
-		var err error
-		if present, err = s.sessions.HasDevice(ctx, r.JID); err != nil {
-			return nil, "", fmt.Errorf("look up device %s: %w", r.JID, err)
-		}
-	}
-	if !present {
+	if r.JID == "" || !devicePresent {
 		if activating {
-			_, err := s.reset(ctx, r.ID, NewReason(ReasonActivationStopped, "wagraph restarted during the activation and no paired device was saved."), unchanged(r))
-			return nil, "interrupted", err
+			step, err := s.reset(ctx, r.ID, NewReason(ReasonActivationStopped, "wagraph restarted during the activation and no paired device was saved."), unchanged(r))
+			return step, "interrupted", err
 		}
-		_, err := s.modify(ctx, r.ID, func(u *update) error {
+		res, err := s.modify(ctx, r.ID, func(u *update) error {
 			if !unchanged(r)(u) {
 				return errSkip
 			}
@@ -84,12 +74,15 @@ func (s *Service) restoreOne(ctx context.Context, r *accountRow) (*restoreJob, s
 			u.row.SessionID = ""
 			return nil
 		})
-		return nil, "session_missing", err
+		if err != nil {
+			return Step{}, "session_missing", err
+		}
+		return s.stepOf(res), "session_missing", nil
 	}
 	if !activating {
 		last := lastActivity(r)
 		if idle := now.Sub(last); idle >= s.opts.SessionIdleLimit {
-			_, err := s.modify(ctx, r.ID, func(u *update) error {
+			res, err := s.modify(ctx, r.ID, func(u *update) error {
 				if !unchanged(r)(u) {
 					return errSkip
 				}
@@ -99,7 +92,10 @@ func (s *Service) restoreOne(ctx context.Context, r *accountRow) (*restoreJob, s
 				u.row.BannedUntil = time.Time{}
 				return nil
 			})
-			return nil, "session_expired", err
+			if err != nil {
+				return Step{}, "session_expired", err
+			}
+			return s.stepOf(res), "session_expired", nil
 		}
 	}
 	ref := SessionRef{AccountID: r.ID, SessionID: newID()}
@@ -118,13 +114,18 @@ func (s *Service) restoreOne(ctx context.Context, r *accountRow) (*restoreJob, s
 		}
 		return nil
 	})
-	if err != nil || res.skipped {
-		return nil, "skipped", err
+	if err != nil {
+		return Step{}, "skipped", err
+	}
+	step = s.stepOf(res)
+	if step.Skipped {
+		return step, "skipped", nil
 	}
 	if activating {
-		s.scheduleActivationTimeout(r.ID, ref.SessionID, r.ActivationExpiresAt)
+		step.ActivationDeadline, step.ActivationRef = r.ActivationExpiresAt, ref
 	}
-	return &restoreJob{ref: ref, jid: r.JID}, "connecting", nil
+	step.Connect, step.ConnectJID = &ref, r.JID
+	return step, "connecting", nil
 }
 
 // lastActivity is the last time the account's session was known to be alive.
@@ -135,26 +136,4 @@ func lastActivity(r *accountRow) time.Time {
 		}
 	}
 	return r.UpdatedAt
-}
-
-// connectRestored connects the restored sessions, at most RestoreConcurrency
-// at a time, so a restart with many accounts does not storm WhatsApp.
-func (s *Service) connectRestored(ctx context.Context, jobs []restoreJob) {
-	sem := make(chan struct{}, s.opts.RestoreConcurrency)
-	var wg sync.WaitGroup
-	for _, job := range jobs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s.connect(ctx, job.ref, job.jid)
-		}()
-	}
-	wg.Wait()
 }

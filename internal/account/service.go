@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 	"wagraph/internal/store"
 )
 
@@ -27,12 +25,6 @@ type Options struct {
 	// ActivationTimeout is how long an activation may take before the account
 	// is reset to PENDING (reason ACTIVATION_TIMEOUT). Default 5m.
 	ActivationTimeout time.Duration
-	// TimeoutCheckInterval is how often stored activation deadlines and ban
-	// expiries are checked, as a backstop to the in-memory timers. Default 15s.
-	TimeoutCheckInterval time.Duration
-	// HealthSweepInterval is how often connected accounts without a phone
-	// number are repaired and live sessions' activity is recorded. Default 5m.
-	HealthSweepInterval time.Duration
 	// SessionIdleLimit is how long a linked session may go without activity
 	// before restore marks it EXPIRED. Default 14 days (WhatsApp unlinks
 	// companion devices whose phone stays away about that long).
@@ -40,22 +32,17 @@ type Options struct {
 	// MaxReconnectAttempts is how many reconnects in a row are tried before
 	// the account is marked FAILED. Default 10.
 	MaxReconnectAttempts int
-	// ReconnectBaseDelay and ReconnectMaxDelay bound the jittered exponential
-	// backoff between reconnects. Defaults 2s and 5m.
-	ReconnectBaseDelay time.Duration
-	ReconnectMaxDelay  time.Duration
 	// StableAfter is how long a connection must have lasted for its loss to
 	// start a fresh series of reconnect attempts; shorter ones count as
 	// flapping and use up the limit. Default 5m.
 	StableAfter time.Duration
-	// RestoreConcurrency bounds how many sessions connect at once on start.
-	// Default 4.
-	RestoreConcurrency int
+	// FirstCodeWait is how long a started activation may wait for its first
+	// code; while it waits, a second start of the same activation (a double
+	// click) gets the one in progress instead of replacing it. Default 30s.
+	FirstCodeWait time.Duration
 	// PhoneRegion is the ISO country used for pairing phone numbers typed
 	// without a country code; empty requires international numbers.
 	PhoneRegion string
-	// Jitter returns a number in [0, 1) to spread reconnects; default math/rand.
-	Jitter func() float64
 }
 
 func (o Options) withDefaults() Options {
@@ -71,120 +58,43 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.ActivationTimeout, 5*time.Minute)
-	def(&o.TimeoutCheckInterval, 15*time.Second)
-	def(&o.HealthSweepInterval, 5*time.Minute)
 	def(&o.SessionIdleLimit, 14*24*time.Hour)
-	def(&o.ReconnectBaseDelay, 2*time.Second)
-	def(&o.ReconnectMaxDelay, 5*time.Minute)
 	def(&o.StableAfter, 5*time.Minute)
+	def(&o.FirstCodeWait, 30*time.Second)
 	if o.MaxReconnectAttempts <= 0 {
 		o.MaxReconnectAttempts = 10
-	}
-	if o.RestoreConcurrency <= 0 {
-		o.RestoreConcurrency = 4
-	}
-	if o.Jitter == nil {
-		o.Jitter = rand.Float64
 	}
 	return o
 }
 
-// Service runs the account lifecycle. Build it with New, call Start once the
-// database is migrated, and Close before closing the Sessions.
+// Service is the account lifecycle as data: it checks every change against
+// the transition table, records it (row and history in one transaction) and
+// publishes it after commit. It runs nothing by itself: what a change asks
+// of the live session (stop it, connect it, retry later) comes back as a
+// Step for the runtime (internal/supervisor) to carry out.
 type Service struct {
 	db       *store.DB
-	bus      pubsub.Bus
-	sessions Sessions
+	bus      bus.Bus
 	opts     Options
 	log      zerolog.Logger
 	accounts accountRepo
 	history  historyRepo
-
-	mu       sync.Mutex
-	closed   bool
-	ctx      context.Context // the service's life, for timers and restore
-	cancel   context.CancelFunc
-	timers   map[timerKey]*timer
-	wg       sync.WaitGroup
-	restored chan struct{}
 }
 
-var _ EventSink = (*Service)(nil)
-
-// New builds the service. It does nothing until Start.
-func New(db *store.DB, bus pubsub.Bus, sessions Sessions, opts Options) *Service {
+// New builds the service.
+func New(db *store.DB, eventBus bus.Bus, opts Options) *Service {
 	opts = opts.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		db:       db,
-		bus:      bus,
-		sessions: sessions,
+		bus:      eventBus,
 		opts:     opts,
 		log:      opts.Logger.With().Str("component", "account").Logger(),
 		accounts: accountRepo{lockRows: db.Kind == store.Postgres},
-		ctx:      ctx,
-		cancel:   cancel,
-		timers:   make(map[timerKey]*timer),
-		restored: make(chan struct{}),
 	}
 }
 
-// Start restores the accounts that should be connected (validating their
-// sessions first), runs the timeout and health sweeps once, and schedules
-// them to run periodically. Connecting the restored sessions continues in the
-// background; Restored tells when it is done.
-func (s *Service) Start(ctx context.Context) error {
-	jobs, err := s.restore(ctx)
-	if err != nil {
-		close(s.restored)
-		return err
-	}
-	if err := s.SweepTimeouts(ctx); err != nil {
-		s.log.Error().Err(err).Msg("activation timeout sweep failed")
-	}
-	if _, err := s.SweepHealth(ctx); err != nil {
-		s.log.Error().Err(err).Msg("health sweep failed")
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.restored)
-		s.connectRestored(s.ctx, jobs)
-	}()
-	s.every(timerTimeoutSweep, s.opts.TimeoutCheckInterval, func(ctx context.Context) {
-		if err := s.SweepTimeouts(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("activation timeout sweep failed")
-		}
-	})
-	s.every(timerHealthSweep, s.opts.HealthSweepInterval, func(ctx context.Context) {
-		if _, err := s.SweepHealth(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("health sweep failed")
-		}
-	})
-	return nil
-}
-
-// Restored is closed when the sessions restored by Start have all been
-// asked to connect.
-func (s *Service) Restored() <-chan struct{} { return s.restored }
-
-// Close records the activity of live sessions, stops timers and sweeps and
-// waits for running ones. It leaves the sessions to their owner's Close.
-func (s *Service) Close() error {
-	if _, err := s.recordActivity(context.Background()); err != nil {
-		s.log.Warn().Err(err).Msg("record session activity on close")
-	}
-	s.mu.Lock()
-	s.closed = true
-	for k, t := range s.timers {
-		t.stop()
-		delete(s.timers, k)
-	}
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
-	return nil
-}
+// Options returns the options the service runs with, defaults filled in.
+func (s *Service) Options() Options { return s.opts }
 
 func (s *Service) now() time.Time { return s.opts.Clock.Now().UTC().Truncate(time.Microsecond) }
 
@@ -192,6 +102,9 @@ func (s *Service) accountLog(id string) *zerolog.Logger {
 	l := s.log.With().Str("account_id", id).Logger()
 	return &l
 }
+
+// NewSessionID returns a fresh session id (time-ordered UUIDv7).
+func NewSessionID() string { return newID() }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
@@ -209,6 +122,9 @@ type update struct {
 	to     Status // empty: the status stays
 	reason Reason
 	qr     *QREvent // published after commit
+	// publish announces the change to live views although the status stays
+	// (a rename, a new push name or phone number).
+	publish bool
 }
 
 func (u *update) move(to Status, r Reason) { u.to, u.reason = to, r }
@@ -226,6 +142,7 @@ func (u *update) in(statuses ...Status) bool {
 type modified struct {
 	row     *accountRow
 	change  *StatusChange // nil when the status did not change
+	updated bool          // published as an update without a status change
 	skipped bool
 }
 
@@ -273,6 +190,10 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 				return err
 			}
 		}
+		if res.change != nil || u.publish {
+			row.Revision++
+			res.updated = res.change == nil
+		}
 		if u.qr != nil {
 			row.QRSeq++
 			u.qr.AccountID, u.qr.Version = id, row.QRSeq
@@ -299,7 +220,16 @@ func (s *Service) afterCommit(ctx context.Context, res modified, qrs ...*QREvent
 			Str("from", string(c.From)).Str("to", string(c.To)).
 			Str("reason", string(c.Reason.Code)).Int64("version", c.Version).
 			Msg("account status changed")
-		s.publishStatus(ctx, StatusEvent{StatusChange: *c, PhoneNumber: res.row.PhoneNumber, Account: res.row.toAccount(s.opts.SessionIdleLimit)})
+		s.publishStatus(ctx, StatusEvent{StatusChange: *c, Revision: res.row.Revision, PhoneNumber: res.row.PhoneNumber, Account: res.row.toAccount(s.opts.SessionIdleLimit)})
+	} else if res.updated {
+		r := res.row
+		s.publishStatus(ctx, StatusEvent{
+			StatusChange: StatusChange{AccountID: r.ID, Version: r.Version, From: r.Status, To: r.Status, Reason: r.reason(), At: r.UpdatedAt},
+			Revision:     r.Revision,
+			Updated:      true,
+			PhoneNumber:  r.PhoneNumber,
+			Account:      r.toAccount(s.opts.SessionIdleLimit),
+		})
 	}
 	for _, qr := range qrs {
 		if qr != nil {
@@ -311,135 +241,17 @@ func (s *Service) afterCommit(ctx context.Context, res modified, qrs ...*QREvent
 }
 
 func (s *Service) publishStatus(ctx context.Context, ev StatusEvent) {
-	for _, topic := range []pubsub.Topic[StatusEvent]{StatusTopic(ev.AccountID), AllStatusTopic} {
-		if err := pubsub.Publish(ctx, s.bus, topic, ev); err != nil {
+	for _, topic := range []bus.Topic[StatusEvent]{StatusTopic(ev.AccountID), AllStatusTopic} {
+		if err := bus.Publish(ctx, s.bus, topic, ev); err != nil {
 			s.accountLog(ev.AccountID).Warn().Err(err).Str("topic", string(topic)).Msg("publish status event")
 		}
 	}
 }
 
 func (s *Service) publishQR(ctx context.Context, ev QREvent) {
-	if err := pubsub.Publish(ctx, s.bus, QRTopic(ev.AccountID), ev); err != nil {
+	if err := bus.Publish(ctx, s.bus, QRTopic(ev.AccountID), ev); err != nil {
 		s.accountLog(ev.AccountID).Warn().Err(err).Msg("publish QR event")
 	}
-}
-
-// dropSession ends an account's session and removes its stored device (after
-// unlinking it from WhatsApp if it is connected). Failures are logged: the
-// status is already committed and the device store is only a leftover then.
-func (s *Service) dropSession(ctx context.Context, id, jid string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	var err error
-	if jid != "" {
-		err = s.sessions.Logout(ctx, id, jid)
-	} else {
-		err = s.sessions.Stop(ctx, id)
-	}
-	if err != nil {
-		s.accountLog(id).Warn().Err(err).Str("jid", jid).Msg("could not fully remove the session")
-	}
-}
-
-// stopAfter ends the account's timers and session once a change that takes
-// it offline has been committed (not when the change was skipped or failed).
-func (s *Service) stopAfter(ctx context.Context, id string, res modified, err error) error {
-	if err == nil && !res.skipped {
-		s.cancelTimers(id)
-		s.stopSession(ctx, id)
-	}
-	return err
-}
-
-// stopSession ends an account's session, keeping its stored device.
-func (s *Service) stopSession(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.sessions.Stop(ctx, id); err != nil {
-		s.accountLog(id).Warn().Err(err).Msg("could not stop the session")
-	}
-}
-
-// Timers: one per account and purpose, plus the periodic sweeps.
-
-type timerKind string
-
-const (
-	timerActivation   timerKind = "activation"
-	timerReconnect    timerKind = "reconnect"
-	timerTimeoutSweep timerKind = "timeout-sweep"
-	timerHealthSweep  timerKind = "health-sweep"
-)
-
-type timerKey struct {
-	accountID string
-	kind      timerKind
-}
-
-type timer struct{ stop func() bool }
-
-// schedule runs fn with the service's context after d, replacing any timer
-// with the same key. Nothing runs after Close.
-func (s *Service) schedule(key timerKey, d time.Duration, fn func(ctx context.Context)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	if old := s.timers[key]; old != nil {
-		old.stop()
-	}
-	t := &timer{}
-	s.timers[key] = t
-	t.stop = s.opts.Clock.AfterFunc(d, func() {
-		s.mu.Lock()
-		if s.closed || s.timers[key] != t {
-			s.mu.Unlock()
-			return
-		}
-		delete(s.timers, key)
-		s.wg.Add(1)
-		s.mu.Unlock()
-		defer s.wg.Done()
-		fn(s.ctx)
-	})
-}
-
-func (s *Service) cancelTimer(accountID string, kind timerKind) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := timerKey{accountID, kind}
-	if t := s.timers[key]; t != nil {
-		t.stop()
-		delete(s.timers, key)
-	}
-}
-
-func (s *Service) cancelTimers(accountID string) {
-	s.cancelTimer(accountID, timerActivation)
-	s.cancelTimer(accountID, timerReconnect)
-}
-
-// every runs fn every interval until Close.
-func (s *Service) every(kind timerKind, interval time.Duration, fn func(ctx context.Context)) {
-	var tick func(ctx context.Context)
-	tick = func(ctx context.Context) {
-		fn(ctx)
-		s.schedule(timerKey{kind: kind}, interval, tick)
-	}
-	s.schedule(timerKey{kind: kind}, interval, tick)
-}
-
-// backoff is the delay before reconnect attempt n (1-based): exponential from
-// the base delay, capped, with "equal jitter" (half fixed, half random) so
-// many accounts dropped together do not reconnect in lockstep.
-func (s *Service) backoff(n int) time.Duration {
-	d := s.opts.ReconnectBaseDelay
-	for i := 1; i < n && d < s.opts.ReconnectMaxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, s.opts.ReconnectMaxDelay)
-	return d/2 + time.Duration(s.opts.Jitter()*float64(d/2))
 }
 
 func describeDuration(d time.Duration) string {

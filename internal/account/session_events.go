@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// HandleSessionEvent records what a session reports. Events from a session
-// that is no longer the account's current one are ignored, so a late event
-// from a replaced or stopped session can never undo a newer state.
-func (s *Service) HandleSessionEvent(ctx context.Context, ref SessionRef, evt SessionEvent) error {
+// RecordSessionEvent records what a session reports and returns what the
+// runtime must do about it. Events from a session that is no longer the
+// account's current one are ignored (a skipped step), so a late event from a
+// replaced or stopped session can never undo a newer state.
+func (s *Service) RecordSessionEvent(ctx context.Context, ref SessionRef, evt SessionEvent) (Step, error) {
 	switch e := evt.(type) {
 	case QRCode:
 		return s.handleQRCode(ctx, ref, e)
@@ -28,7 +29,7 @@ func (s *Service) HandleSessionEvent(ctx context.Context, ref SessionRef, evt Se
 	case PhoneNumberMissing:
 		s.opts.Metrics.PhoneExtracted("missing")
 		s.accountLog(ref.AccountID).Warn().Int("attempts", e.Attempts).Msg("phone number still unknown after retries; the health sweep will keep trying")
-		return nil
+		return Step{Skipped: true}, nil
 	case PushNameChanged:
 		return s.handlePushName(ctx, ref, e)
 	case Disconnected:
@@ -46,7 +47,7 @@ func (s *Service) HandleSessionEvent(ctx context.Context, ref SessionRef, evt Se
 	case ConnectFailed:
 		return s.handleConnectFailed(ctx, ref, e)
 	default:
-		return fmt.Errorf("account: unknown session event %T", evt)
+		return Step{}, fmt.Errorf("account: unknown session event %T", evt)
 	}
 }
 
@@ -57,18 +58,18 @@ func pairFailedMessage(e PairFailed) string {
 	return "WhatsApp rejected the link during pairing: " + e.Message
 }
 
-func (s *Service) handleQRCode(ctx context.Context, ref SessionRef, e QRCode) error {
+func (s *Service) handleQRCode(ctx context.Context, ref SessionRef, e QRCode) (Step, error) {
 	return s.showCode(ctx, ref, MethodQR, QREvent{Code: e.Code, ExpiresAt: e.ExpiresAt.UTC()})
 }
 
-func (s *Service) handlePairingCode(ctx context.Context, ref SessionRef, e PairingCode) error {
+func (s *Service) handlePairingCode(ctx context.Context, ref SessionRef, e PairingCode) (Step, error) {
 	return s.showCode(ctx, ref, MethodPairingCode, QREvent{PairingCode: e.Code, ExpiresAt: e.ExpiresAt.UTC()})
 }
 
 // showCode stores the code an activation shows now (so a page opened late
 // still gets it) and publishes it, if the account still waits for one.
-func (s *Service) showCode(ctx context.Context, ref SessionRef, method Method, ev QREvent) error {
-	_, err := s.onSession(ctx, ref, func(u *update) error {
+func (s *Service) showCode(ctx context.Context, ref SessionRef, method Method, ev QREvent) (Step, error) {
+	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status != StatusAwaitingScan || u.row.ActivationMethod != method {
 			return errSkip
 		}
@@ -76,19 +77,21 @@ func (s *Service) showCode(ctx context.Context, ref SessionRef, method Method, e
 		u.qr = &ev
 		return nil
 	})
-	return err
+	if err != nil {
+		return Step{}, err
+	}
+	return s.stepOf(res), nil
 }
 
 // endActivation puts an activation that failed before it completed back to
 // PENDING, dropping any half-made device.
-func (s *Service) endActivation(ctx context.Context, ref SessionRef, r Reason) error {
-	_, err := s.reset(ctx, ref.AccountID, r, func(u *update) bool {
+func (s *Service) endActivation(ctx context.Context, ref SessionRef, r Reason) (Step, error) {
+	return s.reset(ctx, ref.AccountID, r, func(u *update) bool {
 		return u.row.SessionID == ref.SessionID && u.in(StatusAwaitingScan, StatusAuthenticating)
 	})
-	return err
 }
 
-func (s *Service) handlePaired(ctx context.Context, ref SessionRef, e Paired) error {
+func (s *Service) handlePaired(ctx context.Context, ref SessionRef, e Paired) (Step, error) {
 	d := withPhone(e.Device)
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status != StatusAwaitingScan {
@@ -105,7 +108,10 @@ func (s *Service) handlePaired(ctx context.Context, ref SessionRef, e Paired) er
 			s.accountLog(ref.AccountID).Warn().Str("jid", d.JID).Msg("paired without a phone number; the session retries")
 		}
 	}
-	return err
+	if err != nil {
+		return Step{}, err
+	}
+	return s.stepOf(res), nil
 }
 
 // withPhone fills a device's phone number from its JID when it is missing.
@@ -116,7 +122,7 @@ func withPhone(d Device) Device {
 	return d
 }
 
-func (s *Service) handleConnected(ctx context.Context, ref SessionRef, e Connected) error {
+func (s *Service) handleConnected(ctx context.Context, ref SessionRef, e Connected) (Step, error) {
 	d := withPhone(e.Device)
 	var foundPhone bool
 	res, err := s.onSession(ctx, ref, func(u *update) error {
@@ -136,20 +142,26 @@ func (s *Service) handleConnected(ctx context.Context, ref SessionRef, e Connect
 		}
 		return nil
 	})
-	if err != nil || res.skipped {
-		return err
+	if err != nil {
+		return Step{}, err
+	}
+	step := s.stepOf(res)
+	if step.Skipped {
+		return step, nil
 	}
 	if foundPhone {
 		s.opts.Metrics.PhoneExtracted("connected")
 	}
 	if res.row.Status == StatusWarming {
-		return s.finishWarming(ctx, ref)
+		next, err := s.finishWarming(ctx, ref)
+		return step.then(next), err
 	}
-	return nil
+	return step, nil
 }
 
-// finishWarming makes a WARMING account ACTIVE once its phone number is known.
-func (s *Service) finishWarming(ctx context.Context, ref SessionRef) error {
+// finishWarming makes a WARMING account ACTIVE once its phone number is
+// known; the step ends the activation's timeout.
+func (s *Service) finishWarming(ctx context.Context, ref SessionRef) (Step, error) {
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status != StatusWarming || u.row.PhoneNumber == "" {
 			return errSkip
@@ -158,19 +170,21 @@ func (s *Service) finishWarming(ctx context.Context, ref SessionRef) error {
 		u.row.ReconnectAttempts = 0
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimer(ref.AccountID, timerActivation)
+	if err != nil {
+		return Step{}, err
 	}
-	return err
+	step := s.stepOf(res)
+	step.ActivationDone = !step.Skipped
+	return step, nil
 }
 
-func (s *Service) handlePhoneNumberFound(ctx context.Context, ref SessionRef, e PhoneNumberFound) error {
+func (s *Service) handlePhoneNumberFound(ctx context.Context, ref SessionRef, e PhoneNumberFound) (Step, error) {
 	phone := e.PhoneNumber
 	if phone == "" {
 		phone = PhoneFromJID(e.JID)
 	}
 	if phone == "" {
-		return nil
+		return Step{Skipped: true}, nil
 	}
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.PhoneNumber != "" {
@@ -180,10 +194,15 @@ func (s *Service) handlePhoneNumberFound(ctx context.Context, ref SessionRef, e 
 		if u.row.JID == "" {
 			u.row.JID = e.JID
 		}
+		u.publish = true
 		return nil
 	})
-	if err != nil || res.skipped {
-		return err
+	if err != nil {
+		return Step{}, err
+	}
+	step := s.stepOf(res)
+	if step.Skipped {
+		return step, nil
 	}
 	source := e.Source
 	if source == "" {
@@ -191,38 +210,43 @@ func (s *Service) handlePhoneNumberFound(ctx context.Context, ref SessionRef, e 
 	}
 	s.opts.Metrics.PhoneExtracted(source)
 	s.accountLog(ref.AccountID).Info().Str("source", source).Msg("phone number found")
-	return s.finishWarming(ctx, ref)
+	next, err := s.finishWarming(ctx, ref)
+	return step.then(next), err
 }
 
-func (s *Service) handlePushName(ctx context.Context, ref SessionRef, e PushNameChanged) error {
-	_, err := s.onSession(ctx, ref, func(u *update) error {
+func (s *Service) handlePushName(ctx context.Context, ref SessionRef, e PushNameChanged) (Step, error) {
+	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if e.PushName == "" || u.row.PushName == e.PushName {
 			return errSkip
 		}
 		u.row.PushName = e.PushName
+		u.publish = true
 		return nil
 	})
-	return err
+	if err != nil {
+		return Step{}, err
+	}
+	return s.stepOf(res), nil
 }
 
-func (s *Service) handleDisconnected(ctx context.Context, ref SessionRef, e Disconnected) error {
+func (s *Service) handleDisconnected(ctx context.Context, ref SessionRef, e Disconnected) (Step, error) {
 	r := e.Reason
 	if r.Code == "" {
 		r = reason(ReasonWADisconnected)
 	}
 	// Before the scan there is nothing to reconnect to: the codes died with
 	// the connection.
-	res, err := s.reset(ctx, ref.AccountID, NewReason(ReasonActivationStopped, "The connection to WhatsApp was lost before the code was used."), func(u *update) bool {
+	step, err := s.reset(ctx, ref.AccountID, NewReason(ReasonActivationStopped, "The connection to WhatsApp was lost before the code was used."), func(u *update) bool {
 		return u.row.SessionID == ref.SessionID && u.row.Status == StatusAwaitingScan
 	})
-	if err != nil || !res.skipped {
-		return err
+	if err != nil || !step.Skipped {
+		return step, err
 	}
-	return s.connectionLost(ctx, ref, r)
+	return s.ConnectionLost(ctx, ref, r)
 }
 
-func (s *Service) handleKeepAliveTimeout(ctx context.Context, ref SessionRef, e KeepAliveTimeout) error {
-	_, err := s.onSession(ctx, ref, func(u *update) error {
+func (s *Service) handleKeepAliveTimeout(ctx context.Context, ref SessionRef, e KeepAliveTimeout) (Step, error) {
+	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status != StatusActive {
 			return errSkip
 		}
@@ -230,11 +254,14 @@ func (s *Service) handleKeepAliveTimeout(ctx context.Context, ref SessionRef, e 
 		u.move(StatusDisconnected, NewReason(ReasonWAKeepAliveTimeout, msg))
 		return nil
 	})
-	return err
+	if err != nil {
+		return Step{}, err
+	}
+	return s.stepOf(res), nil
 }
 
-func (s *Service) handleKeepAliveRestored(ctx context.Context, ref SessionRef) error {
-	_, err := s.onSession(ctx, ref, func(u *update) error {
+func (s *Service) handleKeepAliveRestored(ctx context.Context, ref SessionRef) (Step, error) {
+	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.row.Status != StatusDisconnected || u.row.ReasonCode != string(ReasonWAKeepAliveTimeout) {
 			return errSkip
 		}
@@ -242,10 +269,13 @@ func (s *Service) handleKeepAliveRestored(ctx context.Context, ref SessionRef) e
 		u.move(StatusActive, reason(ReasonConnected))
 		return nil
 	})
-	return err
+	if err != nil {
+		return Step{}, err
+	}
+	return s.stepOf(res), nil
 }
 
-func (s *Service) handleLoggedOut(ctx context.Context, ref SessionRef, e LoggedOut) error {
+func (s *Service) handleLoggedOut(ctx context.Context, ref SessionRef, e LoggedOut) (Step, error) {
 	r := e.Reason
 	if r.Code == "" {
 		r = reason(ReasonWALoggedOut)
@@ -266,16 +296,19 @@ func (s *Service) handleLoggedOut(ctx context.Context, ref SessionRef, e LoggedO
 		u.row.BannedUntil = time.Time{}
 		return nil
 	})
-	if err == nil && !res.skipped {
-		s.cancelTimers(ref.AccountID)
+	if err != nil {
+		return Step{}, err
+	}
+	step := s.stepOf(res)
+	if !step.Skipped {
 		// whatsmeow deletes the stored device itself; making sure here keeps
 		// a failed delete from leaving a dead session behind.
-		s.dropSession(ctx, ref.AccountID, jid)
+		step.DropSession, step.DropJID = true, jid
 	}
-	return err
+	return step, nil
 }
 
-func (s *Service) handleStreamReplaced(ctx context.Context, ref SessionRef) error {
+func (s *Service) handleStreamReplaced(ctx context.Context, ref SessionRef) (Step, error) {
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		switch {
 		case u.in(StatusActive, StatusDisconnected, StatusReconnecting):
@@ -290,13 +323,13 @@ func (s *Service) handleStreamReplaced(ctx context.Context, ref SessionRef) erro
 		u.row.SessionID = ""
 		return nil
 	})
-	return s.stopAfter(ctx, ref.AccountID, res, err)
+	return s.stopIfChanged(res, err)
 }
 
 // unknownBanRetry is when a ban without a stated expiry is tried again.
 const unknownBanRetry = time.Hour
 
-func (s *Service) handleTemporaryBan(ctx context.Context, ref SessionRef, e TemporaryBan) error {
+func (s *Service) handleTemporaryBan(ctx context.Context, ref SessionRef, e TemporaryBan) (Step, error) {
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if u.in(StatusPending, StatusLoggedOut, StatusBanned, StatusAwaitingScan) {
 			return errSkip
@@ -319,18 +352,18 @@ func (s *Service) handleTemporaryBan(ctx context.Context, ref SessionRef, e Temp
 		u.row.SessionID = ""
 		return nil
 	})
-	return s.stopAfter(ctx, ref.AccountID, res, err)
+	return s.stopIfChanged(res, err)
 }
 
-func (s *Service) handleConnectFailed(ctx context.Context, ref SessionRef, e ConnectFailed) error {
+func (s *Service) handleConnectFailed(ctx context.Context, ref SessionRef, e ConnectFailed) (Step, error) {
 	r := e.Reason
 	if r.Code == "" {
 		r = reason(ReasonWAConnectFailure)
 	}
 	if ended, err := s.reset(ctx, ref.AccountID, r, func(u *update) bool {
 		return u.row.SessionID == ref.SessionID && u.row.Status == StatusAwaitingScan
-	}); err != nil || !ended.skipped {
-		return err
+	}); err != nil || !ended.Skipped {
+		return ended, err
 	}
 	res, err := s.onSession(ctx, ref, func(u *update) error {
 		if !u.in(StatusAuthenticating, StatusWarming, StatusActive, StatusDisconnected, StatusReconnecting) {
@@ -340,5 +373,5 @@ func (s *Service) handleConnectFailed(ctx context.Context, ref SessionRef, e Con
 		u.row.SessionID = ""
 		return nil
 	})
-	return s.stopAfter(ctx, ref.AccountID, res, err)
+	return s.stopIfChanged(res, err)
 }

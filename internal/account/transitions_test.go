@@ -1,9 +1,6 @@
 package account
 
 import (
-	"bytes"
-	"encoding/base64"
-	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -157,74 +154,11 @@ func TestPhoneFromJID(t *testing.T) {
 	}
 }
 
-func TestQRImageDataURL(t *testing.T) {
-	url, err := QRImageDataURL("2@abc,def,ghi,jkl", 256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const prefix = "data:image/png;base64,"
-	if !strings.HasPrefix(url, prefix) {
-		t.Fatalf("not a PNG data URL: %.40s", url)
-	}
-	raw, err := base64.StdEncoding.DecodeString(url[len(prefix):])
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
-		t.Fatalf("image is %v, want 256×256", b)
-	}
-	if _, err := QRImageDataURL(strings.Repeat("x", 8000), 256); err == nil {
-		t.Fatal("an over-long code rendered")
-	}
-}
-
-func TestCursorsRoundTrip(t *testing.T) {
-	id, err := decodeCursor(cursorAccount, AccountCursor("0195-abc"))
-	if err != nil || id != "0195-abc" {
-		t.Fatalf("account cursor: %q, %v", id, err)
-	}
-	v, err := decodeHistoryCursor(HistoryCursor(42))
-	if err != nil || v != 42 {
-		t.Fatalf("history cursor: %d, %v", v, err)
-	}
-	for _, bad := range []string{"", "%%%", encodeCursor(cursorAccount, ""), encodeCursor(cursorHistory, "x")} {
-		if _, err := decodeHistoryCursor(bad); apperr.CodeOf(err) != apperr.InvalidInput {
-			t.Errorf("decodeHistoryCursor(%q) = %v", bad, err)
-		}
-	}
-}
-
-func TestBackoffGrowsCapsAndJitters(t *testing.T) {
-	s := &Service{opts: Options{ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 10 * time.Second, Jitter: func() float64 { return 0 }}}
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	for i, w := range want {
-		if got := s.backoff(i + 1); got != w {
-			t.Errorf("backoff(%d) = %v, want %v", i+1, got, w)
-		}
-	}
-	s.opts.Jitter = func() float64 { return 0.999 }
-	if got := s.backoff(50); got < 9*time.Second || got > 10*time.Second {
-		t.Errorf("backoff(50) with full jitter = %v, want just under the 10s cap", got)
-	}
-}
-
 func TestSystemClock(t *testing.T) {
 	var c Clock = SystemClock{}
 	if time.Since(c.Now()) > time.Minute {
 		t.Fatal("SystemClock.Now is off")
 	}
-	fired := make(chan struct{})
-	stop := c.AfterFunc(time.Hour, func() { close(fired) })
-	if !stop() {
-		t.Fatal("stop of a pending timer reported false")
-	}
-	done := make(chan struct{})
-	c.AfterFunc(0, func() { close(done) })
-	<-done
 }
 
 func TestDescribeDuration(t *testing.T) {

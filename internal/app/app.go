@@ -13,15 +13,15 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"go.mau.fi/whatsmeow"
-
 	"wagraph/graph"
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
+	"wagraph/internal/bus"
 	"wagraph/internal/config"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
 	"wagraph/internal/whatsapp"
 )
@@ -37,9 +37,9 @@ type App struct {
 	Redis  *redis.Client // nil without REDIS_URL
 	Bus    pubsub.Bus
 	Auth   *auth.Service
-	// Sessions runs the live whatsmeow clients; Accounts is the lifecycle.
-	Sessions *whatsapp.Manager
-	Accounts *account.Service
+	// Accounts is the lifecycle domain; Supervisor runs the live sessions.
+	Accounts   *account.Service
+	Supervisor *supervisor.Supervisor
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -48,9 +48,6 @@ type App struct {
 	Handler http.Handler
 
 	closers []func() error
-	// configureClient points new whatsmeow clients somewhere other than
-	// WhatsApp (the simulator); nil in real mode.
-	configureClient func(*whatsmeow.Client)
 }
 
 // New opens the database (migrating it when configured), connects Redis when
@@ -89,7 +86,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Bus: a.Bus}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -141,38 +138,48 @@ func (a *App) openBus(ctx context.Context) error {
 		a.Log.Warn().Err(err).Str("redis", config.Redact(a.Config.RedisURL)).
 			Msg("Redis is unreachable; starting anyway: /readyz reports redis DOWN, live updates from other instances and subscriptions wait until it is back")
 	}
-	bus := pubsub.NewRedis(a.Redis, opts)
+	rbus := pubsub.NewRedis(a.Redis, opts)
+	// A publish that fails (Redis away for a moment) is retried rather than
+	// lost: the change it announces is already committed.
+	retrying := pubsub.NewRetrying(rbus, pubsub.RetryOptions{Logger: a.Log.With().Str("component", "pubsub").Logger()})
 	// The bus closes before the client it uses (closers run in reverse).
-	a.Bus = bus
-	a.closers = append(a.closers, bus.Close)
-	a.Metrics.RegisterBus(bus.Stats)
+	a.Bus = retrying
+	a.closers = append(a.closers, retrying.Close)
+	a.Metrics.RegisterBus(retrying.Stats)
 	return nil
 }
 
-// startAccounts opens whatsmeow's device store in the same database, starts
-// the session manager and the account service, and restores the accounts
-// that should be connected. Closers run in reverse, so the service records
-// which sessions were live before the manager disconnects them.
+// startAccounts opens whatsmeow's device store in the same database, builds
+// the account service and the supervisor with its session manager, and
+// restores the accounts that should be connected. The supervisor's Close
+// records which sessions were live, then closes the session manager.
 func (a *App) startAccounts(ctx context.Context) error {
 	container, err := whatsapp.OpenDeviceStore(ctx, a.DB, a.Log)
 	if err != nil {
 		return err
 	}
-	a.Sessions = whatsapp.NewManager(container, whatsapp.Options{Logger: a.Log, ConfigureClient: a.configureClient})
-	a.closers = append(a.closers, a.Sessions.Close)
-	a.Accounts = account.New(a.DB, a.Bus, a.Sessions, account.Options{
+	a.Accounts = account.New(a.DB, a.Bus, account.Options{
 		Logger:               a.Log,
 		Metrics:              a.Metrics.Accounts(),
 		ActivationTimeout:    a.Config.ActivationTimeout,
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
-		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	if err := a.Accounts.Start(ctx); err != nil {
-		_ = a.Accounts.Close()
+	wopts := whatsapp.Options{Logger: a.Log}
+	if a.Simulator != nil {
+		wopts.Simulator = a.Simulator
+	}
+	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
+		return whatsapp.NewManager(container, sink, wopts)
+	}, supervisor.Options{
+		Logger:             a.Log,
+		RestoreConcurrency: a.Config.RestoreConcurrency,
+	})
+	if err := a.Supervisor.Start(ctx); err != nil {
+		_ = a.Supervisor.Close()
 		return err
 	}
-	a.closers = append(a.closers, a.Accounts.Close)
+	a.closers = append(a.closers, a.Supervisor.Close)
 	return nil
 }
 
@@ -186,6 +193,9 @@ func (a *App) checks() []observe.Check {
 		// Both ways: commands (publish) and the subscription connection.
 		cs = append(cs, observe.Check{Name: "redis", Check: rb.Ping})
 	}
+	// The bus itself: a message published comes back to a subscriber (over
+	// Redis, through the shared subscription connection).
+	cs = append(cs, observe.Check{Name: "bus", Check: func(ctx context.Context) error { return bus.RoundTrip(ctx, a.Bus) }})
 	return cs
 }
 

@@ -54,7 +54,7 @@ func TestProbes(t *testing.T) {
 		Status     string
 		Components []struct{ Name, Status string }
 	}
-	if err := json.Unmarshal(body, &ready); err != nil || resp.StatusCode != http.StatusOK || ready.Status != "UP" || len(ready.Components) != 2 {
+	if err := json.Unmarshal(body, &ready); err != nil || resp.StatusCode != http.StatusOK || ready.Status != "UP" || len(ready.Components) != 3 {
 		t.Errorf("/readyz = %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := s.Do(t, http.MethodPost, "/healthz", nil); resp.StatusCode != http.StatusMethodNotAllowed {
@@ -319,8 +319,8 @@ func TestRedisIsAReadinessComponent(t *testing.T) {
 	for _, c := range comps {
 		names = append(names, apptest.Path(c, "name").(string))
 	}
-	if strings.Join(names, ",") != "database,migrations,redis" {
-		t.Errorf("components %v, want database, migrations and redis", names)
+	if strings.Join(names, ",") != "database,migrations,redis,bus" {
+		t.Errorf("components %v, want database, migrations, redis and bus", names)
 	}
 }
 

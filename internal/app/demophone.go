@@ -122,7 +122,7 @@ func (d *demoPhone) scheduleWaiting() {
 		if !page.HasNextPage || len(page.Accounts) == 0 {
 			return
 		}
-		in.After = account.AccountCursor(page.Accounts[len(page.Accounts)-1].ID)
+		in.AfterID = page.Accounts[len(page.Accounts)-1].ID
 	}
 }
 

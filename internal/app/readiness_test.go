@@ -79,7 +79,7 @@ func TestReadinessFollowsDependencies(t *testing.T) {
 			}
 		}
 	}
-	allUp := map[string]string{"": "UP", "database": "UP", "migrations": "UP", "redis": "UP"}
+	allUp := map[string]string{"": "UP", "database": "UP", "migrations": "UP", "redis": "UP", "bus": "UP"}
 
 	want("start", http.StatusOK, allUp)
 
@@ -94,12 +94,20 @@ func TestReadinessFollowsDependencies(t *testing.T) {
 	want("postgres back", http.StatusOK, allUp)
 
 	rd.Cut()
-	want("redis stopped", http.StatusServiceUnavailable, map[string]string{"": "DOWN", "database": "UP", "redis": "DOWN"})
+	want("redis stopped", http.StatusServiceUnavailable, map[string]string{"": "DOWN", "database": "UP", "redis": "DOWN", "bus": "DOWN"})
 	// A token holder sees why.
 	if _, _, errs := readiness(t, s, s.Token(t, auth.Viewer)); errs["redis"] == "" {
 		t.Errorf("redis stopped: /readyz with a token does not say why: %v", errs)
 	}
 	rd.Restore(t)
+	// The bus's subscription connection comes back after its retry delay:
+	// wait for readiness, then check every component.
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for code, _, _ := readiness(t, s, ""); code != http.StatusOK && time.Now().Before(deadline); code, _, _ = readiness(t, s, "") {
+		<-tick.C
+	}
 	want("redis back", http.StatusOK, allUp)
 }
 

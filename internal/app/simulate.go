@@ -9,26 +9,17 @@ import (
 	"sync"
 	"time"
 
-	"go.mau.fi/whatsmeow"
-
 	"wagraph/internal/wasim"
 )
 
 // simulatorRoot is the Noise root key of every simulator this process
-// starts, and the first call makes whatsmeow trust it. whatsmeow trusts one
-// root per process (its package variable WACertPubKey), so simulate-mode
-// apps in one process (tests start several) share it, and the variable is
-// written once, before any client of theirs connects. Real mode never calls
-// it: there WACertPubKey keeps WhatsApp's own key.
-var simulatorRoot = sync.OnceValue(func() [32]byte {
-	root := wasim.NewRootKey()
-	whatsmeow.WACertPubKey = wasim.PublicKey(root)
-	return root
-})
+// starts. whatsmeow trusts one root per process, so simulate-mode apps in
+// one process (tests start several) share it; the session manager makes
+// whatsmeow trust it (whatsapp.Options.Simulator). Real mode never calls it.
+var simulatorRoot = sync.OnceValue(wasim.NewRootKey)
 
-// startSimulator runs the WhatsApp protocol simulator in this process and
-// points every whatsmeow client the session manager makes at it. It runs
-// before startAccounts, which hands configureClient to the manager.
+// startSimulator runs the WhatsApp protocol simulator in this process. It
+// runs before startAccounts, which hands it to the session manager.
 func (a *App) startSimulator(ctx context.Context) error {
 	root := simulatorRoot()
 	first, err := firstSimulatedNumber()
@@ -44,7 +35,6 @@ func (a *App) startSimulator(ctx context.Context) error {
 	}
 	a.Simulator = sim
 	a.closers = append(a.closers, func() error { sim.Close(); return nil })
-	a.configureClient = sim.Configure
 	a.Log.Warn().Str("simulator", sim.Addr()).Stringer("scan_delay", a.Config.SimulateScanDelay).
 		Msg("SIMULATE MODE: WhatsApp is simulated inside this process and no real WhatsApp server is contacted. " +
 			"A simulated phone scans each QR code (or enters each pairing code) after the scan delay, with a fresh number.")

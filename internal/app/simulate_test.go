@@ -7,17 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/types"
-
 	"wagraph/internal/account"
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
 	"wagraph/internal/pubsub"
+	"wagraph/internal/whatsapp"
 )
 
-// These tests change or read whatsmeow.WACertPubKey, a process-wide
-// variable, so none of them runs in parallel.
+// These tests read the certificate root whatsmeow trusts, a process-wide
+// setting, so none of them runs in parallel.
 
 const scanDelay = 300 * time.Millisecond
 
@@ -30,7 +28,7 @@ func TestSimulateModeLinksAccounts(t *testing.T) {
 	if sim == nil {
 		t.Fatal("simulate mode started no simulator")
 	}
-	if whatsmeow.WACertPubKey != sim.RootPublicKey() {
+	if whatsapp.TrustedRoot() != sim.RootPublicKey() {
 		t.Fatal("whatsmeow does not trust the simulator's root key")
 	}
 	var warned bool
@@ -99,9 +97,9 @@ func TestSimulateModeLinksAccounts(t *testing.T) {
 			if apptest.Path(got, "status") != "ACTIVE" || !tt.phone.MatchString(phone) || apptest.Path(got, "activation") != nil {
 				t.Fatalf("account after the scan = %v; want ACTIVE with a phone number like %s", got, tt.phone)
 			}
-			jid, err := types.ParseJID(apptest.Path(got, "jid").(string))
-			if err != nil || "+"+jid.User != phone || !sim.Connected(jid) {
-				t.Errorf("jid %v (%v): want the phone's device, connected to the simulator", jid, err)
+			jid, _ := apptest.Path(got, "jid").(string)
+			if account.PhoneFromJID(jid) != phone || !sim.ConnectedDevice(jid) {
+				t.Errorf("jid %q: want the phone's device, connected to the simulator", jid)
 			}
 		})
 	}
@@ -165,15 +163,12 @@ func TestSimulateModeLinksAgainAfterLogout(t *testing.T) {
 	}
 }
 
-// Real mode must leave whatsmeow trusting WhatsApp's own key: the
-// simulator's root in WACertPubKey would make every real connection fail.
+// Real mode must leave whatsmeow's trust alone: a simulator's root there
+// would make every real connection fail. (Run after the simulate-mode tests,
+// the trusted root is a simulator's, so a real mode that wrote WhatsApp's own
+// key back is caught too.)
 func TestRealModeLeavesWhatsAppTrustAlone(t *testing.T) {
-	before := whatsmeow.WACertPubKey
-	t.Cleanup(func() { whatsmeow.WACertPubKey = before })
-	// A marker rather than the current value, so that a real mode which
-	// wrote either whatsmeow's default or a simulator key back is caught too.
-	marker := [32]byte{0x77, 0x61, 0x67, 0x72, 0x61, 0x70, 0x68}
-	whatsmeow.WACertPubKey = marker
+	before := whatsapp.TrustedRoot()
 
 	s := apptest.Start(t, nil)
 	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
@@ -182,8 +177,8 @@ func TestRealModeLeavesWhatsAppTrustAlone(t *testing.T) {
 		t.Error("real mode started the simulator")
 	}
 	s.App.Close()
-	if whatsmeow.WACertPubKey != marker {
-		t.Errorf("real mode changed whatsmeow.WACertPubKey to %x", whatsmeow.WACertPubKey)
+	if got := whatsapp.TrustedRoot(); got != before {
+		t.Errorf("real mode changed the trusted certificate root to %x", got)
 	}
 	if strings.Contains(s.Logs.String(), "SIMULATE MODE") {
 		t.Error("real mode logged that it simulates WhatsApp")

@@ -33,6 +33,10 @@ const (
 	Internal   Code = "INTERNAL"
 )
 
+// ActivationInProgress refuses to start an account's activation in another
+// way while one is still waiting for its first code (a double click).
+const ActivationInProgress Code = "ACTIVATION_IN_PROGRESS"
+
 type entry struct {
 	suggestion string
 	retryable  bool
@@ -54,6 +58,8 @@ var catalog = map[Code]entry{
 	SchemaNotMigrated: {"Run 'wagraph migrate' (or start without MIGRATE_ON_START=false) to bring the database up to date.", false},
 	BadRequest:        {"Send POST with 'Content-Type: application/json' and a JSON object body {\"query\": \"...\", \"variables\": {...}}, or GET with ?query=...&variables=<URL-encoded JSON object> for queries.", false},
 	Internal:          {"Something unexpected failed; retry, and if it persists report the requestId to the operators.", true},
+
+	ActivationInProgress: {"Wait for the code of the activation in progress (the qrCodeUpdated subscription shows it); start again once it shows to switch method or number.", true},
 }
 
 // Error is a coded error meant to be shown to a client.

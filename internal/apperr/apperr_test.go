@@ -16,11 +16,12 @@ var allCodes = []apperr.Code{
 	apperr.Unauthenticated, apperr.Forbidden, apperr.NotFound, apperr.InvalidInput, apperr.Conflict,
 	apperr.InvalidTransition, apperr.RateLimited, apperr.Unavailable, apperr.QueryTooComplex,
 	apperr.SubscriptionLimit, apperr.SubscriberTooSlow, apperr.SchemaTooNew, apperr.SchemaNotMigrated,
-	apperr.BadRequest, apperr.Internal,
+	apperr.BadRequest, apperr.ActivationInProgress, apperr.Internal,
 }
 
 var retryable = map[apperr.Code]bool{
 	apperr.RateLimited: true, apperr.Unavailable: true, apperr.SubscriberTooSlow: true, apperr.Internal: true,
+	apperr.ActivationInProgress: true,
 }
 
 func TestCatalog(t *testing.T) {

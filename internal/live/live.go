@@ -13,25 +13,27 @@
 // it for one GraphQL query) is done once per instance, not once per
 // subscriber.
 //
-// When the bus may have lost events (Redis came back after a break), the
-// stream loads the snapshot again and sends whatever is newer than what the
-// subscriber has, so a live view never stays stale after an outage.
+// When the bus may have lost events (Redis came back after a break, or a
+// version was skipped), the stream loads the snapshot again and sends
+// whatever is newer than what the subscriber has, so a live view never stays
+// stale after an outage or a failed publish.
 package live
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
 	"wagraph/internal/apperr"
-	"wagraph/internal/pubsub"
+	"wagraph/internal/bus"
 )
 
 // Source describes one stream of events of type T.
 type Source[T any] struct {
 	// Topic is where the deltas are published.
-	Topic pubsub.Topic[T]
+	Topic bus.Topic[T]
 	// Snapshot loads the current state; it runs after the bus subscription is
 	// open, so no change is lost between the two. It must give every
 	// subscriber of the topic the same state: after a Resync, one load is
@@ -45,6 +47,11 @@ type Source[T any] struct {
 	// Final, when set, ends the stream after an event for which it is true
 	// (e.g. the last QR event of an activation).
 	Final func(T) bool
+	// Gapless says the versions of a key grow by exactly one with every
+	// event published, so an event more than one version ahead of the last
+	// one read shows that events were lost (a publish that failed): the
+	// stream then loads the snapshot again rather than show stale state.
+	Gapless bool
 }
 
 // ErrTooSlow ends a stream whose subscriber did not keep up; the client
@@ -59,7 +66,7 @@ var ErrEnd = errors.New("live: stream ended")
 type Event[T any] struct {
 	Value T
 	// Shared is memo space shared by every local subscriber that receives
-	// the same delivery of this event (pubsub.Message.Shared); nil for
+	// the same delivery of this event (bus.Message.Shared); nil for
 	// snapshot events, which each subscriber loads for itself.
 	Shared *sync.Map
 }
@@ -68,7 +75,7 @@ type Event[T any] struct {
 // It is read by one goroutine at a time.
 type Cursor[T any] struct {
 	src     Source[T]
-	sub     pubsub.Subscription
+	sub     bus.Subscription
 	pending []T // snapshot events not read yet
 	last    map[string]int64
 	over    bool
@@ -77,8 +84,8 @@ type Cursor[T any] struct {
 // Open subscribes to src and loads its snapshot. The stream ends when ctx
 // does, after the source's final event, or on failure; Close releases it
 // earlier.
-func Open[T any](ctx context.Context, bus pubsub.Bus, src Source[T]) (*Cursor[T], error) {
-	sub, err := bus.Subscribe(ctx, string(src.Topic), pubsub.WithResync())
+func Open[T any](ctx context.Context, b bus.Bus, src Source[T]) (*Cursor[T], error) {
+	sub, err := b.Subscribe(ctx, string(src.Topic), bus.WithResync())
 	if err != nil {
 		return nil, apperr.Wrap(err, apperr.Unavailable, "could not subscribe to live updates")
 	}
@@ -123,9 +130,17 @@ func (c *Cursor[T]) Next(ctx context.Context) (Event[T], error) {
 				}
 				continue
 			}
-			ev, err := pubsub.Decode[T](msg)
+			ev, err := bus.Decode[T](msg)
 			if err != nil {
 				return c.stop(apperr.Wrap(err, apperr.Internal, "an event could not be read"))
+			}
+			if c.gap(ev) {
+				// Reload, then the event itself: whichever is newer wins.
+				if err := c.reload(ctx, msg.Shared()); err != nil {
+					return c.stop(err)
+				}
+				c.pending = append(slices.Clip(c.pending), ev)
+				continue
 			}
 			if c.fresh(ev) {
 				return Event[T]{Value: ev, Shared: msg.Shared()}, nil
@@ -149,6 +164,16 @@ func (c *Cursor[T]) stop(err error) (Event[T], error) {
 		err = ErrEnd
 	}
 	return Event[T]{}, err
+}
+
+// gap reports whether ev shows that events of its key were lost: the source
+// is Gapless and ev is more than one version ahead of the last one read.
+func (c *Cursor[T]) gap(ev T) bool {
+	if !c.src.Gapless || c.src.Snapshot == nil {
+		return false
+	}
+	last, seen := c.last[c.src.Key(ev)]
+	return seen && c.src.Version(ev) > last+1
 }
 
 // fresh reports whether ev is newer than what was read for its key, and
@@ -236,7 +261,7 @@ func (l *snapshotLoad[T]) get(ctx context.Context, load func(context.Context) ([
 }
 
 func streamError(err error) error {
-	if errors.Is(err, pubsub.ErrSlowSubscriber) {
+	if errors.Is(err, bus.ErrSlowSubscriber) {
 		return ErrTooSlow
 	}
 	return apperr.Wrap(err, apperr.Unavailable, "live updates stopped because the event bus closed; resubscribe")

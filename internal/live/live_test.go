@@ -346,3 +346,60 @@ func TestSubscribersShareTheReloadAfterAResync(t *testing.T) {
 		t.Errorf("%d snapshot loads, want 3 first ones and 1 shared reload", loads)
 	}
 }
+
+// A version gap means an event was lost (a publish that failed after its
+// change was committed): a Gapless stream reloads its snapshot instead of
+// showing stale state; a stream that does not promise gapless versions
+// does not.
+func TestVersionGapReloadsTheSnapshot(t *testing.T) {
+	for _, gapless := range []bool{true, false} {
+		bus := pubsub.NewMemory(pubsub.Options{})
+		t.Cleanup(func() { _ = bus.Close() })
+		var (
+			mu    sync.Mutex
+			state = event{Key: "a", Version: 1}
+			loads int
+		)
+		src := source()
+		src.Gapless = gapless
+		src.Snapshot = func(context.Context) ([]event, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			loads++
+			return []event{state}, nil
+		}
+		cur, err := live.Open(t.Context(), bus, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := cur.Next(t.Context()); err != nil || ev.Value != state {
+			t.Fatalf("snapshot = %+v, %v", ev.Value, err)
+		}
+		// Version 2 was committed but its publish was lost; version 3 is
+		// published, and the state now has a detail only the snapshot shows.
+		mu.Lock()
+		state = event{Key: "a", Version: 3, Last: false}
+		mu.Unlock()
+		if err := pubsub.Publish(t.Context(), bus, topic, event{Key: "a", Version: 3}); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := cur.Next(t.Context())
+		if err != nil || ev.Value.Version != 3 {
+			t.Fatalf("after the gap: %+v, %v", ev.Value, err)
+		}
+		if err := pubsub.Publish(t.Context(), bus, topic, event{Key: "a", Version: 4}); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := cur.Next(t.Context()); err != nil || ev.Value.Version != 4 {
+			t.Fatalf("next event: %+v, %v", ev.Value, err)
+		}
+		want := 1
+		if gapless {
+			want = 2
+		}
+		if loads != want {
+			t.Errorf("gapless=%v: snapshot loaded %d times, want %d", gapless, loads, want)
+		}
+		cur.Close()
+	}
+}

@@ -201,7 +201,7 @@ func TestSubscriptionMetrics(t *testing.T) {
 
 func TestBusMetrics(t *testing.T) {
 	m := observe.NewMetrics()
-	stats := pubsub.Stats{Published: 5, Delivered: 9, Dropped: 2, SlowSubscribersCut: 1, ActiveSubscriptions: 3}
+	stats := pubsub.Stats{Published: 5, Delivered: 9, Dropped: 2, SlowSubscribersCut: 1, ActiveSubscriptions: 3, PublishLost: 4}
 	m.RegisterBus(func() pubsub.Stats { return stats })
 	out := scrape(t, m)
 	for series, want := range map[string]float64{
@@ -210,6 +210,7 @@ func TestBusMetrics(t *testing.T) {
 		"wagraph_bus_dropped_total":              2,
 		"wagraph_bus_slow_subscribers_cut_total": 1,
 		"wagraph_bus_subscriptions":              3,
+		"wagraph_bus_publish_lost_total":         4,
 	} {
 		if got := sample(t, out, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -72,3 +72,10 @@ func (s *Simulator) Connected(jid types.JID) bool {
 	}
 	return false
 }
+
+// ConnectedDevice is Connected for a JID in its string form; an unreadable
+// JID is not connected.
+func (s *Simulator) ConnectedDevice(jid string) bool {
+	parsed, err := types.ParseJID(jid)
+	return err == nil && s.Connected(parsed)
+}

@@ -9,25 +9,20 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mau.fi/whatsmeow"
 
 	"wagraph/internal/account"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
 	"wagraph/internal/whatsapp"
 )
 
 // rootKey signs every test simulator's certificates: whatsmeow trusts one
-// root per process (WACertPubKey), which the test binary sets once, as
-// --simulate does in the server.
+// root per process, which the first simulated manager sets, as --simulate
+// does in the server.
 var rootKey = wasim.NewRootKey()
-
-func TestMain(m *testing.M) {
-	whatsmeow.WACertPubKey = wasim.PublicKey(rootKey)
-	os.Exit(m.Run())
-}
 
 const waitFor = 30 * time.Second
 
@@ -41,6 +36,7 @@ type e2e struct {
 	log    zerolog.Logger
 	mgr    *whatsapp.Manager
 	svc    *account.Service
+	sup    *supervisor.Supervisor
 	opts   account.Options
 	events pubsub.Subscription
 }
@@ -63,7 +59,7 @@ func newE2E(t *testing.T, db *store.DB, opts ...func(*account.Options)) *e2e {
 		t.Fatal(err)
 	}
 	e := &e2e{t: t, db: db, bus: bus, sim: sim, log: log, events: events}
-	e.opts = account.Options{Logger: log, ReconnectBaseDelay: 100 * time.Millisecond, ReconnectMaxDelay: time.Second}
+	e.opts = account.Options{Logger: log}
 	for _, o := range opts {
 		o(&e.opts)
 	}
@@ -79,26 +75,23 @@ func (e *e2e) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.mgr = whatsapp.NewManager(container, whatsapp.Options{Logger: e.log, ConfigureClient: e.sim.Configure})
-	e.svc = account.New(e.db, e.bus, e.mgr, e.opts)
-	if err := e.svc.Start(ctx); err != nil {
+	e.svc = account.New(e.db, e.bus, e.opts)
+	e.sup = supervisor.New(e.svc, func(sink supervisor.EventSink) supervisor.Sessions {
+		e.mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: e.log, Simulator: e.sim})
+		return e.mgr
+	}, supervisor.Options{Logger: e.log, ReconnectBaseDelay: 100 * time.Millisecond, ReconnectMaxDelay: time.Second})
+	if err := e.sup.Start(ctx); err != nil {
 		e.t.Fatal(err)
 	}
-	mgr, svc := e.mgr, e.svc
-	e.t.Cleanup(func() {
-		_ = svc.Close()
-		_ = mgr.Close()
-	})
+	sup := e.sup
+	e.t.Cleanup(func() { _ = sup.Close() })
 }
 
-// stop shuts down as the server does: service first (it records activity),
-// then the sessions.
+// stop shuts down as the server does: the supervisor records activity, then
+// closes the sessions.
 func (e *e2e) stop() {
 	e.t.Helper()
-	if err := e.svc.Close(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.mgr.Close(); err != nil {
+	if err := e.sup.Close(); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -136,7 +129,7 @@ func (e *e2e) activateQR(name string) (*account.Account, *wasim.Phone) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a, err = e.svc.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
+	a, err = e.sup.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -158,7 +151,7 @@ func (e *e2e) activateQR(name string) (*account.Account, *wasim.Phone) {
 func (e *e2e) history(id string) []account.Status {
 	e.t.Helper()
 	first := account.MaxPageSize
-	page, err := e.svc.History(context.Background(), id, &first, "")
+	page, err := e.svc.History(context.Background(), id, &first, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,7 +206,7 @@ func TestE2EQRActivationRestartAndLogout(t *testing.T) {
 		// And after another restart it stays logged out.
 		e.stop()
 		e.start()
-		<-e.svc.Restored()
+		<-e.sup.Restored()
 		if got, _ := e.svc.Get(context.Background(), a.ID); got.Status != account.StatusLoggedOut {
 			t.Fatalf("after restart: %s", got.Status)
 		}
@@ -240,7 +233,7 @@ func TestE2ETemporaryBan(t *testing.T) {
 	// Until then a restart leaves it banned rather than reconnecting.
 	e.stop()
 	e.start()
-	<-e.svc.Restored()
+	<-e.sup.Restored()
 	if got, _ := e.svc.Get(context.Background(), a.ID); got.Status != account.StatusBanned {
 		t.Fatalf("after restart: %s", got.Status)
 	}
@@ -272,7 +265,7 @@ func TestE2EStreamReplacedDoesNotReconnect(t *testing.T) {
 	if ev.Reason.Code != account.ReasonWAStreamReplaced {
 		t.Fatalf("disconnected with %+v", ev.Reason)
 	}
-	if _, err := e.svc.Reconnect(context.Background(), a.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(a.ID, account.StatusActive)
@@ -285,7 +278,7 @@ func TestE2EPairingCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err = e.svc.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodPairingCode, PhoneNumber: "+49 151 2345 6789"})
+	a, err = e.sup.StartActivation(ctx, account.StartActivationInput{AccountID: a.ID, Method: account.MethodPairingCode, PhoneNumber: "+49 151 2345 6789"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,9 +306,9 @@ func TestE2ELogoutAndResetUnlinkOnTheServer(t *testing.T) {
 			a, phone := e.activateQR(action)
 			var err error
 			if action == "logout" {
-				_, err = e.svc.Logout(ctx, a.ID)
+				_, err = e.sup.Logout(ctx, a.ID)
 			} else {
-				_, err = e.svc.Reset(ctx, a.ID)
+				_, err = e.sup.Reset(ctx, a.ID)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -347,7 +340,7 @@ func TestE2EUnreachableAccountStopsAtTheCap(t *testing.T) {
 	}
 	// It stays down until someone asks; then it comes back.
 	e.sim.RefuseHandshakes(false)
-	if _, err := e.svc.Reconnect(context.Background(), a.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(a.ID, account.StatusActive)

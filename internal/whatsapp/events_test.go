@@ -18,6 +18,7 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 )
 
 // recordingSink collects the domain events a session delivers.
@@ -59,8 +60,8 @@ func newTestManager(t *testing.T, opts Options) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(container, opts)
-	t.Cleanup(func() { _ = m.Close() })
+	m := NewManager(container, newRecordingSink(), opts)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	return m
 }
 
@@ -75,10 +76,12 @@ func newTestSession(t *testing.T, m *Manager, ownJID string) (*Session, *recordi
 		device.LID = mustJID("99887766:4@lid")
 		device.PushName, device.Platform = "Shop", "android"
 	}
-	sink := newRecordingSink()
-	s := m.newSession(account.StartRequest{SessionRef: account.SessionRef{AccountID: "acc", SessionID: "s1"}}, sink, device)
+	s, ok := m.newSession(supervisor.StartRequest{SessionRef: account.SessionRef{AccountID: "acc", SessionID: "s1"}}, device)
+	if !ok {
+		t.Fatal("the manager is closed")
+	}
 	t.Cleanup(s.stop)
-	return s, sink
+	return s, m.sink.(*recordingSink)
 }
 
 func TestEventMapping(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package whatsapp is wagraph's seam over go.mau.fi/whatsmeow. Manager
-// implements account.Sessions: it keeps one Session per live account, each
-// wrapping a *whatsmeow.Client, and maps whatsmeow's events to the account
-// package's domain events (session.go, events.go). Nothing outside this
-// package imports whatsmeow's client.
+// implements supervisor.Sessions: it keeps one Session per live account, each
+// wrapping a *whatsmeow.Client, maps whatsmeow's events to the account
+// package's domain events (events.go) and hands them, in order, to the event
+// sink it was built with (the supervisor). Nothing outside this package (and
+// the simulator) imports whatsmeow.
 package whatsapp
 
 import (
@@ -19,14 +20,18 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"wagraph/internal/account"
+	"wagraph/internal/supervisor"
 )
 
 // Options tune the Manager. Zero fields take defaults.
 type Options struct {
 	Logger zerolog.Logger
-	// ConfigureClient is called with every new client before it connects. The
-	// protocol simulator uses it to point the client at itself; real mode
-	// leaves it nil.
+	// Simulator, when set, is where every client connects instead of
+	// WhatsApp; the manager makes whatsmeow trust its certificate root.
+	// Real mode leaves it nil.
+	Simulator Simulator
+	// ConfigureClient is called with every new client before it connects
+	// (after the simulator's configuration); tests use it.
 	ConfigureClient func(*whatsmeow.Client)
 	// FirstCodeWait bounds how long Start waits for the first QR or pairing
 	// code. Default 20s.
@@ -63,6 +68,7 @@ func (o Options) withDefaults() Options {
 // Manager runs the live whatsmeow clients, one Session per account.
 type Manager struct {
 	container *sqlstore.Container
+	sink      supervisor.EventSink
 	opts      Options
 	log       zerolog.Logger
 
@@ -70,42 +76,56 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// broken, when set, is why the manager cannot start sessions (a
+	// simulator it cannot trust).
+	broken error
+
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*Session // by account id
 }
 
-var _ account.Sessions = (*Manager)(nil)
+var _ supervisor.Sessions = (*Manager)(nil)
 
 // ErrClosed is returned by Start after Close.
 var ErrClosed = errors.New("whatsapp: session manager closed")
 
-// NewManager returns a Manager whose devices live in container.
-func NewManager(container *sqlstore.Container, opts Options) *Manager {
+// NewManager returns a Manager whose devices live in container and whose
+// sessions' events go to sink.
+func NewManager(container *sqlstore.Container, sink supervisor.EventSink, opts Options) *Manager {
 	opts = opts.withDefaults()
+	var broken error
+	if opts.Simulator != nil {
+		broken = trustSimulatorRoot(opts.Simulator.RootPublicKey())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		container: container,
+		sink:      sink,
 		opts:      opts,
 		log:       opts.Logger.With().Str("component", "whatsapp").Logger(),
 		ctx:       ctx,
 		cancel:    cancel,
 		sessions:  make(map[string]*Session),
+		broken:    broken,
 	}
 }
 
-// Start implements account.Sessions: with req.JID it logs in with that
+// Start implements supervisor.Sessions: with req.JID it logs in with that
 // stored device, otherwise it connects for pairing and waits (up to
-// FirstCodeWait or ctx) until the first QR code or pairing code has been
-// delivered to sink.
-func (m *Manager) Start(ctx context.Context, req account.StartRequest, sink account.EventSink) error {
+// FirstCodeWait or ctx) for the first QR code or pairing code, which it
+// returns.
+func (m *Manager) Start(ctx context.Context, req supervisor.StartRequest) (account.SessionEvent, error) {
 	m.mu.Lock()
 	closed := m.closed
 	old := m.sessions[req.AccountID]
 	delete(m.sessions, req.AccountID)
 	m.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return nil, ErrClosed
+	}
+	if m.broken != nil {
+		return nil, m.broken
 	}
 	if old != nil {
 		old.stop()
@@ -114,21 +134,24 @@ func (m *Manager) Start(ctx context.Context, req account.StartRequest, sink acco
 	if req.JID != "" {
 		jid, err := types.ParseJID(req.JID)
 		if err != nil {
-			return fmt.Errorf("%w: unreadable JID %q: %v", account.ErrDeviceMissing, req.JID, err)
+			return nil, fmt.Errorf("%w: unreadable JID %q: %v", supervisor.ErrDeviceMissing, req.JID, err)
 		}
 		if device, err = m.container.GetDevice(ctx, jid); err != nil {
-			return fmt.Errorf("whatsapp: load device %s: %w", req.JID, err)
+			return nil, fmt.Errorf("whatsapp: load device %s: %w", req.JID, err)
 		}
 		if device == nil {
-			return account.ErrDeviceMissing
+			return nil, supervisor.ErrDeviceMissing
 		}
 	}
-	s := m.newSession(req, sink, device)
+	s, ok := m.newSession(req, device)
+	if !ok {
+		return nil, ErrClosed
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		s.stop()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if prev := m.sessions[req.AccountID]; prev != nil {
 		prev.stop() // a concurrent Start for the same account: last one wins
@@ -136,21 +159,25 @@ func (m *Manager) Start(ctx context.Context, req account.StartRequest, sink acco
 	m.sessions[req.AccountID] = s
 	m.mu.Unlock()
 
-	var err error
+	var (
+		first account.SessionEvent
+		err   error
+	)
 	if req.JID != "" {
 		err = s.login()
 	} else {
-		err = s.pair(ctx)
+		first, err = s.pair(ctx)
 	}
 	if err != nil {
+		// Only this session: a newer one for the account may be running.
 		m.remove(s)
 		s.stop()
-		return err
+		return nil, err
 	}
-	return nil
+	return first, nil
 }
 
-// Stop implements account.Sessions.
+// Stop implements supervisor.Sessions.
 func (m *Manager) Stop(_ context.Context, accountID string) error {
 	if s := m.take(accountID); s != nil {
 		s.stop()
@@ -158,7 +185,7 @@ func (m *Manager) Stop(_ context.Context, accountID string) error {
 	return nil
 }
 
-// Logout implements account.Sessions: a logged-in session unlinks itself
+// Logout implements supervisor.Sessions: a logged-in session unlinks itself
 // from WhatsApp (which also deletes the stored device); otherwise, or when
 // that fails, the stored device is deleted locally.
 func (m *Manager) Logout(ctx context.Context, accountID, jid string) error {
@@ -173,7 +200,7 @@ func (m *Manager) Logout(ctx context.Context, accountID, jid string) error {
 	return m.DeleteDevice(ctx, jid)
 }
 
-// DeleteDevice implements account.Sessions.
+// DeleteDevice implements supervisor.Sessions.
 func (m *Manager) DeleteDevice(ctx context.Context, jid string) error {
 	device, err := m.device(ctx, jid)
 	if err != nil || device == nil {
@@ -185,7 +212,7 @@ func (m *Manager) DeleteDevice(ctx context.Context, jid string) error {
 	return nil
 }
 
-// HasDevice implements account.Sessions.
+// HasDevice implements supervisor.Sessions.
 func (m *Manager) HasDevice(ctx context.Context, jid string) (bool, error) {
 	device, err := m.device(ctx, jid)
 	return device != nil, err
@@ -206,7 +233,7 @@ func (m *Manager) device(ctx context.Context, jid string) (*wastore.Device, erro
 	return device, nil
 }
 
-// Live implements account.Sessions.
+// Live implements supervisor.Sessions.
 func (m *Manager) Live(accountID string) (account.Device, bool) {
 	m.mu.Lock()
 	s := m.sessions[accountID]
@@ -217,9 +244,9 @@ func (m *Manager) Live(accountID string) (account.Device, bool) {
 	return s.deviceInfo(), s.cli.IsLoggedIn() && s.cli.IsConnected()
 }
 
-// Close disconnects every session and waits for their goroutines. The
-// devices stay stored, so the next start restores them.
-func (m *Manager) Close() error {
+// Close disconnects every session and waits for their goroutines, until
+// ctx ends. The devices stay stored, so the next start restores them.
+func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	sessions := m.sessions
@@ -229,8 +256,17 @@ func (m *Manager) Close() error {
 		s.stop()
 	}
 	m.cancel()
-	m.wg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() { // ends when the sessions' goroutines have, which m.cancel ends
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("whatsapp: sessions still closing: %w", ctx.Err())
+	}
 }
 
 // take removes and returns the account's session.

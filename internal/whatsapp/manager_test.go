@@ -15,6 +15,7 @@ import (
 	wastore "go.mau.fi/whatsmeow/store"
 
 	"wagraph/internal/account"
+	"wagraph/internal/supervisor"
 )
 
 // storeDevice saves a device as pairing would, with placeholder keys.
@@ -70,8 +71,8 @@ func TestStoredDevicesCanBeFoundAndDeleted(t *testing.T) {
 func TestStartWithoutStoredDeviceIsDeviceMissing(t *testing.T) {
 	m := newTestManager(t, Options{})
 	for _, jid := range []string{"15550100012:1@s.whatsapp.net", "@@@"} {
-		err := m.Start(context.Background(), account.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s"}, JID: jid}, newRecordingSink())
-		if !errors.Is(err, account.ErrDeviceMissing) {
+		_, err := m.Start(context.Background(), supervisor.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s"}, JID: jid})
+		if !errors.Is(err, supervisor.ErrDeviceMissing) {
 			t.Fatalf("Start(%q) = %v, want ErrDeviceMissing", jid, err)
 		}
 	}
@@ -92,13 +93,13 @@ func unreachable(cli *whatsmeow.Client) {
 func TestStartReportsConnectFailures(t *testing.T) {
 	m := newTestManager(t, Options{ConfigureClient: unreachable})
 	ctx := context.Background()
-	err := m.Start(ctx, account.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s"}, Method: account.MethodQR}, newRecordingSink())
+	_, err := m.Start(ctx, supervisor.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s"}, Method: account.MethodQR})
 	if err == nil || !strings.Contains(err.Error(), "no route") {
 		t.Fatalf("pairing start = %v, want the dial error", err)
 	}
 	jid := *storeDevice(t, m, "15550100013:1@s.whatsapp.net").ID
-	err = m.Start(ctx, account.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s2"}, JID: jid.String()}, newRecordingSink())
-	if err == nil || errors.Is(err, account.ErrDeviceMissing) {
+	_, err = m.Start(ctx, supervisor.StartRequest{SessionRef: account.SessionRef{AccountID: "a", SessionID: "s2"}, JID: jid.String()})
+	if err == nil || errors.Is(err, supervisor.ErrDeviceMissing) {
 		t.Fatalf("login start = %v, want a connect error", err)
 	}
 	if _, live := m.Live("a"); live {
@@ -111,10 +112,10 @@ func TestStartReportsConnectFailures(t *testing.T) {
 
 func TestClosedManagerRefusesToStart(t *testing.T) {
 	m := newTestManager(t, Options{})
-	if err := m.Close(); err != nil {
+	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	err := m.Start(context.Background(), account.StartRequest{Method: account.MethodQR}, newRecordingSink())
+	_, err := m.Start(context.Background(), supervisor.StartRequest{Method: account.MethodQR})
 	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close = %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"wagraph/internal/account"
+	"wagraph/internal/supervisor"
 )
 
 // pairingCodeLifetime is how long a pairing code can be used: WhatsApp keeps
@@ -24,20 +25,19 @@ const pairingCodeLifetime = 160 * time.Second
 
 // Session is one account's live connection: a whatsmeow client, the cancel
 // func of its loops, and the queue that hands its events, mapped to domain
-// events, to the account service in order.
+// events, to the manager's sink in order.
 type Session struct {
-	m    *Manager
-	ref  account.SessionRef
-	req  account.StartRequest
-	sink account.EventSink
-	cli  *whatsmeow.Client
-	log  zerolog.Logger
+	m   *Manager
+	ref account.SessionRef
+	req supervisor.StartRequest
+	cli *whatsmeow.Client
+	log zerolog.Logger
 
 	ctx      context.Context // the session's life: event delivery and retries
 	cancel   context.CancelFunc
 	connCtx  context.Context // the connection's life, a child of ctx
 	dropConn context.CancelFunc
-	queue    chan queued
+	queue    chan account.SessionEvent
 	stopOnce sync.Once
 
 	// ownJID reads the device's own JID from the store; tests replace it.
@@ -51,25 +51,25 @@ type Session struct {
 	dropReason *account.Reason
 }
 
-type queued struct {
-	evt       account.SessionEvent
-	delivered chan struct{} // closed after the sink handled evt; may be nil
-}
-
-func (m *Manager) newSession(req account.StartRequest, sink account.EventSink, device *wastore.Device) *Session {
+// newSession builds the session of req and starts its event delivery; false
+// once the manager is closed.
+func (m *Manager) newSession(req supervisor.StartRequest, device *wastore.Device) (*Session, bool) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	log := m.log.With().Str("account_id", req.AccountID).Str("session_id", req.SessionID).Logger()
 	cli := whatsmeow.NewClient(device, NewWALogger(log.With().Str("component", "whatsmeow").Logger()))
-	// The account service owns reconnecting, with jittered backoff and a cap.
+	// The supervisor owns reconnecting, with jittered backoff and a cap.
 	// (whatsmeow still handles the 515 restart after pairing by itself.)
 	cli.EnableAutoReconnect = false
 	cli.BackgroundEventCtx = ctx
+	if m.opts.Simulator != nil {
+		m.opts.Simulator.Configure(cli)
+	}
 	if m.opts.ConfigureClient != nil {
 		m.opts.ConfigureClient(cli)
 	}
 	s := &Session{
-		m: m, ref: req.SessionRef, req: req, sink: sink, cli: cli, log: log,
-		ctx: ctx, cancel: cancel, queue: make(chan queued, 64),
+		m: m, ref: req.SessionRef, req: req, cli: cli, log: log,
+		ctx: ctx, cancel: cancel, queue: make(chan account.SessionEvent, 64),
 	}
 	s.connCtx, s.dropConn = context.WithCancel(ctx)
 	s.ownJID = func() *types.JID { return cli.Store.ID }
@@ -77,9 +77,28 @@ func (m *Manager) newSession(req account.StartRequest, sink account.EventSink, d
 		s.device = deviceOf(device)
 	}
 	cli.AddEventHandler(s.handleEvent)
+	if !m.spawn(s.deliverLoop) {
+		cancel()
+		return nil, false
+	}
+	return s, true
+}
+
+// spawn runs fn in a goroutine that Close waits for, unless the manager is
+// closed. The WaitGroup is added to under the lock Close takes, so Close
+// never waits for a goroutine that starts after it.
+func (m *Manager) spawn(fn func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
 	m.wg.Add(1)
-	go s.deliverLoop()
-	return s
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // login connects with the stored device; Connected follows as an event.
@@ -91,18 +110,18 @@ func (s *Session) login() error {
 }
 
 // pair connects without a device, waits for WhatsApp's first code and
-// delivers it (a QR code, or for PAIRING_CODE the code WhatsApp issues for
+// returns it (a QR code, or for PAIRING_CODE the code WhatsApp issues for
 // the phone number), then keeps watching the QR channel in the background.
-func (s *Session) pair(ctx context.Context) error {
+func (s *Session) pair(ctx context.Context) (account.SessionEvent, error) {
 	// Not s.ctx itself: when that ends whatsmeow's QR channel calls
 	// Client.Disconnect, which races its own read loop. Stopping the session
 	// closes the socket instead, and that ends the QR channel too.
 	qrs, err := s.cli.GetQRChannel(context.WithoutCancel(s.ctx))
 	if err != nil {
-		return fmt.Errorf("whatsapp: open QR channel: %w", err)
+		return nil, fmt.Errorf("whatsapp: open QR channel: %w", err)
 	}
 	if err := s.cli.ConnectContext(s.connCtx); err != nil {
-		return fmt.Errorf("whatsapp: connect for pairing: %w", err)
+		return nil, fmt.Errorf("whatsapp: connect for pairing: %w", err)
 	}
 	wait := time.NewTimer(s.m.opts.FirstCodeWait)
 	defer wait.Stop()
@@ -110,39 +129,38 @@ func (s *Session) pair(ctx context.Context) error {
 	select {
 	case item, ok := <-qrs:
 		if !ok {
-			return errors.New("whatsapp: pairing ended before the first code")
+			return nil, errors.New("whatsapp: pairing ended before the first code")
 		}
 		first = item
+	case <-s.ctx.Done():
+		return nil, errors.New("whatsapp: session stopped before the first code")
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-wait.C:
-		return fmt.Errorf("whatsapp: no pairing code from WhatsApp within %v", s.m.opts.FirstCodeWait)
+		return nil, fmt.Errorf("whatsapp: no pairing code from WhatsApp within %v", s.m.opts.FirstCodeWait)
 	}
 	if first.Event != whatsmeow.QRChannelEventCode {
-		return fmt.Errorf("whatsapp: pairing did not start: %s", describeQRItem(first))
+		return nil, fmt.Errorf("whatsapp: pairing did not start: %s", describeQRItem(first))
 	}
 	started := time.Now()
 	var evt account.SessionEvent = account.QRCode{Code: first.Code, ExpiresAt: started.Add(first.Timeout)}
 	if s.req.Method == account.MethodPairingCode {
 		code, err := s.cli.PairPhone(ctx, strings.TrimPrefix(s.req.PhoneNumber, "+"), true, whatsmeow.PairClientChrome, s.m.opts.PairClientDisplayName)
 		if err != nil {
-			return fmt.Errorf("whatsapp: request a pairing code: %w", err)
+			return nil, fmt.Errorf("whatsapp: request a pairing code: %w", err)
 		}
 		evt = account.PairingCode{Code: code, ExpiresAt: started.Add(pairingCodeLifetime)}
 	}
-	if err := s.emitAndWait(ctx, evt); err != nil {
-		return err
+	if !s.m.spawn(func() { s.watchQR(qrs) }) {
+		return nil, ErrClosed
 	}
-	s.m.wg.Add(1)
-	go s.watchQR(qrs)
-	return nil
+	return evt, nil
 }
 
 // watchQR forwards the rotated QR codes and reports when they ran out. The
 // other endings (success, pair error, outdated client) arrive as whatsmeow
 // events and are mapped in handleEvent.
 func (s *Session) watchQR(qrs <-chan whatsmeow.QRChannelItem) {
-	defer s.m.wg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -174,17 +192,13 @@ func describeQRItem(item whatsmeow.QRChannelItem) string {
 // runs under the manager's context, so an event whose handling stops this
 // session (a logout, say) is still recorded completely.
 func (s *Session) deliverLoop() {
-	defer s.m.wg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case it := <-s.queue:
-			if err := s.sink.HandleSessionEvent(s.m.ctx, s.ref, it.evt); err != nil {
-				s.log.Error().Err(err).Str("event", fmt.Sprintf("%T", it.evt)).Msg("account service could not record a session event")
-			}
-			if it.delivered != nil {
-				close(it.delivered)
+		case evt := <-s.queue:
+			if err := s.m.sink.HandleSessionEvent(s.m.ctx, s.ref, evt); err != nil {
+				s.log.Error().Err(err).Str("event", fmt.Sprintf("%T", evt)).Msg("could not record a session event")
 			}
 		}
 	}
@@ -193,28 +207,8 @@ func (s *Session) deliverLoop() {
 // emit queues a domain event; after stop it is dropped.
 func (s *Session) emit(evt account.SessionEvent) {
 	select {
-	case s.queue <- queued{evt: evt}:
+	case s.queue <- evt:
 	case <-s.ctx.Done():
-	}
-}
-
-// emitAndWait queues evt and waits until the sink has handled it.
-func (s *Session) emitAndWait(ctx context.Context, evt account.SessionEvent) error {
-	it := queued{evt: evt, delivered: make(chan struct{})}
-	select {
-	case s.queue <- it:
-	case <-s.ctx.Done():
-		return errors.New("whatsapp: session stopped")
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-it.delivered:
-		return nil
-	case <-s.ctx.Done():
-		return errors.New("whatsapp: session stopped")
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -285,38 +279,41 @@ func (s *Session) retryPhoneNumber() {
 	}
 	s.retrying = true
 	s.mu.Unlock()
-	s.m.wg.Add(1)
 	done := func() {
 		s.mu.Lock()
 		s.retrying = false
 		s.mu.Unlock()
 	}
-	go func() {
-		defer s.m.wg.Done()
-		delays := s.m.opts.PhoneRetryDelays
-		for _, d := range delays {
-			t := time.NewTimer(d)
-			select {
-			case <-s.ctx.Done():
-				t.Stop()
+	if !s.m.spawn(func() { s.lookForPhoneNumber(done) }) {
+		done()
+	}
+}
+
+// lookForPhoneNumber is retryPhoneNumber's loop; it ends with the session.
+func (s *Session) lookForPhoneNumber(done func()) {
+	delays := s.m.opts.PhoneRetryDelays
+	for _, d := range delays {
+		t := time.NewTimer(d)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			done()
+			return
+		case <-t.C:
+		}
+		if id := s.ownJID(); id != nil {
+			if phone := account.PhoneFromJID(id.String()); phone != "" {
+				d := s.deviceInfo()
+				d.JID, d.PhoneNumber = id.String(), phone
+				s.setDevice(d)
 				done()
+				s.emit(account.PhoneNumberFound{PhoneNumber: phone, JID: id.String(), Source: "retry"})
 				return
-			case <-t.C:
-			}
-			if id := s.ownJID(); id != nil {
-				if phone := account.PhoneFromJID(id.String()); phone != "" {
-					d := s.deviceInfo()
-					d.JID, d.PhoneNumber = id.String(), phone
-					s.setDevice(d)
-					done()
-					s.emit(account.PhoneNumberFound{PhoneNumber: phone, JID: id.String(), Source: "retry"})
-					return
-				}
 			}
 		}
-		done()
-		s.emit(account.PhoneNumberMissing{Attempts: len(delays)})
-	}()
+	}
+	done()
+	s.emit(account.PhoneNumberMissing{Attempts: len(delays)})
 }
 
 // deviceOf describes a stored whatsmeow device.

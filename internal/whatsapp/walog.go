@@ -1,6 +1,8 @@
 package whatsapp
 
 import (
+	"runtime/debug"
+
 	"github.com/rs/zerolog"
 	waLog "go.mau.fi/whatsmeow/util/log"
 )
@@ -33,4 +35,17 @@ func (w waLogger) Sub(module string) waLog.Logger {
 		module = w.module + "/" + module
 	}
 	return waLogger{log: w.log, module: module}
+}
+
+// WhatsmeowVersion is the version of whatsmeow built into this binary, for
+// reports; "(unknown version)" when the build has no module information.
+func WhatsmeowVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range info.Deps {
+			if m.Path == "go.mau.fi/whatsmeow" {
+				return m.Version
+			}
+		}
+	}
+	return "(unknown version)"
 }

@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"wagraph/internal/apperr"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 )
 
 func TestQRActivationReachesActiveWithPhoneNumber(t *testing.T) {
@@ -116,7 +117,7 @@ func TestPairingCodeActivation(t *testing.T) {
 	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.create("Support")
 	qrs := subscribe(t, e.bus, account.QRTopic(a.ID))
-	got, err := e.svc.StartActivation(context.Background(), account.StartActivationInput{
+	got, err := e.sup.StartActivation(context.Background(), account.StartActivationInput{
 		AccountID: a.ID, Method: account.MethodPairingCode, PhoneNumber: "+49 151 2345 6789",
 	})
 	if err != nil {
@@ -162,7 +163,7 @@ func TestStartActivationRejectsBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.StartActivation(context.Background(), c.in)
+			_, err := e.sup.StartActivation(context.Background(), c.in)
 			ae, ok := apperr.As(err)
 			if !ok || ae.Code != apperr.InvalidInput || ae.Field != c.field || ae.Suggestion == "" {
 				t.Fatalf("err = %v, want INVALID_INPUT on %s with a suggestion", err, c.field)
@@ -170,7 +171,7 @@ func TestStartActivationRejectsBadInput(t *testing.T) {
 		})
 	}
 	e.wantStatus(a.ID, account.StatusPending, account.ReasonCreated)
-	if _, err := e.svc.StartActivation(context.Background(), account.StartActivationInput{AccountID: "nope", Method: account.MethodQR}); apperr.CodeOf(err) != apperr.NotFound {
+	if _, err := e.sup.StartActivation(context.Background(), account.StartActivationInput{AccountID: "nope", Method: account.MethodQR}); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("unknown account: %v, want NOT_FOUND", err)
 	}
 }
@@ -178,8 +179,8 @@ func TestStartActivationRejectsBadInput(t *testing.T) {
 func TestStartActivationFailureEndsInPending(t *testing.T) {
 	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.create("Offline")
-	e.sessions.startErr = func(account.StartRequest) error { return errors.New("dial tcp: connection refused") }
-	_, err := e.svc.StartActivation(context.Background(), account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
+	e.sessions.startErr = func(supervisor.StartRequest) error { return errors.New("dial tcp: connection refused") }
+	_, err := e.sup.StartActivation(context.Background(), account.StartActivationInput{AccountID: a.ID, Method: account.MethodQR})
 	if ae, ok := apperr.As(err); !ok || ae.Code != apperr.Unavailable || !ae.Retryable {
 		t.Fatalf("err = %v, want a retryable UNAVAILABLE", err)
 	}
@@ -264,7 +265,7 @@ func TestActivationTimeoutSurvivesRestart(t *testing.T) {
 	a := e.create("Restarted mid-activation")
 	e.startQR(a.ID)
 	e.pair(a.ID, "15550100003:1@s.whatsapp.net") // AUTHENTICATING, device stored
-	if err := e.svc.Close(); err != nil {
+	if err := e.sup.Close(); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(6 * time.Minute) // wagraph is down past the deadline
@@ -283,7 +284,7 @@ func TestActivationResumesAfterRestartWithinDeadline(t *testing.T) {
 	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.create("Quick restart")
 	e.startQR(a.ID)
-	e.sessions.onStart = func(req account.StartRequest) []account.SessionEvent { return nil }
+	e.sessions.onStart = func(req supervisor.StartRequest) []account.SessionEvent { return nil }
 	e.pair(a.ID, "15550100004:1@s.whatsapp.net")
 	e.restart()
 	// The paired device logs in again; its activation deadline still holds.
@@ -322,7 +323,7 @@ func TestRestartActivationWithAnotherMethod(t *testing.T) {
 	a := e.create("Changed mind")
 	e.startQR(a.ID)
 	old := e.sessions.lastStart(t)
-	got, err := e.svc.StartActivation(context.Background(), account.StartActivationInput{AccountID: a.ID, Method: account.MethodPairingCode, PhoneNumber: "+14155550123"})
+	got, err := e.sup.StartActivation(context.Background(), account.StartActivationInput{AccountID: a.ID, Method: account.MethodPairingCode, PhoneNumber: "+14155550123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,10 +349,10 @@ func TestInvalidTransitionsAreRejected(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"logout a pending account", func() error { _, err := e.svc.Logout(ctx, pending.ID); return err }},
-		{"reconnect a pending account", func() error { _, err := e.svc.Reconnect(ctx, pending.ID); return err }},
+		{"logout a pending account", func() error { _, err := e.sup.Logout(ctx, pending.ID); return err }},
+		{"reconnect a pending account", func() error { _, err := e.sup.Reconnect(ctx, pending.ID); return err }},
 		{"activate an active account", func() error {
-			_, err := e.svc.StartActivation(ctx, account.StartActivationInput{AccountID: active.ID, Method: account.MethodQR})
+			_, err := e.sup.StartActivation(ctx, account.StartActivationInput{AccountID: active.ID, Method: account.MethodQR})
 			return err
 		}},
 	}

@@ -1,9 +1,10 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -29,13 +30,13 @@ func TestConcurrentTransitionsKeepHistoryAndAccountsInStep(t *testing.T) {
 		}
 		ctx := context.Background()
 		ops := []func(id string) error{
-			func(id string) error { _, err := e.svc.Reset(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Reset(ctx, id); return err },
 			func(id string) error {
-				_, err := e.svc.StartActivation(ctx, account.StartActivationInput{AccountID: id, Method: account.MethodQR})
+				_, err := e.sup.StartActivation(ctx, account.StartActivationInput{AccountID: id, Method: account.MethodQR})
 				return err
 			},
-			func(id string) error { _, err := e.svc.Reconnect(ctx, id); return err },
-			func(id string) error { _, err := e.svc.Logout(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Reconnect(ctx, id); return err },
+			func(id string) error { _, err := e.sup.Logout(ctx, id); return err },
 			func(id string) error {
 				name := "Renamed"
 				_, err := e.svc.Update(ctx, account.UpdateInput{ID: id, Name: &name})
@@ -68,12 +69,16 @@ func TestConcurrentTransitionsKeepHistoryAndAccountsInStep(t *testing.T) {
 		}
 		wg.Wait()
 
-		published := map[string]map[int64]int{}
+		published := map[string]map[int64]int{} // status changes by version
+		revisions := map[string][]int64{}       // every event's revision, in publish order
 		for _, ev := range events() {
 			if published[ev.AccountID] == nil {
 				published[ev.AccountID] = map[int64]int{}
 			}
-			published[ev.AccountID][ev.Version]++
+			if !ev.Updated {
+				published[ev.AccountID][ev.Version]++
+			}
+			revisions[ev.AccountID] = append(revisions[ev.AccountID], ev.Revision)
 		}
 		for _, id := range ids {
 			a := e.get(id)
@@ -94,6 +99,16 @@ func TestConcurrentTransitionsKeepHistoryAndAccountsInStep(t *testing.T) {
 				if n := published[id][c.Version]; n != 1 {
 					t.Fatalf("%s: v%d published %d times", id, c.Version, n)
 				}
+			}
+			// Every revision is published once: live views see no gap.
+			revs := slices.Sorted(slices.Values(revisions[id]))
+			for i, r := range revs {
+				if r != int64(i+1) {
+					t.Fatalf("%s: published revisions %v, want 1..%d each once", id, revs, a.Revision)
+				}
+			}
+			if int64(len(revs)) != a.Revision {
+				t.Fatalf("%s: %d events published, account revision %d", id, len(revs), a.Revision)
 			}
 			last := h[len(h)-1]
 			if last.To != a.Status || last.Reason.Code != a.Reason.Code || last.Reason.Message != a.Reason.Message {

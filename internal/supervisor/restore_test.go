@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"wagraph/internal/account"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 )
 
 func TestRestartRestoresActiveAndMarksMissingAndExpired(t *testing.T) {
@@ -24,13 +25,13 @@ func TestRestartRestoresActiveAndMarksMissingAndExpired(t *testing.T) {
 
 	// Fifteen days pass; only "Live" stays connected the whole time (the
 	// health sweep, here at Close, records that).
-	if err := e.svc.Close(); err != nil {
+	if err := e.sup.Close(); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(15 * 24 * time.Hour)
 	e.sessions.setOnline(live.ID, true)
-	e.svc = account.New(e.db, e.bus, e.sessions, e.opts)
-	if err := e.svc.Close(); err != nil { // records activity of the online session
+	e.build()
+	if err := e.sup.Close(); err != nil { // records activity of the online session
 		t.Fatal(err)
 	}
 	if err := e.sessions.DeleteDevice(context.Background(), "15550100041:1@s.whatsapp.net"); err != nil {
@@ -67,7 +68,7 @@ func TestRestartRestoresActiveAndMarksMissingAndExpired(t *testing.T) {
 	}
 
 	// An expired session may still work: reconnect tries it.
-	if _, err := e.svc.Reconnect(context.Background(), idle.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), idle.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.wantStatus(idle.ID, account.StatusActive, account.ReasonConnected)
@@ -85,13 +86,13 @@ func TestRestartDuringScanInterruptsActivation(t *testing.T) {
 }
 
 func TestRestoreConnectsWithBoundedConcurrency(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{RestoreConcurrency: 2})
+	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{RestoreConcurrency: 2})
 	var ids []string
 	for i := 0; i < 6; i++ {
 		a := e.activate("Bulk", "1555010005"+string(rune('0'+i))+":1@s.whatsapp.net")
 		ids = append(ids, a.ID)
 	}
-	if err := e.svc.Close(); err != nil {
+	if err := e.sup.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -99,7 +100,7 @@ func TestRestoreConnectsWithBoundedConcurrency(t *testing.T) {
 		gate           = make(chan struct{})
 		entered        = make(chan struct{}, 6)
 	)
-	e.sessions.onStart = func(req account.StartRequest) []account.SessionEvent {
+	e.sessions.onStart = func(req supervisor.StartRequest) []account.SessionEvent {
 		e.sessions.mu.Lock()
 		inFlight++
 		peak = max(peak, inFlight)
@@ -111,22 +112,22 @@ func TestRestoreConnectsWithBoundedConcurrency(t *testing.T) {
 		e.sessions.mu.Unlock()
 		return []account.SessionEvent{account.Connected{}}
 	}
-	e.svc = account.New(e.db, e.bus, e.sessions, e.opts)
-	if err := e.svc.Start(context.Background()); err != nil {
+	e.build()
+	if err := e.sup.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.svc.Close() })
+	t.Cleanup(func() { _ = e.sup.Close() })
 	<-entered
 	<-entered
 	select {
 	case <-entered:
 		t.Fatal("a third session connected while two were still connecting")
-	case <-e.svc.Restored():
+	case <-e.sup.Restored():
 		t.Fatal("restore finished early")
 	default:
 	}
 	close(gate)
-	<-e.svc.Restored()
+	<-e.sup.Restored()
 	if peak != 2 {
 		t.Fatalf("peak concurrent connects = %d, want 2", peak)
 	}

@@ -1,4 +1,4 @@
-package account
+package graph
 
 import (
 	"strings"
@@ -16,9 +16,9 @@ import (
 // cursors that once decoded to ids the database refused.
 func FuzzDecodeCursor(f *testing.F) {
 	for _, s := range []string{
-		AccountCursor("01a21c74-7e76-7a76-888d-93a15a61aac6"),
-		HistoryCursor(1),
-		HistoryCursor(1 << 62),
+		accountCursor("01a21c74-7e76-7a76-888d-93a15a61aac6"),
+		historyCursor(1),
+		historyCursor(1 << 62),
 		encodeCursor(cursorHistory, "0"),
 		encodeCursor(cursorHistory, "-1"),
 		encodeCursor(cursorHistory, "99999999999999999999999"),
@@ -48,20 +48,23 @@ func FuzzDecodeCursor(f *testing.F) {
 				// (Postgres also invalid UTF-8) with an INTERNAL error.
 				t.Fatalf("account cursor %q decodes to id %q: empty, invalid UTF-8 or with control characters", cursor, id)
 			}
-			if again, err := decodeCursor(cursorAccount, AccountCursor(id)); err != nil || again != id {
+			if again, err := decodeCursor(cursorAccount, accountCursor(id)); err != nil || again != id {
 				t.Fatalf("account cursor %q decodes to %q, whose cursor decodes to %q, %v", cursor, id, again, err)
 			}
-			if _, err := decodeHistoryCursor(cursor); err == nil {
+			if _, err := beforeVersion(&cursor); err == nil {
 				t.Fatalf("cursor %q is accepted as both an account and a history cursor", cursor)
 			}
 		}
-		if v, err := decodeHistoryCursor(cursor); err != nil {
-			invalid(t, "decodeHistoryCursor", cursor, err)
+		if cursor == "" {
+			return // no cursor: the first page
+		}
+		if v, err := beforeVersion(&cursor); err != nil {
+			invalid(t, "beforeVersion", cursor, err)
 		} else {
 			if v <= 0 {
 				t.Fatalf("history cursor %q decodes to version %d", cursor, v)
 			}
-			if again, err := decodeHistoryCursor(HistoryCursor(v)); err != nil || again != v {
+			if again, err := beforeVersion(ptr(historyCursor(v))); err != nil || again != v {
 				t.Fatalf("history cursor %q decodes to %d, whose cursor decodes to %d, %v", cursor, v, again, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package account
+package graph
 
 import (
 	"encoding/base64"
@@ -13,7 +13,7 @@ import (
 func QRImageDataURL(code string, size int) (string, error) {
 	png, err := qrcode.Encode(code, qrcode.Medium, size)
 	if err != nil {
-		return "", fmt.Errorf("account: render QR code: %w", err)
+		return "", fmt.Errorf("graph: render QR code: %w", err)
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), nil
 }

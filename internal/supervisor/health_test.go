@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -7,10 +7,11 @@ import (
 
 	"wagraph/internal/account"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 )
 
 func TestHealthSweepRepairsMissingPhoneNumbers(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{HealthSweepInterval: 5 * time.Minute, TimeoutCheckInterval: time.Hour})
+	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{HealthSweepInterval: 5 * time.Minute, TimeoutCheckInterval: time.Hour})
 	ctx := context.Background()
 
 	// An ACTIVE account from before the fix: JID stored, number lost.
@@ -48,7 +49,7 @@ func TestHealthSweepRepairsMissingPhoneNumbers(t *testing.T) {
 		t.Fatalf("phone metrics = %v", e.metrics.phone)
 	}
 
-	rep, err := e.svc.SweepHealth(ctx)
+	rep, err := e.sup.SweepHealth(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestHealthSweepCountsMissingAndRecordsActivity(t *testing.T) {
 	e.sessions.setOnline(online.ID, true)
 	e.clock.Advance(time.Minute)
 
-	rep, err := e.svc.SweepHealth(ctx)
+	rep, err := e.sup.SweepHealth(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

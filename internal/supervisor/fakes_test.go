@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/supervisor"
 )
 
 // fakeClock is a Clock whose time moves only when a test advances it; due
@@ -95,17 +96,17 @@ type fakeSessions struct {
 	mu       sync.Mutex
 	devices  map[string]bool               // stored devices by JID
 	refs     map[string]account.SessionRef // the latest session per account
-	sinks    map[string]account.EventSink  // per account
-	live     map[string]account.Device     // running sessions per account
-	online   map[string]bool               // running sessions that are logged in
-	starts   []account.StartRequest        // every Start, in order
-	stops    []string                      // account ids
-	logouts  []string                      // JIDs
-	startErr func(account.StartRequest) error
-	// onStart returns the events a session emits as it starts (synchronously,
-	// before Start returns). Default: a QR code for pairings, Connected for
-	// logins.
-	onStart func(account.StartRequest) []account.SessionEvent
+	sink     supervisor.EventSink
+	live     map[string]account.Device // running sessions per account
+	online   map[string]bool           // running sessions that are logged in
+	starts   []supervisor.StartRequest // every Start, in order
+	stops    []string                  // account ids
+	logouts  []string                  // JIDs
+	startErr func(supervisor.StartRequest) error
+	// onStart returns the events a login session emits as it starts
+	// (synchronously, before Start returns). Default: Connected. A pairing
+	// returns a QR code or pairing code.
+	onStart func(supervisor.StartRequest) []account.SessionEvent
 	clock   *fakeClock
 }
 
@@ -113,14 +114,13 @@ func newFakeSessions(clock *fakeClock) *fakeSessions {
 	return &fakeSessions{
 		devices: map[string]bool{},
 		refs:    map[string]account.SessionRef{},
-		sinks:   map[string]account.EventSink{},
 		live:    map[string]account.Device{},
 		online:  map[string]bool{},
 		clock:   clock,
 	}
 }
 
-func (f *fakeSessions) defaultEvents(req account.StartRequest) []account.SessionEvent {
+func (f *fakeSessions) defaultEvents(req supervisor.StartRequest) []account.SessionEvent {
 	switch {
 	case req.JID != "":
 		return []account.SessionEvent{account.Connected{Device: account.Device{JID: req.JID}}}
@@ -131,34 +131,36 @@ func (f *fakeSessions) defaultEvents(req account.StartRequest) []account.Session
 	}
 }
 
-func (f *fakeSessions) Start(ctx context.Context, req account.StartRequest, sink account.EventSink) error {
+func (f *fakeSessions) Start(ctx context.Context, req supervisor.StartRequest) (account.SessionEvent, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, req)
 	if f.startErr != nil {
 		if err := f.startErr(req); err != nil {
 			f.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
 	if req.JID != "" && !f.devices[req.JID] {
 		f.mu.Unlock()
-		return account.ErrDeviceMissing
+		return nil, supervisor.ErrDeviceMissing
 	}
 	f.refs[req.AccountID] = req.SessionRef
-	f.sinks[req.AccountID] = sink
 	f.live[req.AccountID] = account.Device{JID: req.JID}
-	onStart := f.onStart
+	onStart, sink := f.onStart, f.sink
 	f.mu.Unlock()
 	evs := f.defaultEvents(req)
+	if req.JID == "" {
+		return evs[0], nil
+	}
 	if onStart != nil {
 		evs = onStart(req)
 	}
 	for _, ev := range evs {
 		if err := sink.HandleSessionEvent(ctx, req.SessionRef, ev); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (f *fakeSessions) Stop(_ context.Context, accountID string) error {
@@ -197,6 +199,14 @@ func (f *fakeSessions) Live(accountID string) (account.Device, bool) {
 	return f.live[accountID], f.online[accountID]
 }
 
+func (f *fakeSessions) Close(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live = map[string]account.Device{}
+	f.online = map[string]bool{}
+	return nil
+}
+
 // storeDevice pretends a pairing saved a device.
 func (f *fakeSessions) storeDevice(jid string) {
 	f.mu.Lock()
@@ -222,7 +232,7 @@ func (f *fakeSessions) startCount() int {
 	return len(f.starts)
 }
 
-func (f *fakeSessions) lastStart(t *testing.T) account.StartRequest {
+func (f *fakeSessions) lastStart(t *testing.T) supervisor.StartRequest {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -254,9 +264,10 @@ func (f *fakeSessions) emit(t *testing.T, accountID string, evt account.SessionE
 
 func (f *fakeSessions) emitErr(accountID string, evt account.SessionEvent) error {
 	f.mu.Lock()
-	ref, sink := f.refs[accountID], f.sinks[accountID]
+	ref, ok := f.refs[accountID]
+	sink := f.sink
 	f.mu.Unlock()
-	if sink == nil {
+	if !ok {
 		return errors.New("no session started for " + accountID)
 	}
 	return sink.HandleSessionEvent(context.Background(), ref, evt)
@@ -318,7 +329,7 @@ func (m *countingMetrics) restoredCount(result string) int {
 	return m.restored[result]
 }
 
-// env is one service under test with its fakes.
+// env is one account service and its supervisor under test, with fakes.
 type env struct {
 	t        *testing.T
 	db       *store.DB
@@ -327,47 +338,67 @@ type env struct {
 	sessions *fakeSessions
 	metrics  *countingMetrics
 	opts     account.Options
+	supOpts  supervisor.Options
 	svc      *account.Service
+	sup      *supervisor.Supervisor
 }
 
-func newEnv(t *testing.T, dialect store.Dialect, opts account.Options) *env {
+func newEnv(t *testing.T, dialect store.Dialect, opts account.Options, supOpts ...supervisor.Options) *env {
 	t.Helper()
-	return newEnvWithDB(t, storetest.Open(t, dialect), opts)
+	return newEnvWithDB(t, storetest.Open(t, dialect), opts, supOpts...)
 }
 
-func newEnvWithDB(t *testing.T, db *store.DB, opts account.Options) *env {
+func newEnvWithDB(t *testing.T, db *store.DB, opts account.Options, supOpts ...supervisor.Options) *env {
 	t.Helper()
 	clock := newFakeClock()
 	bus := pubsub.NewMemory(pubsub.Options{BufferSize: 4096})
 	t.Cleanup(func() { _ = bus.Close() })
 	e := &env{t: t, db: db, bus: bus, clock: clock, sessions: newFakeSessions(clock), metrics: newCountingMetrics()}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	opts.Clock = clock
 	opts.Metrics = e.metrics
-	opts.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	if opts.Jitter == nil {
-		opts.Jitter = func() float64 { return 0.5 }
-	}
+	opts.Logger = log
 	e.opts = opts
+	for _, o := range supOpts {
+		e.supOpts = o
+	}
+	e.supOpts.Clock = clock
+	e.supOpts.Logger = log
+	if e.supOpts.Jitter == nil {
+		e.supOpts.Jitter = func() float64 { return 0.5 }
+	}
 	e.start()
 	return e
 }
 
-// start builds and starts a service over the env's database, bus and fakes.
-func (e *env) start() {
-	e.t.Helper()
-	e.svc = account.New(e.db, e.bus, e.sessions, e.opts)
-	if err := e.svc.Start(context.Background()); err != nil {
-		e.t.Fatalf("start: %v", err)
-	}
-	<-e.svc.Restored()
-	svc := e.svc
-	e.t.Cleanup(func() { _ = svc.Close() })
+// build makes a service and supervisor over the env's database, bus and
+// fakes, without starting them.
+func (e *env) build() {
+	e.svc = account.New(e.db, e.bus, e.opts)
+	e.sup = supervisor.New(e.svc, func(sink supervisor.EventSink) supervisor.Sessions {
+		e.sessions.mu.Lock()
+		e.sessions.sink = sink
+		e.sessions.mu.Unlock()
+		return e.sessions
+	}, e.supOpts)
 }
 
-// restart closes the service and starts a new one, as a process restart does.
+// start builds and starts a service and supervisor.
+func (e *env) start() {
+	e.t.Helper()
+	e.build()
+	if err := e.sup.Start(context.Background()); err != nil {
+		e.t.Fatalf("start: %v", err)
+	}
+	<-e.sup.Restored()
+	sup := e.sup
+	e.t.Cleanup(func() { _ = sup.Close() })
+}
+
+// restart closes the supervisor and starts a new one, as a process restart does.
 func (e *env) restart() {
 	e.t.Helper()
-	if err := e.svc.Close(); err != nil {
+	if err := e.sup.Close(); err != nil {
 		e.t.Fatalf("close: %v", err)
 	}
 	e.start()
@@ -402,7 +433,7 @@ func (e *env) wantStatus(id string, want account.Status, reason account.ReasonCo
 
 func (e *env) startQR(id string) *account.Account {
 	e.t.Helper()
-	a, err := e.svc.StartActivation(context.Background(), account.StartActivationInput{AccountID: id, Method: account.MethodQR})
+	a, err := e.sup.StartActivation(context.Background(), account.StartActivationInput{AccountID: id, Method: account.MethodQR})
 	if err != nil {
 		e.t.Fatalf("start activation: %v", err)
 	}
@@ -431,7 +462,7 @@ func (e *env) history(id string) []account.StatusChange {
 	e.t.Helper()
 	first := account.MaxPageSize
 	var all []account.StatusChange
-	after := ""
+	var after int64
 	for {
 		page, err := e.svc.History(context.Background(), id, &first, after)
 		if err != nil {
@@ -441,7 +472,7 @@ func (e *env) history(id string) []account.StatusChange {
 		if !page.HasNextPage {
 			break
 		}
-		after = account.HistoryCursor(page.Changes[len(page.Changes)-1].Version)
+		after = page.Changes[len(page.Changes)-1].Version
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Version < all[j].Version })
 	return all

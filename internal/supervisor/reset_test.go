@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"wagraph/internal/account"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 )
 
 // driveTo brings a new account into status the way it would get there.
@@ -43,7 +44,7 @@ func driveTo(t *testing.T, e *env, status account.Status, jid string) *account.A
 	case account.StatusFailed:
 		e.sessions.emit(t, a.ID, account.ConnectFailed{})
 	case account.StatusExpired:
-		if err := e.svc.Close(); err != nil {
+		if err := e.sup.Close(); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(15 * 24 * time.Hour)
@@ -55,13 +56,13 @@ func driveTo(t *testing.T, e *env, status account.Status, jid string) *account.A
 func TestResetFromEveryStatus(t *testing.T) {
 	for _, st := range account.Statuses {
 		t.Run(string(st), func(t *testing.T) {
-			e := newEnv(t, store.SQLite, account.Options{TimeoutCheckInterval: time.Hour})
+			e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: time.Hour})
 			const jid = "15550100060:1@s.whatsapp.net"
 			a := driveTo(t, e, st, jid)
 			if a.Status != st {
 				t.Fatalf("could not bring the account to %s: it is %s", st, a.Status)
 			}
-			got, err := e.svc.Reset(context.Background(), a.ID)
+			got, err := e.sup.Reset(context.Background(), a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package account_test
+package supervisor_test
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"wagraph/internal/account"
 	"wagraph/internal/apperr"
 	"wagraph/internal/store"
+	"wagraph/internal/supervisor"
 )
 
 func TestDroppedConnectionReconnectsWithBackoff(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{ReconnectBaseDelay: 2 * time.Second})
+	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{ReconnectBaseDelay: 2 * time.Second})
 	a := e.activate("Dropped", "15550100020:1@s.whatsapp.net")
 	starts := e.sessions.startCount()
 	e.sessions.emit(t, a.ID, account.Disconnected{})
@@ -35,9 +36,8 @@ func TestDroppedConnectionReconnectsWithBackoff(t *testing.T) {
 }
 
 func TestFlappingAccountHitsTheCapAndStops(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{
-		MaxReconnectAttempts: 4, ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 8 * time.Second,
-		StableAfter: 5 * time.Minute, TimeoutCheckInterval: time.Hour,
+	e := newEnv(t, store.SQLite, account.Options{MaxReconnectAttempts: 4, StableAfter: 5 * time.Minute}, supervisor.Options{
+		ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 8 * time.Second, TimeoutCheckInterval: time.Hour,
 	})
 	a := e.activate("Flapper", "15550100021:1@s.whatsapp.net")
 	for i := 1; i <= 4; i++ {
@@ -59,16 +59,15 @@ func TestFlappingAccountHitsTheCapAndStops(t *testing.T) {
 	}
 
 	// reconnectAccount starts a fresh series.
-	if _, err := e.svc.Reconnect(context.Background(), a.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.wantStatus(a.ID, account.StatusActive, account.ReasonConnected)
 }
 
 func TestStableConnectionResetsTheAttemptCount(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{
-		MaxReconnectAttempts: 2, ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 4 * time.Second,
-		StableAfter: time.Minute, TimeoutCheckInterval: time.Hour,
+	e := newEnv(t, store.SQLite, account.Options{MaxReconnectAttempts: 2, StableAfter: time.Minute}, supervisor.Options{
+		ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 4 * time.Second, TimeoutCheckInterval: time.Hour,
 	})
 	a := e.activate("Mostly fine", "15550100022:1@s.whatsapp.net")
 	for i := 0; i < 5; i++ {
@@ -80,12 +79,11 @@ func TestStableConnectionResetsTheAttemptCount(t *testing.T) {
 }
 
 func TestConnectErrorsBackOffUntilTheCap(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{
-		MaxReconnectAttempts: 3, ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 4 * time.Second,
-		TimeoutCheckInterval: time.Hour,
+	e := newEnv(t, store.SQLite, account.Options{MaxReconnectAttempts: 3}, supervisor.Options{
+		ReconnectBaseDelay: time.Second, ReconnectMaxDelay: 4 * time.Second, TimeoutCheckInterval: time.Hour,
 	})
 	a := e.activate("Unreachable", "15550100023:1@s.whatsapp.net")
-	e.sessions.startErr = func(account.StartRequest) error { return errors.New("dial tcp: i/o timeout") }
+	e.sessions.startErr = func(supervisor.StartRequest) error { return errors.New("dial tcp: i/o timeout") }
 	e.sessions.emit(t, a.ID, account.Disconnected{})
 	// delays with jitter 0.5: 0.75s, 1.5s, 3s
 	for _, d := range []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second} {
@@ -108,7 +106,7 @@ func TestReconnectWithMissingDeviceLogsOut(t *testing.T) {
 	if err := e.sessions.DeleteDevice(context.Background(), "15550100024:1@s.whatsapp.net"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Reconnect(context.Background(), a.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
 	got := e.wantStatus(a.ID, account.StatusLoggedOut, account.ReasonSessionMissing)
@@ -139,7 +137,7 @@ func TestWhatsAppEventsMapToStatuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, store.SQLite, account.Options{TimeoutCheckInterval: time.Hour})
+			e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: time.Hour})
 			a := e.activate("Mapped", jid)
 			stops := len(e.sessions.stops)
 			e.sessions.emit(t, a.ID, c.evt)
@@ -187,7 +185,7 @@ func TestKeepAliveTimeoutRecovers(t *testing.T) {
 }
 
 func TestTemporaryBanLiftsAtExpiry(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{TimeoutCheckInterval: time.Minute})
+	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: time.Minute})
 	a := e.activate("Banned", "15550100033:1@s.whatsapp.net")
 	until := e.clock.Now().Add(time.Hour)
 	e.sessions.emit(t, a.ID, account.TemporaryBan{Code: 102, Message: "too many people blocked you", Until: until})
@@ -209,7 +207,7 @@ func TestTemporaryBanLiftsAtExpiry(t *testing.T) {
 }
 
 func TestBanWithoutExpiryIsRetriedHourly(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{TimeoutCheckInterval: 10 * time.Minute})
+	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: 10 * time.Minute})
 	a := e.activate("Banned, no expiry", "15550100038:1@s.whatsapp.net")
 	e.sessions.emit(t, a.ID, account.TemporaryBan{Code: 101})
 	got := e.wantStatus(a.ID, account.StatusBanned, account.ReasonWATemporaryBan)
@@ -229,7 +227,7 @@ func TestStreamReplacedWaitsForReconnectByUser(t *testing.T) {
 	e.wantStatus(a.ID, account.StatusDisconnected, account.ReasonWAStreamReplaced)
 	e.restart() // not restored either: it would kick the other client out
 	e.wantStatus(a.ID, account.StatusDisconnected, account.ReasonWAStreamReplaced)
-	if _, err := e.svc.Reconnect(context.Background(), a.ID); err != nil {
+	if _, err := e.sup.Reconnect(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.wantStatus(a.ID, account.StatusActive, account.ReasonConnected)
@@ -238,7 +236,7 @@ func TestStreamReplacedWaitsForReconnectByUser(t *testing.T) {
 func TestLogoutUnlinksDevice(t *testing.T) {
 	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.activate("Leaving", "15550100035:1@s.whatsapp.net")
-	got, err := e.svc.Logout(context.Background(), a.ID)
+	got, err := e.sup.Logout(context.Background(), a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +249,7 @@ func TestLogoutUnlinksDevice(t *testing.T) {
 	// The old session's late events are ignored.
 	e.sessions.emit(t, a.ID, account.Connected{})
 	e.wantStatus(a.ID, account.StatusLoggedOut, "")
-	_, err = e.svc.Logout(context.Background(), a.ID)
+	_, err = e.sup.Logout(context.Background(), a.ID)
 	if apperr.CodeOf(err) != apperr.InvalidTransition {
 		t.Fatalf("second logout: %v, want INVALID_TRANSITION", err)
 	}
