@@ -47,6 +47,11 @@ type App struct {
 	// Handler serves every route.
 	Handler http.Handler
 
+	// redisBus is the Redis bus under Bus's background retries (nil
+	// without REDIS_URL): readiness pings it, and revocations are announced
+	// on it directly (see announceBus).
+	redisBus *pubsub.Redis
+
 	closers []func() error
 }
 
@@ -65,7 +70,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if err := a.openBus(ctx); err != nil {
 		return nil, err
 	}
-	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled, auth.WithRevocationFeed(revocationFeed{a.Bus}))
+	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled, auth.WithRevocationFeed(revocationFeed{a.announceBus()}))
 	if err := a.guardAuth(); err != nil {
 		return nil, err
 	}
@@ -139,6 +144,7 @@ func (a *App) openBus(ctx context.Context) error {
 			Msg("Redis is unreachable; starting anyway: /readyz reports redis DOWN, live updates from other instances and subscriptions wait until it is back")
 	}
 	rbus := pubsub.NewRedis(a.Redis, opts)
+	a.redisBus = rbus
 	// A publish that fails (Redis away for a moment) is retried rather than
 	// lost: the change it announces is already committed.
 	retrying := pubsub.NewRetrying(rbus, pubsub.RetryOptions{Logger: a.Log.With().Str("component", "pubsub").Logger()})
@@ -189,9 +195,9 @@ func (a *App) checks() []observe.Check {
 		{Name: "database", Check: a.DB.Ping},
 		{Name: "migrations", Check: a.DB.CheckSchema},
 	}
-	if rb, ok := a.Bus.(*pubsub.Redis); ok {
+	if a.redisBus != nil {
 		// Both ways: commands (publish) and the subscription connection.
-		cs = append(cs, observe.Check{Name: "redis", Check: rb.Ping})
+		cs = append(cs, observe.Check{Name: "redis", Check: a.redisBus.Ping})
 	}
 	// The bus itself: a message published comes back to a subscriber (over
 	// Redis, through the shared subscription connection).

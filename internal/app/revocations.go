@@ -24,6 +24,17 @@ func (f revocationFeed) AnnounceRevocation(ctx context.Context, tokenID string) 
 	return pubsub.Publish(ctx, f.bus, revokedTokens, revokedToken{TokenID: tokenID})
 }
 
+// announceBus is where revocations are announced: the bus without
+// background retries, so that revokeApiToken can tell the admin when other
+// instances cannot hear it now (they recheck their websockets' tokens once
+// their bus is back, which a retried announcement would only repeat).
+func (a *App) announceBus() pubsub.Bus {
+	if a.redisBus != nil {
+		return a.redisBus
+	}
+	return a.Bus
+}
+
 // listenRevocations ends this instance's websockets of every token revoked
 // on any instance, until Close. It subscribes before returning when the bus
 // is up, so no revocation announced after New returns is missed; when the bus
