@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 }
 
 func (a *App) openDatabase(ctx context.Context) error {
-	db, err := store.Open(ctx, a.Config.DatabaseURL, store.Options{Debug: a.Config.DBDebug})
+	db, err := store.Open(ctx, a.Config.DatabaseURL, store.Options{Debug: a.Config.DBDebug, Logger: a.Log})
 	if err != nil {
 		return err
 	}
