@@ -1,0 +1,52 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// Registry collects the workers and periodic jobs of the domain packages
+// before the River client is built. A domain package exposes a function
+// that takes it, e.g.
+//
+//	func RegisterJobs(r *jobs.Registry, svc *Service) {
+//		jobs.AddWorker(r, &repairPhoneWorker{svc: svc})
+//		r.AddPeriodic(5*time.Minute, func() river.JobArgs { return RepairPhoneArgs{} }, true)
+//	}
+//
+// and internal/app calls it before jobs.New.
+type Registry struct {
+	workers  *river.Workers
+	periodic []*river.PeriodicJob
+	kinds    []string
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{workers: river.NewWorkers()} }
+
+// AddWorker registers the worker of one job kind (T's Kind()). Registering
+// a kind twice panics: it is a programming error found at start.
+func AddWorker[T river.JobArgs](r *Registry, w river.Worker[T]) {
+	river.AddWorker(r.workers, w)
+	var args T
+	r.kinds = append(r.kinds, args.Kind())
+}
+
+// AddPeriodic inserts the job newArgs returns every interval, on River's
+// elected leader only, so several instances insert it once per period
+// between them. runOnStart also inserts one when a leader is elected. The
+// job is unique per period, so a leader change cannot insert it twice in one
+// period. Its worker must be registered with AddWorker.
+func (r *Registry) AddPeriodic(interval time.Duration, newArgs func() river.JobArgs, runOnStart bool) {
+	r.periodic = append(r.periodic, river.NewPeriodicJob(
+		river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return newArgs(), &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: interval}}
+		},
+		&river.PeriodicJobOpts{RunOnStart: runOnStart},
+	))
+}
+
+// Kinds lists the job kinds registered so far.
+func (r *Registry) Kinds() []string { return append([]string(nil), r.kinds...) }
