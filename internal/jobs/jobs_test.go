@@ -129,4 +129,3 @@ func TestEnqueueInTransaction(t *testing.T) {
 		}
 	})
 }
-
