@@ -52,6 +52,11 @@ type Config struct {
 	// SimulateScanDelay is how long the simulated phone waits before it
 	// scans a QR code or enters a pairing code (simulate mode only).
 	SimulateScanDelay time.Duration
+
+	// JobWorkers is how many background jobs this instance works at once.
+	JobWorkers int
+	// JobRetention is how long finished jobs stay listed before deletion.
+	JobRetention time.Duration
 }
 
 // Setting documents one environment variable; README's table is made from it.
@@ -86,6 +91,8 @@ var Settings = []Setting{
 	{"RECONNECT_MAX_ATTEMPTS", "8", "Reconnect attempts (jittered exponential backoff) before an account is FAILED."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
+	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
+	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
 }
 
 // Load reads the environment and args (flags after the program name), then
@@ -130,6 +137,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
 		Simulate:           p.bool("SIMULATE"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
+		JobWorkers:         p.int("JOB_WORKERS"),
+		JobRetention:       p.duration("JOB_RETENTION"),
 	}
 	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
@@ -188,6 +197,7 @@ func (c Config) validate() []error {
 		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
+		"JOB_WORKERS": c.JobWorkers,
 	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
@@ -219,6 +229,7 @@ func (c Config) Redacted() map[string]any {
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
 		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
 		"simulate_scan_delay": c.SimulateScanDelay.String(),
+		"job_workers":         c.JobWorkers, "job_retention": c.JobRetention.String(),
 	}
 }
 

@@ -45,6 +45,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"ACTIVATION_TIMEOUT": c.ActivationTimeout, "SESSION_IDLE_EXPIRY": c.SessionIdleExpiry,
 		"RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
 		"SIMULATE": c.Simulate, "SIMULATE_SCAN_DELAY": c.SimulateScanDelay,
+		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -98,6 +99,8 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"RECONNECT_MAX_ATTEMPTS":   "22",
 		"SIMULATE":                 "true",
 		"SIMULATE_SCAN_DELAY":      "27s",
+		"JOB_WORKERS":              "28",
+		"JOB_RETENTION":            "29h",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -110,6 +113,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		PubSubBuffer: 17, ShutdownTimeout: 18 * time.Second,
 		ActivationTimeout: 19 * time.Minute, SessionIdleExpiry: 20 * time.Hour,
 		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true, SimulateScanDelay: 27 * time.Second,
+		JobWorkers: 28, JobRetention: 29 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -145,6 +149,8 @@ func TestBadValues(t *testing.T) {
 		{"negative limit", env{"MAX_REQUEST_BYTES": "-1"}, nil, []string{"MAX_REQUEST_BYTES must be a positive number"}},
 		{"duration", env{"WS_INIT_TIMEOUT": "10"}, nil, []string{"WS_INIT_TIMEOUT", "positive duration such as 30s"}},
 		{"negative duration", env{"SHUTDOWN_TIMEOUT": "-5s"}, nil, []string{"SHUTDOWN_TIMEOUT", "positive duration"}},
+		{"zero job workers", env{"JOB_WORKERS": "0"}, nil, []string{"JOB_WORKERS must be a positive number"}},
+		{"job retention without unit", env{"JOB_RETENTION": "7"}, nil, []string{"JOB_RETENTION", "positive duration"}},
 		{"listen without port", env{"LISTEN_ADDR": "localhost"}, nil, []string{"LISTEN_ADDR", "host:port"}},
 		{"listen with named port", env{"LISTEN_ADDR": "127.0.0.1:http"}, nil, []string{"LISTEN_ADDR", "port must be a number"}},
 		{"redis scheme", env{"REDIS_URL": "http://cache:6379"}, nil, []string{"REDIS_URL", "redis://host:6379/0"}},
