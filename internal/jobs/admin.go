@@ -169,6 +169,15 @@ func (s *Service) Counts(ctx context.Context) ([]Count, error) {
 	return out, nil
 }
 
+// States lists River's job states, lower case, as stored.
+func States() []string {
+	out := make([]string, 0, len(rivertype.JobStates()))
+	for _, s := range rivertype.JobStates() {
+		out = append(out, string(s))
+	}
+	return out
+}
+
 // ParseState checks a job state name (case-insensitive).
 func ParseState(s string) (rivertype.JobState, error) {
 	state := rivertype.JobState(strings.ToLower(s))

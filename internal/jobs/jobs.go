@@ -42,14 +42,17 @@ type Options struct {
 // Service is the app's River client and what operators and services ask of it.
 type Service struct {
 	db          *store.DB
+	reg         *Registry
 	client      *river.Client[*sql.Tx]
 	log         zerolog.Logger
 	stopTimeout time.Duration
 	cancelStart context.CancelFunc
 }
 
-// New builds the River client for db with the workers and periodic jobs in
-// reg. The client can enqueue at once; it works jobs after Start.
+// New builds the River client for db. It can enqueue at once and works jobs
+// after Start. Domain packages may register workers and periodic jobs in reg
+// until Start, so a service can take the Service (to enqueue) and register
+// its workers (which call the service) in either order.
 func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 	if reg == nil {
 		reg = NewRegistry()
@@ -65,8 +68,7 @@ func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 	}
 	cfg := &river.Config{
 		Logger:       slog.New(zerolog.NewSlogHandler(riverLog)),
-		Workers:      reg.workers,
-		PeriodicJobs: reg.periodic,
+		Workers:      reg.workers, // read by River when it fetches a job
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(opts.Workers, 1)}},
 		ErrorHandler: &errorLogger{log: log},
 		// Running jobs get two thirds of the stop deadline to finish; then
@@ -86,19 +88,27 @@ func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: build the River client: %w", err)
 	}
-	return &Service{db: db, client: client, log: log, stopTimeout: stopTimeout}, nil
+	return &Service{db: db, reg: reg, client: client, log: log, stopTimeout: stopTimeout}, nil
 }
 
 // Start starts working jobs, and, on the instance River elects leader,
 // inserting the periodic ones. Call it after the database is migrated.
 // The client runs until Close, not until ctx ends: ctx only bounds starting.
+// With no job kind registered it works nothing and says so.
 func (s *Service) Start(ctx context.Context) error {
+	kinds := s.reg.seal()
+	if len(kinds) == 0 {
+		s.log.Info().Msg("no job kinds registered; this instance works no background jobs")
+		return nil
+	}
+	s.client.PeriodicJobs().AddMany(s.reg.periodic)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.client.Start(runCtx); err != nil {
 		cancel()
 		return fmt.Errorf("jobs: start River: %w", err)
 	}
 	s.cancelStart = cancel
+	s.log.Info().Strs("kinds", kinds).Int("periodic", len(s.reg.periodic)).Msg("working background jobs")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -17,17 +18,23 @@ import (
 //
 // and internal/app calls it before jobs.New.
 type Registry struct {
+	mu       sync.Mutex
 	workers  *river.Workers
 	periodic []*river.PeriodicJob
 	kinds    []string
+	sealed   bool
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{workers: river.NewWorkers()} }
 
 // AddWorker registers the worker of one job kind (T's Kind()). Registering
-// a kind twice panics: it is a programming error found at start.
+// a kind twice, or after Service.Start, panics: a programming error found
+// at start.
 func AddWorker[T river.JobArgs](r *Registry, w river.Worker[T]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mustBeOpen()
 	river.AddWorker(r.workers, w)
 	var args T
 	r.kinds = append(r.kinds, args.Kind())
@@ -39,6 +46,9 @@ func AddWorker[T river.JobArgs](r *Registry, w river.Worker[T]) {
 // job is unique per period, so a leader change cannot insert it twice in one
 // period. Its worker must be registered with AddWorker.
 func (r *Registry) AddPeriodic(interval time.Duration, newArgs func() river.JobArgs, runOnStart bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mustBeOpen()
 	r.periodic = append(r.periodic, river.NewPeriodicJob(
 		river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
@@ -49,4 +59,22 @@ func (r *Registry) AddPeriodic(interval time.Duration, newArgs func() river.JobA
 }
 
 // Kinds lists the job kinds registered so far.
-func (r *Registry) Kinds() []string { return append([]string(nil), r.kinds...) }
+func (r *Registry) Kinds() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.kinds...)
+}
+
+// seal ends registration (the client is starting) and returns the kinds.
+func (r *Registry) seal() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sealed = true
+	return append([]string(nil), r.kinds...)
+}
+
+func (r *Registry) mustBeOpen() {
+	if r.sealed {
+		panic("jobs: worker or periodic job registered after the jobs service started; register in the app's start-up, before jobs.Service.Start")
+	}
+}
