@@ -8,6 +8,7 @@ package graph
 import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
+	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 )
@@ -19,6 +20,9 @@ type Resolver struct {
 	// AccountService runs the WhatsApp account lifecycle. (Not "Account":
 	// gqlgen generates Resolver.Account() for the Account type's resolvers.)
 	AccountService *account.Service
+	// JobService runs background jobs (the operators' jobs query and
+	// mutations). (Not "Jobs": that is the query's resolver method.)
+	JobService *jobs.Service
 	// Bus carries the events that subscriptions stream.
 	Bus pubsub.Bus
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one

@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Bus: a.Bus}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Bus: a.Bus, JobService: a.Jobs}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

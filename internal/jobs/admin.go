@@ -191,6 +191,15 @@ func ParseState(s string) (rivertype.JobState, error) {
 	return state, nil
 }
 
+// ParseID checks a job id given by a client.
+func ParseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.Invalid("id", fmt.Sprintf("%q is not a job id", s), "Pass the id of a job from the jobs query.")
+	}
+	return id, nil
+}
+
 // Cursor is the opaque cursor of a job in List's order.
 func Cursor(id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("job:" + strconv.FormatInt(id, 10)))
