@@ -19,6 +19,8 @@ import (
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
 	"wagraph/internal/jobs"
+	"wagraph/internal/store"
+	"wagraph/internal/store/storetest"
 )
 
 // chainArgs is a test job kind whose worker writes to the app's tables and
@@ -189,5 +191,56 @@ func TestJobsQueryAndMutations(t *testing.T) {
 	resp, body := s.Get(t, "/metrics")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `wagraph_jobs{kind="test_chain",state="cancelled"} 1`) {
 		t.Fatalf("/metrics lacks the job counts:\n%s", body)
+	}
+}
+
+type tickArgs struct{}
+
+func (tickArgs) Kind() string { return "test_tick" }
+
+// Two app instances on one Postgres run a periodic job once per period
+// between them: only River's elected leader inserts it.
+func TestPeriodicJobOncePerPeriodAcrossInstances(t *testing.T) {
+	dbURL := storetest.URL(t, store.Postgres)
+	const period = time.Second
+	ran := make(chan string, 100)
+	var servers []*apptest.Server
+	for _, name := range []string{"a", "b"} {
+		s := apptest.StartConfig(t, apptest.Config(t, apptest.Env{"DATABASE_URL": dbURL}), app.WithJobs(func(r *jobs.Registry) {
+			jobs.AddWorker(r, river.WorkFunc(func(ctx context.Context, job *river.Job[tickArgs]) error {
+				ran <- name
+				return nil
+			}))
+			r.AddPeriodic(period, func() river.JobArgs { return tickArgs{} }, true)
+		}))
+		servers = append(servers, s)
+	}
+	const runs = 4
+	for range runs {
+		select {
+		case <-ran:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the periodic job stopped running")
+		}
+	}
+	for _, s := range servers {
+		if err := s.App.Jobs.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := servers[0].App.Jobs.List(context.Background(), jobs.ListInput{Filter: jobs.Filter{Kind: "test_tick"}, First: new(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[time.Time]int64{}
+	for _, j := range page.Jobs {
+		p := j.CreatedAt.Truncate(period)
+		if other, dup := seen[p]; dup {
+			t.Fatalf("jobs %d and %d inserted in the period starting %s; want one per period", other, j.ID, p)
+		}
+		seen[p] = j.ID
+	}
+	if len(page.Jobs) < runs {
+		t.Fatalf("%d jobs, want at least the %d that ran", len(page.Jobs), runs)
 	}
 }
