@@ -48,6 +48,16 @@ type migrationSet struct {
 }
 
 func (db *DB) migrationSet(files fs.FS) (*migrationSet, error) {
+	if files != migrations.FS {
+		return db.newMigrationSet(files)
+	}
+	// The embedded set is read once: readiness checks ask for it every few
+	// seconds.
+	db.embedded.once.Do(func() { db.embedded.set, db.embedded.err = db.newMigrationSet(files) })
+	return db.embedded.set, db.embedded.err
+}
+
+func (db *DB) newMigrationSet(files fs.FS) (*migrationSet, error) {
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(files); err != nil {
 		return nil, fmt.Errorf("store: read migrations: %w", err)

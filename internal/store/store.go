@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,14 @@ type DB struct {
 	// file is the SQLite database file ("" for Postgres and in-memory
 	// SQLite); the migration lock sits next to it.
 	file string
+	// embedded caches the migrations built into the binary.
+	embedded *embeddedMigrations
+}
+
+type embeddedMigrations struct {
+	once sync.Once
+	set  *migrationSet
+	err  error
 }
 
 // Options tune Open.
@@ -103,7 +112,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect to %s database: %w", dialect, err)
 	}
-	return &DB{DB: db, Kind: dialect, log: opts.Logger, file: file}, nil
+	return &DB{DB: db, Kind: dialect, log: opts.Logger, file: file, embedded: &embeddedMigrations{}}, nil
 }
 
 func poolSize(configured, def int) int {
