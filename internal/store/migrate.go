@@ -143,7 +143,7 @@ func riverMigrationName(version int, name string) string {
 	if name == "" {
 		return fmt.Sprintf("river_%03d", version)
 	}
-	return fmt.Sprintf("river_%03d_%s", version, name)
+	return fmt.Sprintf("river_%03d_%s", version, strings.ReplaceAll(name, " ", "_"))
 }
 
 // SchemaStatus compares applied migrations with the ones this binary knows.
