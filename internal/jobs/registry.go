@@ -28,7 +28,9 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{workers: river.NewWorkers()} }
 
-// AddWorker registers the worker of one job kind (T's Kind()). Registering
+// AddWorker registers the worker of one job kind (T's Kind()). A job's
+// context ends after River's default timeout of one minute unless the
+// worker's Timeout method returns another (-1 for none). Registering
 // a kind twice, or after Service.Start, panics: a programming error found
 // at start.
 func AddWorker[T river.JobArgs](r *Registry, w river.Worker[T]) {
