@@ -1847,7 +1847,7 @@ type HealthComponent {
   name: String!
   "Whether the component works."
   status: HealthStatus!
-  "What is wrong, when DOWN."
+  "What is wrong, when DOWN. Shown only to callers with a valid token (the server log has it too); null for anyone else."
   error: String
   "How long the check took, in milliseconds."
   latencyMs: Float!

@@ -58,22 +58,19 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		metrics = noMetrics{}
 	}
 	var readLimit = opts.MaxMessageBytes
-	srv.AddTransport(transport.Websocket{
+	initTimeout := opts.InitTimeout
+	if initTimeout <= 0 {
+		initTimeout = 10 * time.Second
+	}
+	srv.AddTransport(guardedTransport{transport.Websocket{
 		Implementation: guardedWebsockets{
 			inner: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 				OriginPatterns: opts.OriginPatterns,
 			}},
 			writeTimeout: max(opts.WriteTimeout, time.Second),
+			initTimeout:  initTimeout,
 		},
-		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			authed, err := r.Auth.AuthenticateInit(ctx, payload)
-			if err != nil {
-				return initFailure(ctx, err)
-			}
-			authed, _ = withConnState(authed)
-			metrics.ConnectionOpened()
-			return authed, nil, nil
-		},
+		InitFunc: initConnection(r.Auth, metrics),
 		CloseFunc: func(ctx context.Context, _ int) {
 			if st := connStateFrom(ctx); st != nil && st.open.CompareAndSwap(true, false) {
 				metrics.ConnectionClosed()
@@ -89,7 +86,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		ErrorFunc: func(ctx context.Context, err error) {
 			opts.Log.Debug().Err(err).Msg("websocket closed with an error")
 		},
-	})
+	}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -103,6 +100,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
 	}
+	srv.AroundOperations(refuseEndedConnections(r.Auth))
 	srv.AroundOperations(RequireToken)
 	srv.AroundOperations(limitSubscriptions(max(opts.MaxSubscriptions, 1), metrics))
 	srv.SetErrorPresenter(ErrorPresenter)
@@ -115,7 +113,11 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 // the check itself could not run (so the client retries).
 func initFailure(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
 	code := 4401
-	if apperr.CodeOf(err) != apperr.Unauthenticated {
+	switch apperr.CodeOf(err) {
+	case apperr.Unauthenticated:
+	case apperr.RateLimited: // too many failed attempts from this address
+		code = 4429
+	default:
 		code = 4500
 	}
 	reason := string(apperr.CodeOf(err))

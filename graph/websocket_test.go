@@ -145,3 +145,47 @@ func TestSubscriptionLimitPerConnection(t *testing.T) {
 			m.started, m.finished, m.delivered)
 	}
 }
+
+// stuckAuth is a connectionAuth whose token check never finishes (a database
+// that hangs), until release is closed.
+type stuckAuth struct{ release chan struct{} }
+
+func (a stuckAuth) AuthenticateInit(ctx context.Context, _ map[string]any) (context.Context, error) {
+	<-a.release
+	return ctx, nil
+}
+func (stuckAuth) TrackConnection(string, func()) func()     { return func() {} }
+func (stuckAuth) CheckActive(context.Context, string) error { return nil }
+func (stuckAuth) EndConnections(string) int                 { return 0 }
+
+// A websocket has a hard deadline to authenticate, whatever it sends:
+// gqlgen's InitTimeout only bounds the wait for connection_init, not the
+// check of its token.
+func TestWebsocketAuthDeadlineIsHard(t *testing.T) {
+	a := stuckAuth{release: make(chan struct{})}
+	t.Cleanup(func() { close(a.release) })
+	srv := testserver.New()
+	srv.AddTransport(guardedTransport{transport.Websocket{
+		Implementation: guardedWebsockets{inner: transport.CoderWebsocketImplementation{}, writeTimeout: time.Second, initTimeout: 100 * time.Millisecond},
+		InitFunc:       initConnection(a, noMetrics{}),
+		InitTimeout:    100 * time.Millisecond,
+	}})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{"Authorization":"x"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err = c.Read(ctx)
+	if code := websocket.CloseStatus(err); code != closeInitTimeout {
+		t.Fatalf("read: %v (close %d), want a 4408 close", err, code)
+	}
+	t.Logf("closed %v after connection_init", time.Since(start))
+}

@@ -235,7 +235,7 @@ type HealthComponent struct {
 	Name string `json:"name"`
 	// Whether the component works.
 	Status HealthStatus `json:"status"`
-	// What is wrong, when DOWN.
+	// What is wrong, when DOWN. Shown only to callers with a valid token (the server log has it too); null for anyone else.
 	Error *string `json:"error,omitempty"`
 	// How long the check took, in milliseconds.
 	LatencyMs float64 `json:"latencyMs"`

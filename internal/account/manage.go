@@ -2,15 +2,15 @@ package account
 
 import (
 	"context"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/textrule"
 )
 
-// MaxNameLength is the longest account name accepted, in characters.
+// MaxNameLength is the longest account name accepted, in user-perceived
+// characters (grapheme clusters).
 const MaxNameLength = 100
 
 // CreateInput is what createAccount takes.
@@ -49,16 +49,11 @@ type HistoryPage struct {
 	TotalCount  int
 }
 
-func validName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" {
-		return "", apperr.Invalid("name", "the account name is empty", "Give the account a name people will recognise, e.g. 'Sales Berlin 1'.")
-	}
-	if utf8.RuneCountInString(n) > MaxNameLength {
-		return "", apperr.Invalid("name", "the account name is longer than 100 characters", "Use a shorter name (at most 100 characters).")
-	}
-	return n, nil
-}
+// accountName is the rule for account names: visible text, at most
+// MaxNameLength user-perceived characters, no control or bidi characters.
+var accountName = textrule.Label{Field: "name", What: "account name", MaxChars: MaxNameLength, Example: "Sales Berlin 1"}
+
+func validName(name string) (string, error) { return accountName.Check(name) }
 
 // Create adds a PENDING account, with the first history entry.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Account, error) {

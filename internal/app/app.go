@@ -17,7 +17,6 @@ import (
 
 	"wagraph/graph"
 	"wagraph/internal/account"
-	"wagraph/internal/apperr"
 	"wagraph/internal/auth"
 	"wagraph/internal/config"
 	"wagraph/internal/jobs"
@@ -95,8 +94,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := a.newJobs(); err != nil {
 		return nil, err
 	}
-	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled)
+	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled, auth.WithRevocationFeed(revocationFeed{a.Bus}))
+	if err := a.guardAuth(); err != nil {
+		return nil, err
+	}
+	if err := a.listenRevocations(ctx); err != nil {
+		return nil, err
+	}
 	a.Health = observe.NewHealth(Version, 3*time.Second, a.checks()...)
+	a.Health.LogChanges(a.Log)
 	a.Metrics.RegisterHealth(a.Health)
 	if cfg.Simulate {
 		if err := a.startSimulator(ctx); err != nil {
@@ -140,7 +146,7 @@ func (a *App) openDatabase(ctx context.Context) error {
 }
 
 func (a *App) openBus(ctx context.Context) error {
-	opts := pubsub.Options{BufferSize: a.Config.PubSubBuffer}
+	opts := pubsub.Options{BufferSize: a.Config.PubSubBuffer, PublishTimeout: a.Config.PubSubPublishTimeout}
 	if a.Config.RedisURL == "" {
 		bus := pubsub.NewMemory(opts)
 		a.Bus = bus
@@ -152,13 +158,20 @@ func (a *App) openBus(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
+	// Without it, go-redis bounds commands by its ReadTimeout only, and the
+	// bus's publish deadline would not reach the socket.
+	ropts.ContextTimeoutEnabled = true
 	a.Redis = redis.NewClient(ropts)
 	a.closers = append(a.closers, a.Redis.Close)
+	// A Redis that is down at start does not stop the server: the bus
+	// connects when Redis comes, /readyz reports it DOWN until then, and
+	// the database stays the source of truth. Refusing to start would turn
+	// a Redis outage into an outage of every instance restarted during it.
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.Redis.Ping(pingCtx).Err(); err != nil {
-		return apperr.Wrap(err, apperr.Unavailable, "cannot reach Redis at "+config.Redact(a.Config.RedisURL)).
-			WithSuggestion("Start Redis or fix REDIS_URL; unset REDIS_URL to run a single instance with the in-process bus.")
+		a.Log.Warn().Err(err).Str("redis", config.Redact(a.Config.RedisURL)).
+			Msg("Redis is unreachable; starting anyway: /readyz reports redis DOWN, live updates from other instances and subscriptions wait until it is back")
 	}
 	bus := pubsub.NewRedis(a.Redis, opts)
 	// The bus closes before the client it uses (closers run in reverse).
@@ -240,10 +253,27 @@ func (a *App) checks() []observe.Check {
 		{Name: "database", Check: a.DB.Ping},
 		{Name: "migrations", Check: a.DB.CheckSchema},
 	}
-	if a.Redis != nil {
-		cs = append(cs, observe.Check{Name: "redis", Check: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }})
+	if rb, ok := a.Bus.(*pubsub.Redis); ok {
+		// Both ways: commands (publish) and the subscription connection.
+		cs = append(cs, observe.Check{Name: "redis", Check: rb.Ping})
 	}
 	return cs
+}
+
+// guardAuth makes repeated failed authentications from one client address
+// wait (AUTH_FREE_FAILURES, AUTH_BACKOFF_MAX; TRUSTED_PROXIES says where the
+// address is read behind a proxy).
+func (a *App) guardAuth() error {
+	clients, err := auth.ParseTrustedProxies(a.Config.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	a.Auth.UseGuard(auth.NewGuard(auth.GuardOptions{
+		FreeFailures: a.Config.AuthFreeFailures,
+		MaxDelay:     a.Config.AuthBackoffMax,
+		Log:          a.Log,
+	}), clients)
+	return nil
 }
 
 // Close releases everything New opened, last opened first.

@@ -293,19 +293,6 @@ func TestMigrateOnStartFalseOnMigratedDatabase(t *testing.T) {
 }
 
 func TestStartFailures(t *testing.T) {
-	t.Run("redis unreachable", func(t *testing.T) {
-		p := apptest.NewProxy(t, "127.0.0.1:1")
-		p.Cut()
-		cfg := apptest.Config(t, apptest.Env{"REDIS_URL": "redis://:secretpw@" + p.Addr() + "/0"})
-		_, err := app.New(context.Background(), cfg, zerolog.Nop())
-		ae, ok := apperr.As(err)
-		if !ok || ae.Code != apperr.Unavailable || !strings.Contains(ae.Suggestion, "REDIS_URL") {
-			t.Fatalf("err = %v, want UNAVAILABLE with a suggestion about REDIS_URL", err)
-		}
-		if strings.Contains(ae.Message, "secretpw") {
-			t.Errorf("message shows the Redis password: %s", ae.Message)
-		}
-	})
 	t.Run("database directory cannot be created", func(t *testing.T) {
 		blocker := filepath.Join(t.TempDir(), "file")
 		if err := os.WriteFile(blocker, nil, 0o600); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"wagraph/graph"
 	"wagraph/internal/apperr"
+	"wagraph/internal/auth"
 	"wagraph/internal/graphiql"
 	"wagraph/internal/observe"
 )
@@ -47,10 +48,18 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	handle("GET /graphiql", "/graphiql", ide)
 	handle("GET /graphiql/", "/graphiql", ide)
 	handle("GET /healthz", "/healthz", a.Health.LiveHandler())
-	handle("GET /readyz", "/readyz", a.Health.ReadyHandler())
+	// /readyz shows why a component is down only to a caller with a token.
+	handle("GET /readyz", "/readyz", a.Auth.Middleware(a.Health.ReadyHandler(authenticated)))
 	handle("GET /metrics", "/metrics", a.Metrics.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler("/graphiql", http.StatusFound))
 	return observe.RequestLogging(a.Log, mux)
+}
+
+// authenticated reports whether the request carries a valid token (or auth
+// is disabled).
+func authenticated(r *http.Request) bool {
+	_, ok := auth.FromContext(r.Context())
+	return ok
 }
 
 // limitBody caps request bodies; websocket messages are capped by the

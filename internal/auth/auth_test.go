@@ -84,6 +84,10 @@ func TestCreateRefusesBadInput(t *testing.T) {
 			role        Role
 		}{
 			{" ", "name", Viewer},
+			{strings.Repeat("n", MaxTokenNameLength+1), "name", Viewer},
+			{"\u200b\u200b", "name", Viewer},
+			{"admin\u202eppa", "name", Viewer},
+			{"admin\napp", "name", Viewer},
 			{"ok", "role", Role("ROOT")},
 			{"ok", "role", Role("viewer")},
 		} {

@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/textrule"
 )
 
 // tokenPrefix marks wagraph tokens so they are recognisable in secret scanners.
@@ -33,18 +34,43 @@ type Token struct {
 	RevokedAt  *time.Time `bun:"revoked_at"`
 }
 
+// MaxTokenNameLength is the longest token name accepted, in user-perceived
+// characters.
+const MaxTokenNameLength = 64
+
+// tokenName is the rule for token names, shared with account names.
+var tokenName = textrule.Label{Field: "name", What: "token name", MaxChars: MaxTokenNameLength, Example: "admin-app"}
+
 // Service creates, checks and revokes tokens.
 type Service struct {
 	db  bun.IDB
 	now func() time.Time
 	// Disabled makes every request an ADMIN without a token (development only).
 	disabled bool
+	// guard slows down clients that keep sending wrong tokens; nil: no limit.
+	guard   *Guard
+	clients ClientAddresses
+	// feed announces revocations to every instance; conns are this
+	// instance's websockets, ended when their token is revoked.
+	feed  RevocationFeed
+	conns connections
 }
 
 // NewService returns a token service over db. With disabled set, Authenticate
 // accepts anything; the server refuses that on non-loopback addresses.
-func NewService(db bun.IDB, disabled bool) *Service {
-	return &Service{db: db, now: time.Now, disabled: disabled}
+func NewService(db bun.IDB, disabled bool, opts ...Option) *Service {
+	s := &Service{db: db, now: time.Now, disabled: disabled}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// UseGuard makes the middleware and websocket authentication count failed
+// attempts per client address with g; clients says how to find that address
+// behind proxies.
+func (s *Service) UseGuard(g *Guard, clients ClientAddresses) {
+	s.guard, s.clients = g, clients
 }
 
 // Disabled reports whether auth is off.
@@ -53,9 +79,9 @@ func (s *Service) Disabled() bool { return s.disabled }
 // Create makes a token and returns it with its full secret string, which is
 // shown to the caller once and never again.
 func (s *Service) Create(ctx context.Context, name string, role Role) (*Token, string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, "", apperr.Invalid("name", "token name is empty", "Give the token a name that says who uses it, e.g. admin-app.")
+	name, err := tokenName.Check(name)
+	if err != nil {
+		return nil, "", err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return nil, "", apperr.Invalid("role", err.Error(), "")
@@ -81,12 +107,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if s.disabled {
 		return Principal{Role: Admin, AuthDisabled: true}, nil
 	}
-	raw := strings.TrimSpace(bearer)
-	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
-		raw = strings.TrimSpace(raw[7:])
-	} else if strings.EqualFold(raw, "bearer") {
-		raw = ""
-	}
+	raw := bearerToken(bearer)
 	if raw == "" {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "no API token was sent")
 	}
@@ -107,11 +128,23 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		return Principal{}, invalidToken()
 	}
 	if t.RevokedAt != nil {
-		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token was revoked").
-			WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
+		return Principal{}, revokedToken()
 	}
 	s.touch(ctx, &t)
 	return Principal{TokenID: t.ID, TokenName: t.Name, Role: t.Role}, nil
+}
+
+// bearerToken returns the token of an Authorization value, with or without
+// the "Bearer " scheme; "" when none was sent.
+func bearerToken(bearer string) string {
+	raw := strings.TrimSpace(bearer)
+	if len(raw) > 7 && strings.EqualFold(raw[:7], "bearer ") {
+		return strings.TrimSpace(raw[7:])
+	}
+	if strings.EqualFold(raw, "bearer") {
+		return ""
+	}
+	return raw
 }
 
 // touch records use at most once a minute per token, so authentication does
@@ -122,6 +155,23 @@ func (s *Service) touch(ctx context.Context, t *Token) {
 		return
 	}
 	_, _ = s.db.NewUpdate().Model((*Token)(nil)).Set("last_used_at = ?", now).Where("id = ?", t.ID).Exec(ctx)
+}
+
+// isTokenFailure reports whether err means the token itself was wrong (as
+// opposed to the database being unreachable): what the Guard counts.
+func isTokenFailure(err error) bool { return apperr.CodeOf(err) == apperr.Unauthenticated }
+
+// failureReason is the message of a token failure, for the log.
+func failureReason(err error) string {
+	if e, ok := apperr.As(err); ok {
+		return e.Message
+	}
+	return err.Error()
+}
+
+func revokedToken() error {
+	return apperr.New(apperr.Unauthenticated, "the API token was revoked").
+		WithSuggestion("Ask an ADMIN for a new token ('wagraph token create --role OPERATOR').")
 }
 
 func invalidToken() error {
@@ -138,7 +188,9 @@ func (s *Service) List(ctx context.Context) ([]Token, error) {
 	return ts, nil
 }
 
-// Revoke marks a token revoked; revoking twice keeps the first time.
+// Revoke marks a token revoked; revoking twice keeps the first time. Every
+// websocket opened with the token, on every instance, is closed (see
+// TrackConnection); revoking again announces it again.
 func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 	var t Token
 	err := s.db.NewSelect().Model(&t).Where("id = ?", id).Scan(ctx)
@@ -154,6 +206,9 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Token, error) {
 		if _, err := s.db.NewUpdate().Model(&t).Column("revoked_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("auth: revoke token: %w", err)
 		}
+	}
+	if err := s.announce(ctx, t.ID); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -47,6 +48,17 @@ type Config struct {
 	RestoreConcurrency int
 	ReconnectMaxTries  int
 
+	// PubSubPublishTimeout bounds one Redis publish (events are published
+	// after their change is committed; live views resync after an outage).
+	PubSubPublishTimeout time.Duration
+	// TrustedProxies are the proxies (addresses or networks) whose
+	// X-Forwarded-For names the client, for per-client auth backoff.
+	TrustedProxies []string
+	// AuthFreeFailures is how many failed authentications in a row a client
+	// address may have before it must wait; AuthBackoffMax caps the wait.
+	AuthFreeFailures int
+	AuthBackoffMax   time.Duration
+
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
 	// SimulateScanDelay is how long the simulated phone waits before it
@@ -79,7 +91,7 @@ var Settings = []Setting{
 	{"GRAPHQL_COMPLEXITY_LIMIT", "1000", "Maximum query complexity."},
 	{"GRAPHQL_TOKEN_LIMIT", "5000", "Maximum number of tokens the parser reads from one query."},
 	{"MAX_REQUEST_BYTES", "1048576", "Maximum request body and websocket message size in bytes."},
-	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to send connection_init."},
+	{"WS_INIT_TIMEOUT", "10s", "How long a websocket may take to authenticate (connection_init and its token check) before it is closed."},
 	{"WS_KEEPALIVE_INTERVAL", "15s", "Keep-alive ping interval on websockets."},
 	{"WS_MAX_SUBSCRIPTIONS", "50", "Maximum concurrent subscriptions per websocket connection."},
 	{"WS_WRITE_TIMEOUT", "10s", "A websocket client that does not take a message within this time is disconnected."},
@@ -89,6 +101,10 @@ var Settings = []Setting{
 	{"SESSION_IDLE_EXPIRY", "336h", "A session idle this long (14 days) is EXPIRED instead of restored."},
 	{"RESTORE_CONCURRENCY", "4", "Accounts connected at once when sessions are restored at start."},
 	{"RECONNECT_MAX_ATTEMPTS", "8", "Reconnect attempts (jittered exponential backoff) before an account is FAILED."},
+	{"PUBSUB_PUBLISH_TIMEOUT", "500ms", "With Redis: how long publishing an event may take. The change is committed either way; during a Redis outage publishing fails fast after the first timeout, and live views resync when Redis is back."},
+	{"TRUSTED_PROXIES", "", "Comma-separated proxy addresses or networks (10.0.0.0/8) whose X-Forwarded-For header names the client. Unset: the client is the connection's peer address."},
+	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
+	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
@@ -140,6 +156,10 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		JobWorkers:         p.int("JOB_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
 	}
+	c.PubSubPublishTimeout = p.duration("PUBSUB_PUBLISH_TIMEOUT")
+	c.TrustedProxies = splitList(env("TRUSTED_PROXIES"))
+	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
+	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
@@ -193,11 +213,19 @@ func (c Config) validate() []error {
 			errs = append(errs, fmt.Errorf("ALLOWED_ORIGINS entry %q: use scheme://host[:port], e.g. https://admin.example.com", o))
 		}
 	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES entry %q: use an IP address or a network such as 10.0.0.0/8", p))
+			}
+		}
+	}
 	positive := map[string]int{
 		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
-		"JOB_WORKERS": c.JobWorkers,
+		"AUTH_FREE_FAILURES": c.AuthFreeFailures,
+		"JOB_WORKERS":        c.JobWorkers,
 	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
@@ -228,8 +256,10 @@ func (c Config) Redacted() map[string]any {
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
 		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
-		"simulate_scan_delay": c.SimulateScanDelay.String(),
-		"job_workers":         c.JobWorkers, "job_retention": c.JobRetention.String(),
+		"simulate_scan_delay":    c.SimulateScanDelay.String(),
+		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
+		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),
+		"job_workers": c.JobWorkers, "job_retention": c.JobRetention.String(),
 	}
 }
 

@@ -45,6 +45,8 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"ACTIVATION_TIMEOUT": c.ActivationTimeout, "SESSION_IDLE_EXPIRY": c.SessionIdleExpiry,
 		"RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
 		"SIMULATE": c.Simulate, "SIMULATE_SCAN_DELAY": c.SimulateScanDelay,
+		"PUBSUB_PUBLISH_TIMEOUT": c.PubSubPublishTimeout, "TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","),
+		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
 		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 	}
 	v, ok := fields[key]
@@ -99,8 +101,12 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"RECONNECT_MAX_ATTEMPTS":   "22",
 		"SIMULATE":                 "true",
 		"SIMULATE_SCAN_DELAY":      "27s",
-		"JOB_WORKERS":              "28",
-		"JOB_RETENTION":            "29h",
+		"PUBSUB_PUBLISH_TIMEOUT":   "28ms",
+		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
+		"AUTH_FREE_FAILURES":       "29",
+		"AUTH_BACKOFF_MAX":         "30m",
+		"JOB_WORKERS":              "31",
+		"JOB_RETENTION":            "32h",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -113,7 +119,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 		PubSubBuffer: 17, ShutdownTimeout: 18 * time.Second,
 		ActivationTimeout: 19 * time.Minute, SessionIdleExpiry: 20 * time.Hour,
 		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true, SimulateScanDelay: 27 * time.Second,
-		JobWorkers: 28, JobRetention: 29 * time.Hour,
+		PubSubPublishTimeout: 28 * time.Millisecond, TrustedProxies: []string{"10.0.0.0/8", "192.168.1.7"},
+		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
+		JobWorkers: 31, JobRetention: 32 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -161,6 +169,8 @@ func TestBadValues(t *testing.T) {
 		{"auth disabled on all interfaces", env{"AUTH_DISABLED": "true", "LISTEN_ADDR": ":8080"}, nil, []string{"AUTH_DISABLED", "non-loopback", "listen on 127.0.0.1"}},
 		{"auth disabled on a public address", env{"AUTH_DISABLED": "true", "LISTEN_ADDR": "10.1.2.3:8080"}, nil, []string{"AUTH_DISABLED", `"10.1.2.3:8080"`}},
 		{"auth disabled via flag address", env{"AUTH_DISABLED": "true"}, []string{"--listen", "0.0.0.0:8080"}, []string{"AUTH_DISABLED", "0.0.0.0:8080"}},
+		{"trusted proxy", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, []string{"TRUSTED_PROXIES", `"proxy.local"`, "10.0.0.0/8"}},
+		{"free auth failures", env{"AUTH_FREE_FAILURES": "0"}, nil, []string{"AUTH_FREE_FAILURES must be a positive number"}},
 		{"unknown flag", nil, []string{"--port", "80"}, []string{"flags", "-port", "known: --listen, --log-level, --simulate"}},
 		{"stray argument is not a flag error", nil, []string{"--listen"}, []string{"flags", "listen"}},
 	}

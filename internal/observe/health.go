@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Check is one dependency the server needs.
@@ -34,17 +36,43 @@ type Report struct {
 // Up reports whether every component is up.
 func (r Report) Up() bool { return r.Status == "UP" }
 
+// WithoutDetails returns r with the components' error texts removed. Those
+// name dial addresses, users and drivers: they are for operators (the log,
+// authenticated callers), not for whoever can reach /readyz.
+func (r Report) WithoutDetails() Report {
+	comps := make([]ComponentStatus, len(r.Components))
+	for i, c := range r.Components {
+		c.Error = ""
+		comps[i] = c
+	}
+	r.Components = comps
+	return r
+}
+
 // Health runs the readiness checks behind /readyz and the `health` query.
 type Health struct {
 	checks  []Check
 	version string
 	started time.Time
 	timeout time.Duration
+
+	log  *zerolog.Logger // nil: changes are not logged
+	mu   sync.Mutex
+	down map[string]bool // by component, as of the latest report
 }
 
 // NewHealth returns a Health over checks; each check gets timeout.
 func NewHealth(version string, timeout time.Duration, checks ...Check) *Health {
 	return &Health{checks: checks, version: version, started: time.Now(), timeout: timeout}
+}
+
+// LogChanges makes Report log each component that goes down, with its
+// error, and each that comes back up: the details that unauthenticated
+// callers do not see.
+func (h *Health) LogChanges(log zerolog.Logger) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.log = &log
 }
 
 // Add registers another check.
@@ -76,7 +104,30 @@ func (h *Health) Report(ctx context.Context) Report {
 			rep.Status = "DOWN"
 		}
 	}
+	h.logChanges(out)
 	return rep
+}
+
+// logChanges logs the components whose state differs from the last report.
+func (h *Health) logChanges(comps []ComponentStatus) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.log == nil {
+		return
+	}
+	if h.down == nil {
+		h.down = make(map[string]bool)
+	}
+	for _, c := range comps {
+		was, known := h.down[c.Name]
+		h.down[c.Name] = !c.Up
+		switch {
+		case !c.Up && !was:
+			h.log.Warn().Str("component", c.Name).Str("error", c.Error).Msg("dependency down")
+		case c.Up && was && known:
+			h.log.Info().Str("component", c.Name).Msg("dependency up again")
+		}
+	}
 }
 
 // LiveHandler serves /healthz: the process is alive and serving HTTP.
@@ -87,12 +138,17 @@ func (h *Health) LiveHandler() http.Handler {
 }
 
 // ReadyHandler serves /readyz: 200 when every dependency is up, 503 otherwise.
-func (h *Health) ReadyHandler() http.Handler {
+// The components' error texts are shown only when details reports true for
+// the request (an authenticated caller); nil shows them to nobody.
+func (h *Health) ReadyHandler(details func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rep := h.Report(r.Context())
 		code := http.StatusOK
 		if !rep.Up() {
 			code = http.StatusServiceUnavailable
+		}
+		if details == nil || !details(r) {
+			rep = rep.WithoutDetails()
 		}
 		writeJSON(w, code, rep)
 	})

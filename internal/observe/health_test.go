@@ -1,14 +1,18 @@
 package observe_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"wagraph/internal/observe"
 )
@@ -117,7 +121,7 @@ func TestReadyHandler(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := observe.NewHealth("v", time.Second, observe.Check{Name: "database", Check: tt.check})
 			rec := httptest.NewRecorder()
-			h.ReadyHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			h.ReadyHandler(func(*http.Request) bool { return true }).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			var rep observe.Report
 			if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
 				t.Fatal(err)
@@ -130,6 +134,57 @@ func TestReadyHandler(t *testing.T) {
 			}
 			assertJSONHeaders(t, rec)
 		})
+	}
+}
+
+// TestReadyHandlerHidesDetails: whoever may see the details (an
+// authenticated caller) gets the error text; anyone else gets the component
+// status only, since the text names addresses and users. The log gets the
+// text once per change, not on every probe.
+func TestReadyHandlerHidesDetails(t *testing.T) {
+	secret := errors.New("dial tcp 10.20.30.40:5432: connect: connection refused (user wagraph)")
+	var failing atomic.Bool
+	failing.Store(true)
+	h := observe.NewHealth("v", time.Second, observe.Check{Name: "database", Check: func(context.Context) error {
+		if failing.Load() {
+			return secret
+		}
+		return nil
+	}})
+	var logs bytes.Buffer
+	h.LogChanges(zerolog.New(&logs))
+	handler := h.ReadyHandler(func(r *http.Request) bool { return r.Header.Get("Authorization") != "" })
+	get := func(authorized bool) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
+		if authorized {
+			req.Header.Set("Authorization", "Bearer x")
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for range 3 {
+		code, body := get(false)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"DOWN"`) {
+			t.Fatalf("unauthenticated /readyz = %d %s", code, body)
+		}
+		if strings.Contains(body, "10.20.30.40") || strings.Contains(body, `"error"`) {
+			t.Fatalf("unauthenticated /readyz shows details: %s", body)
+		}
+	}
+	if code, body := get(true); code != http.StatusServiceUnavailable || !strings.Contains(body, "10.20.30.40") {
+		t.Fatalf("authenticated /readyz = %d %s, want the error text", code, body)
+	}
+	failing.Store(false)
+	if code, _ := get(false); code != http.StatusOK {
+		t.Fatalf("/readyz = %d after the dependency came back", code)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "dependency down"); n != 1 || !strings.Contains(out, "10.20.30.40") {
+		t.Errorf("log has %d 'dependency down' lines, want one with the details:\n%s", n, out)
+	}
+	if !strings.Contains(out, "dependency up again") {
+		t.Errorf("log does not say the dependency came back:\n%s", out)
 	}
 }
 

@@ -22,6 +22,14 @@ type Options struct {
 	// is treated as dead, so go-redis reconnects and resubscribes every topic.
 	// Default 3s. Redis only.
 	HealthCheckInterval time.Duration
+
+	// PublishTimeout bounds one Redis PUBLISH. Events are published after the
+	// change they describe is committed, so a publish that cannot finish
+	// quickly only delays the caller: the event is lost either way, and live
+	// views resync when the bus's connection comes back. Default 500ms. Redis
+	// only; the client needs ContextTimeoutEnabled for the deadline to reach
+	// the socket (without it, go-redis waits for its own ReadTimeout).
+	PublishTimeout time.Duration
 }
 
 // Defaults of Options, applied to zero fields.
@@ -30,6 +38,7 @@ const (
 	DefaultPrefix              = "wagraph:"
 	DefaultSubscribeTimeout    = 5 * time.Second
 	DefaultHealthCheckInterval = 3 * time.Second
+	DefaultPublishTimeout      = 500 * time.Millisecond
 )
 
 // withDefaults returns o with every zero field set to its default.
@@ -45,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthCheckInterval <= 0 {
 		o.HealthCheckInterval = DefaultHealthCheckInterval
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = DefaultPublishTimeout
 	}
 	return o
 }

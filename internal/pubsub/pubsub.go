@@ -21,6 +21,10 @@ import (
 // ErrSlowSubscriber ends a subscription whose buffer overflowed.
 var ErrSlowSubscriber = errors.New("pubsub: subscriber too slow, events were dropped")
 
+// ErrUnavailable is returned by Publish on the Redis bus, without trying,
+// while Redis is known to be unreachable (see Redis).
+var ErrUnavailable = errors.New("pubsub: redis unreachable, event not published")
+
 // ErrClosed is returned by a closed bus.
 var ErrClosed = errors.New("pubsub: bus closed")
 

@@ -19,12 +19,22 @@ import (
 // receiving without noticing. Pub/sub keeps no history, though: Publish
 // returns an error while Redis is unreachable, and whatever other instances
 // published during the gap is lost.
+//
+// Publish waits at most Options.PublishTimeout. Once a publish has failed,
+// the others fail at once with ErrUnavailable; one publish per
+// HealthCheckInterval tries Redis again, and publishing resumes as soon as
+// one succeeds or the subscription connection is back. An outage holds up
+// the first publisher for the deadline, not every one. Events that could not
+// be published are not lost silently: once Redis takes messages again, the
+// bus asks every instance (on a channel of its own) to send Resync to its
+// subscriptions, whose connection to Redis may never have broken.
 type Redis struct {
 	client *redis.Client
 	ps     *redis.PubSub
 	opts   Options
 	stats  counters
 	fan    *fanout
+	gate   publishGate
 
 	// subMu is held from a change of a topic's local subscriber count to the
 	// SUBSCRIBE or UNSUBSCRIBE it calls for, so those commands reach Redis in
@@ -42,32 +52,22 @@ var _ Bus = (*Redis)(nil)
 // NewRedis returns a bus on client. The bus opens one extra connection of its
 // own for subscriptions; Close releases it but leaves client open.
 func NewRedis(client *redis.Client, opts Options) *Redis {
+	opts = opts.withDefaults()
 	r := &Redis{
-		client:   client,
-		ps:       client.Subscribe(context.Background()), // no channels: nothing is sent yet
-		opts:     opts.withDefaults(),
+		client: client,
+		// The subscription connection always carries the resync channel;
+		// go-redis subscribes it again whenever it reconnects.
+		ps:       client.Subscribe(context.Background(), resyncChannel(opts.Prefix)),
+		opts:     opts,
 		barriers: newBarriers(),
 		done:     make(chan struct{}),
 	}
+	r.gate.interval = r.opts.HealthCheckInterval
 	r.fan = newFanout(r.opts.BufferSize, &r.stats, r.detach)
 	r.loops.Add(2)
 	go r.receiveLoop()
 	go r.healthLoop()
 	return r
-}
-
-// Publish sends payload to the subscribers of topic on every instance. It
-// waits for Redis to accept the message, never for a subscriber to read it,
-// and fails (rather than queueing) while Redis is unreachable.
-func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error {
-	if r.fan.closed.Load() {
-		return ErrClosed
-	}
-	if err := r.client.Publish(ctx, r.channel(topic), payload).Err(); err != nil {
-		return fmt.Errorf("pubsub: publish %s: %w", topic, err)
-	}
-	r.stats.published.Add(1)
-	return nil
 }
 
 // Subscribe starts receiving messages published to topic after it returns:

@@ -61,11 +61,14 @@ func (r *Redis) receiveLoop() {
 			// the connection was down is lost. Subscribers that asked are
 			// told to reload their state.
 			lost = false
+			r.gate.open() // before resync: what subscribers reload includes what is published from now on
 			r.fan.resync()
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			if topic, ok := strings.CutPrefix(m.Channel, r.opts.Prefix); ok {
+			if m.Channel == resyncChannel(r.opts.Prefix) {
+				r.fan.resync() // an instance could not publish some events
+			} else if topic, ok := strings.CutPrefix(m.Channel, r.opts.Prefix); ok {
 				r.fan.deliver(topic, []byte(m.Payload))
 			}
 		case *redis.Pong:
@@ -79,6 +82,7 @@ func (r *Redis) receiveLoop() {
 // healthLoop pings the subscription connection every HealthCheckInterval so
 // that a live connection always has something to read before the deadline of
 // receiveLoop. A PING that cannot be written makes go-redis reconnect at once.
+// It also announces failed publishes (announceLosses).
 func (r *Redis) healthLoop() {
 	defer r.loops.Done()
 	tick := time.NewTicker(r.opts.HealthCheckInterval)
@@ -92,6 +96,7 @@ func (r *Redis) healthLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.HealthCheckInterval)
 		_ = r.ps.Ping(ctx, healthPayload)
 		cancel()
+		r.announceLosses()
 	}
 }
 

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -221,5 +222,99 @@ func (p *proxy) close() {
 	for _, c := range p.conns {
 		c.client.Close()
 		c.upstream.Close()
+	}
+}
+
+// TestRedisPublishDuringOutageIsBounded: when Redis stops answering (a hung
+// or partitioned server) or goes away, a publish gives up after
+// PublishTimeout and the publishes after it fail at once, instead of each
+// waiting seconds for go-redis's own timeouts and retries. Publishing
+// resumes by itself when Redis is back.
+func TestRedisPublishDuringOutageIsBounded(t *testing.T) {
+	t.Parallel()
+	outages := []struct {
+		name       string
+		start, end func(*testenv.RedisProcess, testing.TB)
+	}{
+		{"paused", (*testenv.RedisProcess).Pause, (*testenv.RedisProcess).Resume},
+		{"killed", (*testenv.RedisProcess).Kill, (*testenv.RedisProcess).Start},
+	}
+	for _, outage := range outages {
+		t.Run(outage.name, func(t *testing.T) {
+			t.Parallel()
+			server := testenv.StartRedis(t)
+			t.Cleanup(func() { server.Resume(t) }) // runs before StartRedis's kill
+			client := redis.NewClient(&redis.Options{Addr: server.Addr, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { client.Close() })
+			// The probe interval (HealthCheckInterval) outlasts the budget, so
+			// every publish after the first must fail without trying.
+			const publishTimeout, budget = 200 * time.Millisecond, 2 * time.Second
+			bus := newRedisBus(t, client, Options{PublishTimeout: publishTimeout, HealthCheckInterval: 5 * time.Second})
+			publish(t, bus, "outage", "before")
+
+			outage.start(server, t)
+			start := time.Now()
+			for i := range 20 {
+				err := bus.Publish(context.Background(), "outage", []byte("during"))
+				if err == nil {
+					t.Fatalf("publish %d succeeded during the outage", i)
+				}
+				if i > 0 && !errors.Is(err, ErrUnavailable) {
+					t.Errorf("publish %d: %v, want ErrUnavailable without trying Redis", i, err)
+				}
+				if took := time.Since(start); took > budget {
+					t.Fatalf("%d publishes during the outage took %s (PublishTimeout %s): publishers are held up", i+1, took, publishTimeout)
+				}
+			}
+
+			outage.end(server, t)
+			deadline := time.After(20 * time.Second)
+			for {
+				err := bus.Publish(context.Background(), "outage", []byte("after"))
+				if err == nil {
+					break
+				}
+				select {
+				case <-deadline:
+					t.Fatalf("publishing did not resume after the outage: %v", err)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}
+}
+
+// TestRedisFailedPublishMakesEveryInstanceResync: an event that could not be
+// published is not lost silently, even for an instance whose own connection
+// to Redis never broke: once Redis takes messages, every instance's
+// resyncing subscriptions get a Resync and reload their state.
+func TestRedisFailedPublishMakesEveryInstanceResync(t *testing.T) {
+	t.Parallel()
+	client := newRedisClient(t)
+	prefix := testPrefix(t)
+	opts := Options{Prefix: prefix, HealthCheckInterval: 100 * time.Millisecond}
+	publisher := newRedisBus(t, client, opts)
+	other := newRedisBus(t, client, opts)
+	resyncing, err := other.Subscribe(t.Context(), "acct", WithResync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(resyncing.Close)
+	plain := subscribe(t, other, "acct")
+
+	// The publisher gives up on an event (here its caller does; an outage
+	// or a timeout is the same to the subscribers).
+	gaveUp, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := publisher.Publish(gaveUp, "acct", []byte("lost")); err == nil {
+		t.Fatal("a publish with a cancelled context succeeded")
+	}
+	if m := receive(t, resyncing, waitTimeout); !m.Resync {
+		t.Fatalf("the other instance's resyncing subscription got %+v, want a Resync", m)
+	}
+	// Subscriptions that did not ask for resyncs get nothing extra.
+	publish(t, publisher, "acct", "next")
+	if m := receive(t, plain, waitTimeout); m.Resync || string(m.Payload) != "next" {
+		t.Fatalf("the plain subscription got %+v, want the next event", m)
 	}
 }

@@ -180,11 +180,12 @@ func TestOptionsDefaults(t *testing.T) {
 		Prefix:              DefaultPrefix,
 		SubscribeTimeout:    DefaultSubscribeTimeout,
 		HealthCheckInterval: DefaultHealthCheckInterval,
+		PublishTimeout:      DefaultPublishTimeout,
 	}
 	if got != want {
 		t.Fatalf("Options{}.withDefaults() = %+v, want %+v", got, want)
 	}
-	set := Options{BufferSize: 1, Prefix: "p:", SubscribeTimeout: time.Second, HealthCheckInterval: time.Minute}
+	set := Options{BufferSize: 1, Prefix: "p:", SubscribeTimeout: time.Second, HealthCheckInterval: time.Minute, PublishTimeout: time.Millisecond}
 	if got := set.withDefaults(); got != set {
 		t.Fatalf("withDefaults changed set fields: %+v", got)
 	}

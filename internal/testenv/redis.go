@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,5 +91,41 @@ func (r *RedisProcess) Kill(t testing.TB) {
 	case <-r.exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("redis-server did not exit after SIGKILL")
+	}
+}
+
+// Pause stops the server with SIGSTOP, as a hung host or a network partition
+// would look: connections stay open and new ones are accepted by the kernel,
+// but nothing is answered. Resume continues it; a test that pauses registers
+// Resume as a cleanup, so that the final SIGKILL finds a running process.
+func (r *RedisProcess) Pause(t testing.TB) {
+	t.Helper()
+	if r.stopped() {
+		t.Fatal("pause redis-server: it is not running")
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pause redis-server: %v", err)
+	}
+}
+
+// Resume continues a server stopped by Pause. Resuming a server that is
+// not paused, or not running, does nothing.
+func (r *RedisProcess) Resume(t testing.TB) {
+	t.Helper()
+	if r.stopped() {
+		return
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("resume redis-server: %v", err)
+	}
+}
+
+// stopped reports whether the server process has exited.
+func (r *RedisProcess) stopped() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
 	}
 }
