@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"wagraph/internal/pubsub"
 )
@@ -24,37 +25,47 @@ func (f revocationFeed) AnnounceRevocation(ctx context.Context, tokenID string) 
 }
 
 // listenRevocations ends this instance's websockets of every token revoked
-// on any instance, until Close. It subscribes before returning, so no
-// revocation announced after New returns is missed; when the bus may have
-// lost announcements (a Redis reconnect, an overflow) the open websockets'
-// tokens are rechecked in the database.
-func (a *App) listenRevocations(ctx context.Context) error {
+// on any instance, until Close. It subscribes before returning when the bus
+// is up, so no revocation announced after New returns is missed; when the bus
+// is down (Redis at start) it keeps trying in the background. Whenever the
+// bus may have lost announcements (a Redis reconnect, an overflow, a late
+// subscription) the open websockets' tokens are rechecked in the database.
+func (a *App) listenRevocations(_ context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	// The subscription ends with ctx, so Close only cancels and waits.
 	sub, err := a.Bus.Subscribe(ctx, string(revokedTokens), pubsub.WithResync())
 	if err != nil {
-		return err
+		a.Log.Warn().Err(err).Msg("revocations: cannot subscribe yet; retrying in the background")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			a.followRevocations(ctx, sub)
-			if ctx.Err() != nil || errors.Is(sub.Err(), pubsub.ErrClosed) {
-				return
+		for wait := 100 * time.Millisecond; ; {
+			if sub != nil {
+				a.followRevocations(ctx, sub)
+				if ctx.Err() != nil || errors.Is(sub.Err(), pubsub.ErrClosed) {
+					return
+				}
 			}
-			// The subscription was cut off (too slow): subscribe again
+			// Not subscribed yet, or cut off (too slow): subscribe again
 			// and catch up from the database.
 			if sub, err = a.Bus.Subscribe(ctx, string(revokedTokens), pubsub.WithResync()); err != nil {
-				a.Log.Error().Err(err).Msg("revocations: cannot resubscribe; revoked tokens' websockets stay open on this instance")
-				return
+				sub = nil
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, 10*time.Second)
+				continue
 			}
+			wait = 100 * time.Millisecond
 			a.recheckConnections(ctx)
 		}
 	}()
 	a.closers = append(a.closers, func() error {
 		cancel()
-		sub.Close()
 		wg.Wait()
 		return nil
 	})
