@@ -42,9 +42,11 @@ const migrationsTable = "bun_migrations"
 // migrationSet is everything Migrate applies: wagraph's embedded SQL files
 // through bun's migrator, then River's own migrations through rivermigrate.
 type migrationSet struct {
-	app   *migrate.Migrator
-	files *migrate.Migrations
-	river *rivermigrate.Migrator[*sql.Tx]
+	app     *migrate.Migrator
+	files   *migrate.Migrations
+	fsys    fs.FS
+	upFiles map[string]string // migration name -> its .up.sql file
+	river   *rivermigrate.Migrator[*sql.Tx]
 }
 
 func (db *DB) migrationSet(files fs.FS) (*migrationSet, error) {
@@ -62,6 +64,10 @@ func (db *DB) newMigrationSet(files fs.FS) (*migrationSet, error) {
 	if err := ms.Discover(files); err != nil {
 		return nil, fmt.Errorf("store: read migrations: %w", err)
 	}
+	upFiles, err := upFilesOf(files)
+	if err != nil {
+		return nil, fmt.Errorf("store: read migrations: %w", err)
+	}
 	river, err := rivermigrate.New(db.RiverDriver(), &rivermigrate.Config{
 		// What was applied is logged by the caller, once, with wagraph's own.
 		Logger: slog.New(slog.DiscardHandler),
@@ -70,13 +76,13 @@ func (db *DB) newMigrationSet(files fs.FS) (*migrationSet, error) {
 		return nil, fmt.Errorf("store: River migrations: %w", err)
 	}
 	return &migrationSet{
-		app: migrate.NewMigrator(db.DB, ms,
-			migrate.WithTableName(migrationsTable),
-			migrate.WithMarkAppliedOnSuccess(true),
-			migrate.WithTemplateData(TemplateData{Postgres: db.Kind == Postgres, SQLite: db.Kind == SQLite}),
-		),
-		files: ms,
-		river: river,
+		// bun's migrator only reads what was applied: applyAppMigrations
+		// runs them, each in a transaction with its record.
+		app:     migrate.NewMigrator(db.DB, ms, migrate.WithTableName(migrationsTable)),
+		files:   ms,
+		fsys:    files,
+		upFiles: upFiles,
+		river:   river,
 	}, nil
 }
 
@@ -121,13 +127,9 @@ func (db *DB) migrate(ctx context.Context, files fs.FS) ([]string, error) {
 		ModelTableExpr(migrationsTable).IfNotExists().Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: create %s: %w", migrationsTable, err)
 	}
-	group, err := set.app.Migrate(ctx)
+	applied, err := db.applyAppMigrations(ctx, set)
 	if err != nil {
-		return nil, fmt.Errorf("store: migrate: %w", err)
-	}
-	applied := make([]string, 0, len(status.Pending))
-	for _, mig := range group.Migrations {
-		applied = append(applied, mig.Name+"_"+mig.Comment)
+		return applied, err
 	}
 	res, err := set.river.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -173,4 +174,33 @@ func TestErrorClassification(t *testing.T) {
 			t.Fatalf("duplicate key error %v: IsUniqueViolation %v, IsMissingTable %v", err, store.IsUniqueViolation(err), store.IsMissingTable(err))
 		}
 	})
+}
+
+// A migration that fails (or whose process is killed) part-way leaves
+// nothing behind: its statements and its record commit together, so the
+// next run applies it from the start instead of failing on what the first
+// run had already created.
+func TestFailedMigrationLeavesNothingBehind(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.OpenEmpty(t, d)
+			const name = "29990101000000_half_done.up.sql"
+			broken := fstest.MapFS{name: {Data: []byte("CREATE TABLE half_done (id TEXT PRIMARY KEY);\n--bun:split\nTHIS IS NOT SQL;\n")}}
+			if _, err := store.MigrateFS(ctx, db, mergeFS(t, broken)); err == nil {
+				t.Fatal("Migrate with a broken migration succeeded")
+			}
+			if _, err := db.ExecContext(ctx, "SELECT 1 FROM half_done"); !store.IsMissingTable(err) {
+				t.Fatalf("the failed migration's first statement stayed applied (err %v)", err)
+			}
+			fixed := fstest.MapFS{name: {Data: []byte("CREATE TABLE half_done (id TEXT PRIMARY KEY);\n--bun:split\nCREATE INDEX half_done_idx ON half_done (id);\n")}}
+			applied, err := store.MigrateFS(ctx, db, mergeFS(t, fixed))
+			if err != nil {
+				t.Fatalf("Migrate after fixing the migration: %v", err)
+			}
+			if !slices.Contains(applied, "29990101000000_half_done") {
+				t.Fatalf("applied %v, want the fixed migration among them", applied)
+			}
+		})
+	}
 }
