@@ -4,6 +4,7 @@
 //	wagraph migrate                         apply database migrations and exit
 //	wagraph token create --role ROLE [--name NAME]
 //	                                        create an API token and print it once
+//	wagraph help                            print the usage (also --help, -h)
 //
 // Configuration comes from the environment; README.md lists every setting.
 package main
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -91,9 +93,16 @@ func interruptContext(force func()) (ctx context.Context, stop func()) {
 // run executes one command until it is done or ctx is cancelled (main cancels
 // it on SIGINT/SIGTERM; tests cancel it themselves).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	cmd := ""
 	if len(args) > 0 && (args[0] == "migrate" || args[0] == "token" || args[0] == "serve") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		// The flag package would ignore it and start the server instead.
+		return fmt.Errorf("unknown command %q; run `wagraph help` for the commands", args[0])
 	}
 	switch cmd {
 	case "migrate":
@@ -103,6 +112,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return serve(ctx, args, stdout, stderr)
 	}
+}
+
+// usage is what `wagraph help`, `--help` and `-h` print.
+const usage = `wagraph is a GraphQL API for running many WhatsApp accounts.
+
+Usage:
+  wagraph [serve] [--listen ADDR] [--log-level LEVEL] [--simulate]
+        serve GraphQL on /graphql and GraphiQL on /graphiql (the default command);
+        --simulate runs the built-in WhatsApp simulator instead of WhatsApp
+  wagraph migrate
+        apply pending database migrations and exit
+  wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]
+        create an API token and print it once (the server need not run)
+  wagraph help
+        print this help (also --help, -h)
+
+Configuration comes from the environment (LISTEN_ADDR, DATABASE_URL,
+REDIS_URL, LOG_LEVEL, ...); README.md lists every setting with its default.
+`
+
+// wantsHelp reports whether args ask for the usage: `help` as the command,
+// or -h/--help anywhere before a "--".
+func wantsHelp(args []string) bool {
+	if len(args) > 0 && args[0] == "help" {
+		return true
+	}
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func setup(args []string, stderr io.Writer) (config.Config, zerolog.Logger, error) {

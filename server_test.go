@@ -505,3 +505,48 @@ func TestTuneGCKeepsAnOperatorsGOGC(t *testing.T) {
 		t.Errorf("with GOGC set the target was changed to %d", got)
 	}
 }
+
+func TestHelp(t *testing.T) {
+	// A database the help must not touch: were a command to run instead of
+	// the help, it would create this file.
+	dbFile := filepath.Join(t.TempDir(), "wagraph.db")
+	cleanEnv(t, map[string]string{"DATABASE_URL": "sqlite:" + dbFile})
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"-help"}, {"help"},
+		{"serve", "--help"}, {"migrate", "-h"}, {"token", "create", "--help"}, {"--simulate", "-h"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			if err := run(ctx, args, &stdout, &stderr); err != nil {
+				t.Fatalf("run %q: %v, want the usage and exit 0", args, err)
+			}
+			for _, want := range []string{
+				"wagraph [serve]", "--listen", "--log-level", "--simulate",
+				"wagraph migrate", "wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]", "wagraph help", "README.md",
+			} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("usage lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("help wrote to stderr: %q", stderr.String())
+			}
+			if _, err := os.Stat(dbFile); err == nil {
+				t.Errorf("help opened the database")
+			}
+		})
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	cleanEnv(t, map[string]string{"DATABASE_URL": tempDB(t)})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var stdout bytes.Buffer
+	err := run(ctx, []string{"migrat"}, &stdout, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `unknown command "migrat"`) || !strings.Contains(err.Error(), "wagraph help") {
+		t.Errorf("run migrat: %v, want an unknown-command error pointing at `wagraph help`", err)
+	}
+}

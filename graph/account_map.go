@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"slices"
 	"time"
 
 	"wagraph/graph/model"
@@ -85,10 +86,15 @@ func statusChange(c account.StatusChange) *model.AccountStatusChange {
 	return out
 }
 
+// accountStatuses maps a status filter, each status once: a client may
+// repeat them (tens of thousands of times), and the SQL IN list must not grow
+// with the repeats.
 func accountStatuses(in []model.AccountStatus) []account.Status {
-	out := make([]account.Status, len(in))
-	for i, s := range in {
-		out[i] = account.Status(s)
+	out := make([]account.Status, 0, min(len(in), 16))
+	for _, s := range in {
+		if st := account.Status(s); !slices.Contains(out, st) {
+			out = append(out, st)
+		}
 	}
 	return out
 }

@@ -2,9 +2,16 @@ package graph
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"runtime/debug"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -69,6 +76,16 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr.Message, gqlErr.Extensions = e.Message, extensions(e)
 		return gqlErr
 	}
+	if dependencyDown(err) {
+		// A database or Redis that stopped answering mid-operation (over a
+		// websocket the token was checked long before): the client should
+		// retry, not report a bug.
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("graphql: a dependency is unavailable")
+		e := apperr.New(apperr.Unavailable, "a dependency of this server is unavailable (request "+observe.RequestID(ctx)+")")
+		gqlErr.Message, gqlErr.Extensions = e.Message, extensions(e)
+		gqlErr.Extensions["requestId"] = observe.RequestID(ctx)
+		return gqlErr
+	}
 	logMasked(ctx, err)
 	masked := apperr.New(apperr.Internal, "internal error (request "+observe.RequestID(ctx)+")")
 	gqlErr.Message = masked.Message
@@ -76,6 +93,47 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	gqlErr.Extensions["requestId"] = observe.RequestID(ctx)
 	gqlErr.Err = err
 	return gqlErr
+}
+
+// dependencyDown reports whether err says that a database or Redis could not
+// be reached or dropped the connection, as opposed to refusing the request.
+// It knows the drivers only by the interfaces their errors implement, so
+// graph imports none of them.
+func dependencyDown(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED,
+		syscall.EPIPE, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return true
+	}
+	// Postgres: SQLSTATE class 08 (connection exception), 53 (insufficient
+	// resources, e.g. too many connections) and 57P01-57P03 (shutting down,
+	// starting up). pgx errors have SQLState(), bun's pgdriver Field('C').
+	state := ""
+	if e, ok := errors.AsType[interface {
+		error
+		SQLState() string
+	}](err); ok {
+		state = e.SQLState()
+	} else if e, ok := errors.AsType[interface {
+		error
+		Field(byte) string
+	}](err); ok {
+		state = e.Field('C')
+	}
+	return strings.HasPrefix(state, "08") || strings.HasPrefix(state, "53") ||
+		state == "57P01" || state == "57P02" || state == "57P03"
 }
 
 func extensions(e *apperr.Error) map[string]any {

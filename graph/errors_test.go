@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +65,7 @@ func TestErrorPresenter(t *testing.T) {
 		message string
 		ext     map[string]any
 		logged  string // fragment the error log must hold; "" means nothing logged
+		warned  string // fragment of a warning logged instead
 	}{
 		{
 			name:    "coded error shows as it is",
@@ -92,6 +97,34 @@ func TestErrorPresenter(t *testing.T) {
 			message: "internal error (request req-7)",
 			ext:     map[string]any{"code": "INTERNAL", "suggestion": apperr.Suggestion(apperr.Internal), "retryable": true, "requestId": "req-7"},
 			logged:  "pq: relation accounts does not exist",
+		},
+		{
+			name:    "database refusing connections is unavailable, not internal",
+			err:     fmt.Errorf("account: list: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}),
+			message: "a dependency of this server is unavailable (request req-7)",
+			ext:     map[string]any{"code": "UNAVAILABLE", "suggestion": apperr.Suggestion(apperr.Unavailable), "retryable": true, "requestId": "req-7"},
+			warned:  "connection refused",
+		},
+		{
+			name:    "connection dropped mid-query",
+			err:     fmt.Errorf("account: get: %w", io.ErrUnexpectedEOF),
+			message: "a dependency of this server is unavailable (request req-7)",
+			ext:     map[string]any{"code": "UNAVAILABLE", "suggestion": apperr.Suggestion(apperr.Unavailable), "retryable": true, "requestId": "req-7"},
+			warned:  "unexpected EOF",
+		},
+		{
+			name:    "postgres shutting down",
+			err:     fmt.Errorf("account: get: %w", pgError("57P01")),
+			message: "a dependency of this server is unavailable (request req-7)",
+			ext:     map[string]any{"code": "UNAVAILABLE", "suggestion": apperr.Suggestion(apperr.Unavailable), "retryable": true, "requestId": "req-7"},
+			warned:  "SQLSTATE 57P01",
+		},
+		{
+			name:    "postgres refusing a query is still internal",
+			err:     fmt.Errorf("account: get: %w", pgError("42P01")),
+			message: "internal error (request req-7)",
+			ext:     map[string]any{"code": "INTERNAL", "suggestion": apperr.Suggestion(apperr.Internal), "retryable": true, "requestId": "req-7"},
+			logged:  "SQLSTATE 42P01",
 		},
 		{
 			name:    "coded INTERNAL carries the request id and is logged",
@@ -155,6 +188,12 @@ func TestErrorPresenter(t *testing.T) {
 				t.Errorf("the cause leaked to the client: %s %s", got.Message, gotExt)
 			}
 			log := logs.String()
+			if tt.warned != "" {
+				if !strings.Contains(log, tt.warned) || !strings.Contains(log, `"level":"warn"`) || !strings.Contains(log, `"request_id":"req-7"`) {
+					t.Errorf("log %q: want a warning with %q and the request id", log, tt.warned)
+				}
+				return
+			}
 			if tt.logged == "" && log != "" {
 				t.Errorf("logged %s, want nothing for an error the client can act on", log)
 			}
@@ -256,3 +295,9 @@ func TestHealthMapping(t *testing.T) {
 		t.Errorf("empty report = %+v", up)
 	}
 }
+
+// pgError is a Postgres error as pgx shows it: an SQLSTATE.
+type pgError string
+
+func (e pgError) Error() string    { return "ERROR (SQLSTATE " + string(e) + ")" }
+func (e pgError) SQLState() string { return string(e) }

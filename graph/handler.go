@@ -88,20 +88,25 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		},
 	}})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{}) // GET and POST, as GraphQL over HTTP asks
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryCache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(opts.ParserTokenLimit)
+	// Before gqlgen parses and validates: refuse documents whose expansion
+	// would cost more than reading them (issue 9, defect 1).
+	srv.Use(documentGuard{limits: DefaultDocumentLimits(opts.ComplexityLimit), tokenLimit: opts.ParserTokenLimit, validated: queryCache})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(nulGuard{}) // NUL in string input: INVALID_INPUT, not a database error
 	if opts.Tracer != nil {
 		srv.Use(opts.Tracer)
 	}
 	srv.AroundOperations(refuseEndedConnections(r.Auth))
 	srv.AroundOperations(RequireToken)
+	srv.AroundOperations(memoHealth) // one health report per operation, however many aliases
 	srv.AroundOperations(limitSubscriptions(max(opts.MaxSubscriptions, 1), metrics))
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(RecoverFunc)

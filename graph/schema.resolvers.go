@@ -31,7 +31,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 
 // Health is the resolver for the health field.
 func (r *queryResolver) Health(ctx context.Context) (*model.Health, error) {
-	rep := r.Readiness.Report(ctx)
+	rep := healthReport(ctx, r.Readiness)
 	if _, ok := auth.FromContext(ctx); !ok {
 		rep = rep.WithoutDetails() // error texts name addresses: for token holders and the log
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"wagraph/internal/apperr"
 )
@@ -27,7 +29,10 @@ func encodeCursor(kind, pos string) string {
 
 func decodeCursor(kind, cursor string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || !strings.HasPrefix(string(b), kind) || len(b) == len(kind) {
+	// A position is text without control characters, as handed out: a NUL
+	// or invalid UTF-8 would reach the database, which refuses it.
+	if err != nil || !strings.HasPrefix(string(b), kind) || len(b) == len(kind) ||
+		!utf8.Valid(b) || strings.ContainsFunc(string(b), unicode.IsControl) {
 		return "", apperr.Invalid("after", "the cursor is not one this list handed out",
 			"Pass the endCursor (or an edge's cursor) from the previous page of the same list, or leave 'after' out to start from the beginning.")
 	}

@@ -76,9 +76,10 @@ func TestMetricsAfterRequests(t *testing.T) {
 	for _, series := range []string{
 		`wagraph_http_requests_total{code="200",method="POST",route="/graphql"} 2`,
 		`wagraph_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
-		`wagraph_graphql_operations_total{name="Who",result="ok",type="query"} 1`,
-		`wagraph_graphql_operations_total{name="unauthenticated",result="UNAUTHENTICATED",type="query"} 1`,
-		`wagraph_graphql_operation_duration_seconds_count{name="Who",type="query"} 1`,
+		// named by the root field, never by the client's operation name
+		`wagraph_graphql_operations_total{name="viewer",result="ok",type="query"} 1`,
+		`wagraph_graphql_operations_total{name="viewer",result="UNAUTHENTICATED",type="query"} 1`,
+		`wagraph_graphql_operation_duration_seconds_count{name="viewer",type="query"} 2`,
 		`wagraph_http_request_duration_seconds_count{method="POST",route="/graphql"} 2`,
 		"go_goroutines ",
 	} {
@@ -218,7 +219,7 @@ func TestRequestBodyLimit(t *testing.T) {
 	t.Run("declared length", func(t *testing.T) {
 		r := apptest.Post(t, c, `{ health { status } }`+strings.Repeat(" ", 300))
 		e := r.Only(t)
-		if r.Status != http.StatusRequestEntityTooLarge || e.Code() != string(apperr.InvalidInput) ||
+		if r.Status != http.StatusRequestEntityTooLarge || e.Code() != string(apperr.BadRequest) ||
 			!strings.Contains(e.Message, "MAX_REQUEST_BYTES") || !strings.Contains(e.Suggestion(), "smaller") {
 			t.Errorf("oversized body: %d %+v", r.Status, e)
 		}
@@ -236,7 +237,8 @@ func TestRequestBodyLimit(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		got, _ := io.ReadAll(resp.Body)
-		if !strings.Contains(string(got), "too large") || strings.Contains(string(got), `"status":"UP"`) {
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(got), "too large") ||
+			!strings.Contains(string(got), `"BAD_REQUEST"`) || strings.Contains(string(got), `"status":"UP"`) {
 			t.Errorf("chunked oversized body: %d %s", resp.StatusCode, got)
 		}
 	})

@@ -42,9 +42,9 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	}
 	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, a.Auth.Middleware(gql))))
 	// GraphiQL is served from the binary, so it works offline. Its Headers
-	// tab starts empty: a prefilled one would replace the pasted token on
-	// every reload (the start message says what to paste).
-	ide := graphiql.Handler("/graphql", graphiql.Options{Headers: map[string]string{}})
+	// tab opens with {"Authorization": "Bearer "} for the token, which it
+	// keeps in sessionStorage only (see internal/graphiql).
+	ide := graphiql.Handler("/graphql", graphiql.Options{})
 	handle("GET /graphiql", "/graphiql", ide)
 	handle("GET /graphiql/", "/graphiql", ide)
 	handle("GET /healthz", "/healthz", a.Health.LiveHandler())
@@ -68,7 +68,7 @@ func authenticated(r *http.Request) bool {
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			e := apperr.Newf(apperr.InvalidInput, "the request body is %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
+			e := apperr.Newf(apperr.BadRequest, "the request body is too large: %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
 				WithSuggestion("Send a smaller request: split the operation or its input, or ask the operators to raise MAX_REQUEST_BYTES.")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)

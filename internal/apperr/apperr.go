@@ -27,7 +27,10 @@ const (
 	SubscriberTooSlow Code = "SUBSCRIBER_TOO_SLOW"
 	SchemaTooNew      Code = "SCHEMA_TOO_NEW"
 	SchemaNotMigrated Code = "SCHEMA_NOT_MIGRATED"
-	Internal          Code = "INTERNAL"
+	// BadRequest: the HTTP request itself is not a GraphQL request this
+	// server can read (method, content type, body, parameters).
+	BadRequest Code = "BAD_REQUEST"
+	Internal   Code = "INTERNAL"
 )
 
 type entry struct {
@@ -49,6 +52,7 @@ var catalog = map[Code]entry{
 	SubscriberTooSlow: {"The client did not read events fast enough and missed some; resubscribe to get a fresh snapshot.", true},
 	SchemaTooNew:      {"The database was migrated by a newer wagraph; run that version or restore a matching backup.", false},
 	SchemaNotMigrated: {"Run 'wagraph migrate' (or start without MIGRATE_ON_START=false) to bring the database up to date.", false},
+	BadRequest:        {"Send POST with 'Content-Type: application/json' and a JSON object body {\"query\": \"...\", \"variables\": {...}}, or GET with ?query=...&variables=<URL-encoded JSON object> for queries.", false},
 	Internal:          {"Something unexpected failed; retry, and if it persists report the requestId to the operators.", true},
 }
 

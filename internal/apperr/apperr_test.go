@@ -16,7 +16,7 @@ var allCodes = []apperr.Code{
 	apperr.Unauthenticated, apperr.Forbidden, apperr.NotFound, apperr.InvalidInput, apperr.Conflict,
 	apperr.InvalidTransition, apperr.RateLimited, apperr.Unavailable, apperr.QueryTooComplex,
 	apperr.SubscriptionLimit, apperr.SubscriberTooSlow, apperr.SchemaTooNew, apperr.SchemaNotMigrated,
-	apperr.Internal,
+	apperr.BadRequest, apperr.Internal,
 }
 
 var retryable = map[apperr.Code]bool{

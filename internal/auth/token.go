@@ -116,6 +116,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		return Principal{}, apperr.New(apperr.Unauthenticated, "the API token is malformed").
 			WithSuggestion("Send the whole token as printed when it was created (it starts with 'wag_'), as 'Authorization: Bearer <token>'.")
 	}
+	if !isHex(parts[1]) {
+		// Ids are hex (randomHex); anything else cannot be one, and the
+		// database would refuse some of it (a NUL) as an error of its own.
+		return Principal{}, invalidToken()
+	}
 	var t Token
 	err := s.db.NewSelect().Model(&t).Where("id = ?", parts[1]).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -238,4 +243,14 @@ func randomHex(n int) (string, error) {
 		return "", fmt.Errorf("auth: random: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// isHex reports whether s is lower-case hex, as randomHex writes it.
+func isHex(s string) bool {
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

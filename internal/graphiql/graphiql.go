@@ -1,17 +1,16 @@
 // Package graphiql serves the GraphiQL IDE with its JavaScript and CSS
 // embedded in the binary, so the page works where browsers cannot reach a CDN.
-// The page is gqlgen's playground page; only the asset URLs (and their
-// integrity hashes) point at this handler instead of cdn.jsdelivr.net.
+// The page follows gqlgen's playground page, with the asset URLs (and their
+// integrity hashes) pointing at this handler instead of cdn.jsdelivr.net, and
+// GraphiQL's storage (which holds the API token) in sessionStorage, never in
+// localStorage (see page.go).
 package graphiql
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // Options configures the page; the zero value gives wagraph's defaults.
@@ -21,15 +20,13 @@ type Options struct {
 	Path string
 	// Title is the browser tab's title. Default "wagraph".
 	Title string
-	// Headers prefill GraphiQL's Headers tab, whose contents GraphiQL sends
-	// with every request and as the websocket connection_init payload. Nil
-	// means {"Authorization": "Bearer <paste the token printed at start>"}.
-	// gqlgen's page hands them to GraphiQL as its `headers` prop, which wins
-	// over what the user saved: every page load shows these again (the
-	// user's headers stay in the previous tab). An empty map leaves the tab
-	// empty on first visit and lets GraphiQL restore the user's own headers.
+	// Headers is the template the Headers pane opens with, whose contents
+	// GraphiQL sends with every request and as the websocket
+	// connection_init payload. It applies while the browser tab's session
+	// has no saved tabs, so a reload keeps the headers the user typed. Nil
+	// means {"Authorization": "Bearer "}; an empty map, no template.
 	Headers map[string]string
-	// StoragePrefix namespaces GraphiQL's localStorage keys (tabs, headers,
+	// StoragePrefix namespaces GraphiQL's sessionStorage keys (tabs, headers,
 	// history) so other GraphiQL pages on the same origin keep theirs apart.
 	// Default "wagraph".
 	StoragePrefix string
@@ -44,7 +41,7 @@ func (o Options) withDefaults() Options {
 		o.Title = "wagraph"
 	}
 	if o.Headers == nil {
-		o.Headers = map[string]string{"Authorization": "Bearer <paste the token printed at start>"}
+		o.Headers = map[string]string{"Authorization": "Bearer "}
 	}
 	if o.StoragePrefix == "" {
 		o.StoragePrefix = "wagraph"
@@ -65,25 +62,25 @@ func Handler(endpoint string, opts Options) http.Handler {
 	opts = opts.withDefaults()
 	assetBase := opts.Path + "/assets/"
 	assets := loadAssets()
-	ref := func(name string) (url, sri string) {
+	ref := func(name string) assetRef {
 		a, ok := assets[name]
 		if !ok {
 			panic("graphiql: asset " + name + " is not embedded")
 		}
-		return assetBase + name, a.sri
+		return assetRef{URL: assetBase + name, SRI: a.sri}
 	}
-	jsURL, jsSRI := ref(graphiqlJS)
-	cssURL, cssSRI := ref(graphiqlCSS)
-	reactURL, reactSRI := ref(reactJS)
-	reactDOMURL, reactDOMSRI := ref(reactDOMJS)
-	page := renderPage(playground.Handler(opts.Title, endpoint,
-		playground.WithGraphiqlVersion(jsURL, cssURL, jsSRI, cssSRI),
-		playground.WithGraphiqlReactVersion(reactURL, reactDOMURL, reactSRI, reactDOMSRI),
-		// The explorer plugin would come from the CDN; it is not vendored.
-		playground.WithGraphiqlEnablePluginExplorer(false),
-		playground.WithGraphiqlUiHeaders(opts.Headers),
-		playground.WithStoragePrefix(opts.StoragePrefix),
-	))
+	// no-cache makes browsers revalidate (a cheap 304 via the ETag), so a new
+	// binary's asset URLs are picked up at once.
+	page := newContent(renderPage(pageData{
+		Title:          opts.Title,
+		Endpoint:       endpoint,
+		DefaultHeaders: opts.Headers,
+		StoragePrefix:  opts.StoragePrefix,
+		JS:             ref(graphiqlJS),
+		CSS:            ref(graphiqlCSS),
+		React:          ref(reactJS),
+		ReactDOM:       ref(reactDOMJS),
+	}), "text/html; charset=utf-8", "no-cache")
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -108,21 +105,6 @@ func Handler(endpoint string, opts Options) http.Handler {
 	})
 }
 
-// renderPage runs gqlgen's page handler once and keeps the HTML: the page
-// never changes, and serving stored bytes gets ETag and HEAD handling from
-// http.ServeContent instead of a template panic on a closed connection.
-func renderPage(h http.HandlerFunc) content {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "/", nil)
-	if err != nil {
-		panic("graphiql: " + err.Error())
-	}
-	var rec pageRecorder
-	h(&rec, req)
-	// no-cache makes browsers revalidate (a cheap 304 via the ETag), so a new
-	// binary's asset URLs are picked up at once.
-	return newContent(rec.body.Bytes(), "text/html; charset=utf-8", "no-cache")
-}
-
 func (c content) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", c.contentType)
@@ -131,20 +113,3 @@ func (c content) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(c.body))
 }
-
-// pageRecorder is the ResponseWriter renderPage hands gqlgen's handler.
-type pageRecorder struct {
-	header http.Header
-	body   bytes.Buffer
-}
-
-func (p *pageRecorder) Header() http.Header {
-	if p.header == nil {
-		p.header = http.Header{}
-	}
-	return p.header
-}
-
-func (p *pageRecorder) Write(b []byte) (int, error) { return p.body.Write(b) }
-
-func (p *pageRecorder) WriteHeader(int) {}

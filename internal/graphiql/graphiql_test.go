@@ -90,14 +90,19 @@ func TestPageLoadsOnlyEmbeddedAssets(t *testing.T) {
 				}
 			}
 			for _, want := range []string{
-				`"Authorization":"Bearer \u003cpaste the token printed at start\u003e"`, // html/template escapes < and > in JS
-				`new PrefixedStorage('wagraph')`,
+				`const defaultHeaders = {"Authorization":"Bearer "};`,
+				`defaultEditorToolsVisibility: defaultHeaders ? 'headers' : undefined`,
+				`storage: new SessionStorage("wagraph")`,
 				`<title>wagraph</title>`,
 				`location.host + "/graphql"`,
 			} {
 				if !strings.Contains(doc, want) {
 					t.Errorf("page lacks %s", want)
 				}
+			}
+			// GraphiQL falls back to localStorage only without a storage.
+			if strings.Contains(doc, "localStorage") {
+				t.Errorf("page mentions localStorage; the token must stay in sessionStorage")
 			}
 		})
 	}
@@ -208,7 +213,7 @@ func TestOptions(t *testing.T) {
 			t.Errorf("GET %s: %d", s.url, res.StatusCode)
 		}
 	}
-	for _, want := range []string{"<title>Ops</title>", "new PrefixedStorage('ops')", "const uiHeaders = undefined", `"wss://api.example.test/graphql"`} {
+	for _, want := range []string{"<title>Ops</title>", `new SessionStorage("ops")`, "const defaultHeaders =  null ;", `"wss://api.example.test/graphql"`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("page lacks %s", want)
 		}

@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"wagraph/internal/apperr"
 )
 
 // Metrics owns wagraph's Prometheus registry (not the global one, so tests can
@@ -37,7 +40,7 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
 		gqlOps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wagraph_graphql_operations_total", Help: "GraphQL operations by type, name and result (ok or the error code).",
+			Name: "wagraph_graphql_operations_total", Help: "GraphQL operations by type, name (the root field selected, or multiple) and result (ok or the error code).",
 		}, []string{"type", "name", "result"}),
 		gqlDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "wagraph_graphql_operation_duration_seconds", Help: "GraphQL operation latency (for subscriptions: time to the first response).",
@@ -92,6 +95,70 @@ func (GraphQLTracer) ExtensionName() string { return "wagraphMetrics" }
 // Validate implements graphql.HandlerExtension.
 func (GraphQLTracer) Validate(graphql.ExecutableSchema) error { return nil }
 
+// OperationLabel names an operation for metrics by what it asks for, never by
+// what the client calls it (operationName is the client's to choose, and a
+// label value per name would let anyone add series without end): the root
+// field it selects, aliases and repeats ignored, or "multiple" when it selects
+// several. The values are thus bounded by the schema: its root fields,
+// __typename, __schema, __type, "multiple" and "other".
+func OperationLabel(op *ast.OperationDefinition) string {
+	name := ""
+	seen := map[string]bool{}
+	var walk func(set ast.SelectionSet) bool
+	walk = func(set ast.SelectionSet) bool {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				if sel.Definition == nil { // not validated against the schema
+					name = "other"
+					return false
+				}
+				if name != "" && name != sel.Name {
+					name = "multiple"
+					return false
+				}
+				name = sel.Name
+			case *ast.InlineFragment:
+				if !walk(sel.SelectionSet) {
+					return false
+				}
+			case *ast.FragmentSpread:
+				if sel.Definition == nil || seen[sel.Name] {
+					continue
+				}
+				seen[sel.Name] = true
+				if !walk(sel.Definition.SelectionSet) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk(op.SelectionSet)
+	if name == "" {
+		return "other"
+	}
+	return name
+}
+
+// knownResults are the result label's values besides "ok" and "other": the
+// catalog's codes and gqlgen's own.
+var knownResults = func() map[string]bool {
+	m := map[string]bool{"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true}
+	for _, c := range apperr.Codes() {
+		m[string(c)] = true
+	}
+	return m
+}()
+
+// resultLabel bounds the result label to known codes.
+func resultLabel(code string) string {
+	if knownResults[code] {
+		return code
+	}
+	return "other"
+}
+
 // InterceptOperation implements graphql.OperationInterceptor. It counts each
 // operation once, by its first response, so operations refused by a later
 // interceptor (a missing token) are counted too and a subscription counts
@@ -102,15 +169,10 @@ func (t GraphQLTracer) InterceptOperation(ctx context.Context, next graphql.Oper
 		return responses
 	}
 	oc := graphql.GetOperationContext(ctx)
-	typ, name := "unknown", oc.OperationName
+	typ, name := "unknown", "other"
 	if oc.Operation != nil {
 		typ = string(oc.Operation.Operation)
-		if name == "" { // not every client sends operationName
-			name = oc.Operation.Name
-		}
-	}
-	if name == "" {
-		name = "anonymous"
+		name = OperationLabel(oc.Operation)
 	}
 	var once sync.Once
 	return func(ctx context.Context) *graphql.Response {
@@ -118,11 +180,7 @@ func (t GraphQLTracer) InterceptOperation(ctx context.Context, next graphql.Oper
 		once.Do(func() {
 			result := "ok"
 			if resp != nil && len(resp.Errors) > 0 {
-				result = t.codeOf(resp.Errors[0])
-			}
-			if result == "UNAUTHENTICATED" {
-				// An unknown caller must not mint label values (cardinality).
-				name = "unauthenticated"
+				result = resultLabel(t.codeOf(resp.Errors[0]))
 			}
 			t.m.gqlOps.WithLabelValues(typ, name, result).Inc()
 			if !oc.Stats.OperationStart.IsZero() {

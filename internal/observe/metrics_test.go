@@ -142,15 +142,15 @@ func TestGraphQLTracer(t *testing.T) {
 
 	out := scrape(t, m)
 	for series, want := range map[string]float64{
-		`wagraph_graphql_operations_total{name="Named",result="ok",type="query"}`:           1,
-		`wagraph_graphql_operations_total{name="anonymous",result="ok",type="query"}`:       1,
-		`wagraph_graphql_operations_total{name="Change",result="INTERNAL",type="mutation"}`: 1,
-		// refused before execution, by a caller who may not mint label values
-		`wagraph_graphql_operations_total{name="unauthenticated",result="UNAUTHENTICATED",type="query"}`: 1,
+		// named by the root field, not by the client's operation name
+		`wagraph_graphql_operations_total{name="name",result="ok",type="query"}`:          2,
+		`wagraph_graphql_operations_total{name="name",result="INTERNAL",type="mutation"}`: 1,
+		// refused before execution
+		`wagraph_graphql_operations_total{name="name",result="UNAUTHENTICATED",type="query"}`: 1,
 		// a subscription is one operation, however many events it sends
-		`wagraph_graphql_operations_total{name="Watch",result="ok",type="subscription"}`:     1,
-		`wagraph_graphql_operation_duration_seconds_count{name="Named",type="query"}`:        1,
-		`wagraph_graphql_operation_duration_seconds_count{name="Watch",type="subscription"}`: 1,
+		`wagraph_graphql_operations_total{name="name",result="ok",type="subscription"}`:     1,
+		`wagraph_graphql_operation_duration_seconds_count{name="name",type="query"}`:        3,
+		`wagraph_graphql_operation_duration_seconds_count{name="name",type="subscription"}`: 1,
 	} {
 		if got := sample(t, out, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
