@@ -240,7 +240,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Debug: cfg.DBDebug})
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Debug: cfg.DBDebug, Logger: log})
 	if err != nil {
 		return err
 	}

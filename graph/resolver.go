@@ -8,6 +8,7 @@ package graph
 import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
+	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/supervisor"
 )
@@ -22,6 +23,9 @@ type Resolver struct {
 	// Supervisor runs the accounts' live sessions: the mutations that start,
 	// stop or drop one go to it.
 	Supervisor *supervisor.Supervisor
+	// JobService runs background jobs (the operators' jobs query and
+	// mutations). (Not "Jobs": that is the query's resolver method.)
+	JobService *jobs.Service
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
 	QRImages *QRImages

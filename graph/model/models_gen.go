@@ -166,6 +166,18 @@ type APIToken struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
+// Which job to cancel.
+type CancelJobInput struct {
+	// The job's id.
+	ID string `json:"id"`
+}
+
+// The result of cancelJob.
+type CancelJobPayload struct {
+	// The job, now CANCELLED (a RUNNING job stops when its worker sees the cancellation; a finished job is returned unchanged).
+	Job *Job `json:"job"`
+}
+
 // Input of createAccount.
 type CreateAccountInput struct {
 	// The name people will know the account by, 1–100 characters.
@@ -228,6 +240,70 @@ type HealthComponent struct {
 	Error *string `json:"error,omitempty"`
 	// How long the check took, in milliseconds.
 	LatencyMs float64 `json:"latencyMs"`
+}
+
+// A unit of background work (River): a group scrape, an import, a queued
+// message, a periodic sweep. Jobs survive restarts, run once across instances
+// and retry with backoff. ADMIN only.
+type Job struct {
+	// The job's id.
+	ID string `json:"id"`
+	// What work it does, e.g. `scrape_group`.
+	Kind string `json:"kind"`
+	// Where the job is in its life; see JobState.
+	State JobState `json:"state"`
+	// The queue it waits in.
+	Queue string `json:"queue"`
+	// How many times it has been started, the current run included.
+	Attempts int `json:"attempts"`
+	// How many attempts it gets before it is DISCARDED.
+	MaxAttempts int `json:"maxAttempts"`
+	// The errors of its failed attempts, oldest first; empty when none failed.
+	Errors []*JobError `json:"errors"`
+	// When it was enqueued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it is (or was) due to run.
+	ScheduledAt time.Time `json:"scheduledAt"`
+	// When its latest attempt started; null before the first.
+	AttemptedAt *time.Time `json:"attemptedAt,omitempty"`
+	// When it reached a final state (COMPLETED, CANCELLED or DISCARDED); null before.
+	FinalizedAt *time.Time `json:"finalizedAt,omitempty"`
+}
+
+// A page of jobs, newest first.
+type JobConnection struct {
+	// The jobs on this page with their cursors.
+	Edges []*JobEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many jobs match the filter in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A job and its cursor.
+type JobEdge struct {
+	// Pass as `after` to continue after this job.
+	Cursor string `json:"cursor"`
+	// The job.
+	Node *Job `json:"node"`
+}
+
+// The error of one failed attempt.
+type JobError struct {
+	// Which attempt failed (1 for the first).
+	Attempt int `json:"attempt"`
+	// When it failed.
+	At time.Time `json:"at"`
+	// What the worker reported.
+	Message string `json:"message"`
+}
+
+// Narrows the jobs query; fields left out match every job.
+type JobFilter struct {
+	// Only jobs of this kind, e.g. `scrape_group`.
+	Kind *string `json:"kind,omitempty"`
+	// Only jobs in this state.
+	State *JobState `json:"state,omitempty"`
 }
 
 // Input of logoutAccount.
@@ -319,6 +395,18 @@ type ResetAccountInput struct {
 type ResetAccountPayload struct {
 	// The account, PENDING.
 	Account *Account `json:"account"`
+}
+
+// Which job to retry.
+type RetryJobInput struct {
+	// The job's id.
+	ID string `json:"id"`
+}
+
+// The result of retryJob.
+type RetryJobPayload struct {
+	// The job, now AVAILABLE (a RUNNING job is returned unchanged).
+	Job *Job `json:"job"`
 }
 
 // Input of revokeApiToken.
@@ -596,6 +684,82 @@ func (e *HealthStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e HealthStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a job is in its life.
+type JobState string
+
+const (
+	// Waiting to be picked up by a worker now.
+	JobStateAvailable JobState = "AVAILABLE"
+	// Waiting for its scheduled time.
+	JobStateScheduled JobState = "SCHEDULED"
+	// Being worked right now.
+	JobStateRunning JobState = "RUNNING"
+	// An attempt failed; it runs again after a backoff.
+	JobStateRetryable JobState = "RETRYABLE"
+	// Finished successfully. Final.
+	JobStateCompleted JobState = "COMPLETED"
+	// Cancelled by an operator or by the job itself. Final.
+	JobStateCancelled JobState = "CANCELLED"
+	// Failed on its last attempt; kept for inspection. Final unless retried with retryJob.
+	JobStateDiscarded JobState = "DISCARDED"
+	// Held back until something releases it (not used by wagraph today).
+	JobStatePending JobState = "PENDING"
+)
+
+var AllJobState = []JobState{
+	JobStateAvailable,
+	JobStateScheduled,
+	JobStateRunning,
+	JobStateRetryable,
+	JobStateCompleted,
+	JobStateCancelled,
+	JobStateDiscarded,
+	JobStatePending,
+}
+
+func (e JobState) IsValid() bool {
+	switch e {
+	case JobStateAvailable, JobStateScheduled, JobStateRunning, JobStateRetryable, JobStateCompleted, JobStateCancelled, JobStateDiscarded, JobStatePending:
+		return true
+	}
+	return false
+}
+
+func (e JobState) String() string {
+	return string(e)
+}
+
+func (e *JobState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JobState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JobState", str)
+	}
+	return nil
+}
+
+func (e JobState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JobState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JobState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -18,6 +18,7 @@ import (
 	"wagraph/internal/auth"
 	"wagraph/internal/bus"
 	"wagraph/internal/config"
+	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
@@ -52,12 +53,34 @@ type App struct {
 	// on it directly (see announceBus).
 	redisBus *pubsub.Redis
 
+	// Jobs runs background work on River; domain packages register their
+	// workers and periodic jobs in JobRegistry before it starts (in New).
+	Jobs        *jobs.Service
+	JobRegistry *jobs.Registry
+
 	closers []func() error
+}
+
+// Option adds to what New builds.
+type Option func(*options)
+
+type options struct {
+	registerJobs []func(*jobs.Registry)
+}
+
+// WithJobs registers workers or periodic jobs before the jobs service
+// starts, e.g. a test's own job kind.
+func WithJobs(register func(*jobs.Registry)) Option {
+	return func(o *options) { o.registerJobs = append(o.registerJobs, register) }
 }
 
 // New opens the database (migrating it when configured), connects Redis when
 // configured, and builds the services and routes. Close releases them.
-func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, err error) {
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Option) (_ *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{Config: cfg, Log: log, Metrics: observe.NewMetrics()}
 	defer func() { // not on the named result: a failed New returns nil
 		if err != nil {
@@ -68,6 +91,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 		return nil, err
 	}
 	if err := a.openBus(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.newJobs(); err != nil {
 		return nil, err
 	}
 	a.Auth = auth.NewService(a.DB.DB, cfg.AuthDisabled, auth.WithRevocationFeed(revocationFeed{a.announceBus()}))
@@ -88,16 +114,22 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
+	for _, register := range o.registerJobs {
+		register(a.JobRegistry)
+	}
+	if err := a.startJobs(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, JobService: a.Jobs}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
 
 func (a *App) openDatabase(ctx context.Context) error {
-	db, err := store.Open(ctx, a.Config.DatabaseURL, store.Options{Debug: a.Config.DBDebug})
+	db, err := store.Open(ctx, a.Config.DatabaseURL, store.Options{Debug: a.Config.DBDebug, Logger: a.Log})
 	if err != nil {
 		return err
 	}
@@ -187,6 +219,45 @@ func (a *App) startAccounts(ctx context.Context) error {
 	}
 	a.closers = append(a.closers, a.Supervisor.Close)
 	return nil
+}
+
+// newJobs builds the River client on the migrated database. Services may
+// take a.Jobs to enqueue, and register workers in a.JobRegistry, until
+// startJobs.
+func (a *App) newJobs() error {
+	a.JobRegistry = jobs.NewRegistry()
+	svc, err := jobs.New(a.DB, a.JobRegistry, jobs.Options{
+		Logger:      a.Log,
+		Workers:     a.Config.JobWorkers,
+		Retention:   a.Config.JobRetention,
+		StopTimeout: a.Config.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	a.Jobs = svc
+	a.Metrics.RegisterJobs(a.jobCounts, jobs.States())
+	return nil
+}
+
+// startJobs starts working jobs once every service is built. Its closer
+// comes last, so it runs first: running jobs finish (or are released)
+// before the services and the database they use close.
+func (a *App) startJobs(ctx context.Context) error {
+	if err := a.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.Jobs.Close)
+	return nil
+}
+
+func (a *App) jobCounts(ctx context.Context) ([]observe.JobCount, error) {
+	counts, err := a.Jobs.Counts(ctx)
+	out := make([]observe.JobCount, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, observe.JobCount(c))
+	}
+	return out, err
 }
 
 // checks are what /readyz and the health query report.

@@ -67,15 +67,16 @@ func Start(t testing.TB, env Env) *Server {
 	return StartConfig(t, Config(t, env))
 }
 
-// StartConfig builds an app from cfg and serves it until the test ends.
-func StartConfig(t testing.TB, cfg config.Config) *Server {
+// StartConfig builds an app from cfg (and opts) and serves it until the test
+// ends.
+func StartConfig(t testing.TB, cfg config.Config, opts ...app.Option) *Server {
 	t.Helper()
 	logs := &Logs{}
 	log, err := observe.NewLogger(logs, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		t.Fatalf("logger: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, log)
+	a, err := app.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

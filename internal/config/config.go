@@ -64,6 +64,11 @@ type Config struct {
 	// SimulateScanDelay is how long the simulated phone waits before it
 	// scans a QR code or enters a pairing code (simulate mode only).
 	SimulateScanDelay time.Duration
+
+	// JobWorkers is how many background jobs this instance works at once.
+	JobWorkers int
+	// JobRetention is how long finished jobs stay listed before deletion.
+	JobRetention time.Duration
 }
 
 // Setting documents one environment variable; README's table is made from it.
@@ -102,6 +107,8 @@ var Settings = []Setting{
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
+	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
+	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
 }
 
 // Load reads the environment and args (flags after the program name), then
@@ -146,6 +153,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
 		Simulate:           p.bool("SIMULATE"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
+		JobWorkers:         p.int("JOB_WORKERS"),
+		JobRetention:       p.duration("JOB_RETENTION"),
 	}
 	c.PubSubPublishTimeout = p.duration("PUBSUB_PUBLISH_TIMEOUT")
 	c.TrustedProxies = splitList(env("TRUSTED_PROXIES"))
@@ -216,6 +225,7 @@ func (c Config) validate() []error {
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures,
+		"JOB_WORKERS":        c.JobWorkers,
 	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
@@ -249,6 +259,7 @@ func (c Config) Redacted() map[string]any {
 		"simulate_scan_delay":    c.SimulateScanDelay.String(),
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),
+		"job_workers": c.JobWorkers, "job_retention": c.JobRetention.String(),
 	}
 }
 

@@ -47,6 +47,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"SIMULATE": c.Simulate, "SIMULATE_SCAN_DELAY": c.SimulateScanDelay,
 		"PUBSUB_PUBLISH_TIMEOUT": c.PubSubPublishTimeout, "TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","),
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
+		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -104,6 +105,8 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
 		"AUTH_FREE_FAILURES":       "29",
 		"AUTH_BACKOFF_MAX":         "30m",
+		"JOB_WORKERS":              "31",
+		"JOB_RETENTION":            "32h",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -118,6 +121,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true, SimulateScanDelay: 27 * time.Second,
 		PubSubPublishTimeout: 28 * time.Millisecond, TrustedProxies: []string{"10.0.0.0/8", "192.168.1.7"},
 		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
+		JobWorkers: 31, JobRetention: 32 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -153,6 +157,8 @@ func TestBadValues(t *testing.T) {
 		{"negative limit", env{"MAX_REQUEST_BYTES": "-1"}, nil, []string{"MAX_REQUEST_BYTES must be a positive number"}},
 		{"duration", env{"WS_INIT_TIMEOUT": "10"}, nil, []string{"WS_INIT_TIMEOUT", "positive duration such as 30s"}},
 		{"negative duration", env{"SHUTDOWN_TIMEOUT": "-5s"}, nil, []string{"SHUTDOWN_TIMEOUT", "positive duration"}},
+		{"zero job workers", env{"JOB_WORKERS": "0"}, nil, []string{"JOB_WORKERS must be a positive number"}},
+		{"job retention without unit", env{"JOB_RETENTION": "7"}, nil, []string{"JOB_RETENTION", "positive duration"}},
 		{"listen without port", env{"LISTEN_ADDR": "localhost"}, nil, []string{"LISTEN_ADDR", "host:port"}},
 		{"listen with named port", env{"LISTEN_ADDR": "127.0.0.1:http"}, nil, []string{"LISTEN_ADDR", "port must be a number"}},
 		{"redis scheme", env{"REDIS_URL": "http://cache:6379"}, nil, []string{"REDIS_URL", "redis://host:6379/0"}},

@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -23,6 +24,9 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	m.Subscriptions()
 	m.RegisterBus(func() pubsub.Stats { return pubsub.Stats{} })
 	m.RegisterHealth(observe.NewHealth("test", 0))
+	m.RegisterJobs(func(context.Context) ([]observe.JobCount, error) {
+		return []observe.JobCount{{Kind: "k", State: "available", N: 1}}, nil
+	}, nil)
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
