@@ -10,6 +10,9 @@ type PhoneRepair struct {
 	Status    Status
 	// JID is the stored device; the number may be derived from it.
 	JID string
+	// LID is the device's stored LID, under which whatsmeow's device store
+	// may know its JID.
+	LID string
 }
 
 // MissingPhoneNumbers lists the linked accounts (WARMING, ACTIVE,
@@ -22,15 +25,15 @@ func (s *Service) MissingPhoneNumbers(ctx context.Context) ([]PhoneRepair, error
 	var out []PhoneRepair
 	for _, r := range rows {
 		if r.PhoneNumber == "" {
-			out = append(out, PhoneRepair{AccountID: r.ID, Status: r.Status, JID: r.JID})
+			out = append(out, PhoneRepair{AccountID: r.ID, Status: r.Status, JID: r.JID, LID: r.LID})
 		}
 	}
 	return out, nil
 }
 
 // RepairPhone stores the phone number found for an account that had none
-// (dev from the live session, used when its stored JID does not tell the
-// number), and completes its warming. found says whether a number was
+// (dev from the device store or a live session, used when its stored JID
+// does not tell the number), and completes its warming. found says whether a number was
 // found and stored.
 func (s *Service) RepairPhone(ctx context.Context, p PhoneRepair, dev Device) (step Step, found bool, err error) {
 	phone, jid := PhoneFromJID(p.JID), p.JID

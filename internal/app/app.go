@@ -189,7 +189,8 @@ func (a *App) openBus(ctx context.Context) error {
 
 // startAccounts opens whatsmeow's device store in the same database, builds
 // the account service and the supervisor with its session manager, and
-// restores the accounts that should be connected. The supervisor's Close
+// restores the accounts that should be connected; the supervisor's sweeps
+// are registered as periodic jobs. The supervisor's Close
 // records which sessions were live, then closes the session manager.
 func (a *App) startAccounts(ctx context.Context) error {
 	container, err := whatsapp.OpenDeviceStore(ctx, a.DB, a.Log)
@@ -210,9 +211,13 @@ func (a *App) startAccounts(ctx context.Context) error {
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		return whatsapp.NewManager(container, sink, wopts)
 	}, supervisor.Options{
-		Logger:             a.Log,
-		RestoreConcurrency: a.Config.RestoreConcurrency,
+		Logger:               a.Log,
+		RestoreConcurrency:   a.Config.RestoreConcurrency,
+		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
+		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
 	})
+	// The sweeps are River periodic jobs, run by the elected leader.
+	a.Supervisor.RegisterJobs(a.JobRegistry)
 	if err := a.Supervisor.Start(ctx); err != nil {
 		_ = a.Supervisor.Close()
 		return err
@@ -231,6 +236,7 @@ func (a *App) newJobs() error {
 		Workers:     a.Config.JobWorkers,
 		Retention:   a.Config.JobRetention,
 		StopTimeout: a.Config.ShutdownTimeout,
+		RescueAfter: a.Config.JobRescueAfter,
 	})
 	if err != nil {
 		return err

@@ -69,6 +69,13 @@ type Config struct {
 	JobWorkers int
 	// JobRetention is how long finished jobs stay listed before deletion.
 	JobRetention time.Duration
+	// JobRescueAfter is how long a job may stay running before River takes
+	// it for stuck (its process died) and runs it again.
+	JobRescueAfter time.Duration
+	// TimeoutSweepInterval and PhoneSweepInterval are the periods of the
+	// sweep_timeouts and sweep_phone_numbers jobs.
+	TimeoutSweepInterval time.Duration
+	PhoneSweepInterval   time.Duration
 }
 
 // Setting documents one environment variable; README's table is made from it.
@@ -109,6 +116,9 @@ var Settings = []Setting{
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
+	{"JOB_RESCUE_AFTER", "15m", "A job still running after this long is taken for stuck (its process died, e.g. kill -9) and run again. Keep it above the longest job (the sweeps stop after 10m)."},
+	{"SWEEP_TIMEOUTS_INTERVAL", "15s", "Period of the sweep_timeouts job (leader only): ends activations past their deadline and bans that are over."},
+	{"SWEEP_PHONE_NUMBERS_INTERVAL", "5m", "Period of the sweep_phone_numbers job (leader only): repairs linked accounts without a phone number."},
 }
 
 // Load reads the environment and args (flags after the program name), then
@@ -156,6 +166,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		JobWorkers:         p.int("JOB_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
 	}
+	c.JobRescueAfter = p.duration("JOB_RESCUE_AFTER")
+	c.TimeoutSweepInterval = p.duration("SWEEP_TIMEOUTS_INTERVAL")
+	c.PhoneSweepInterval = p.duration("SWEEP_PHONE_NUMBERS_INTERVAL")
 	c.PubSubPublishTimeout = p.duration("PUBSUB_PUBLISH_TIMEOUT")
 	c.TrustedProxies = splitList(env("TRUSTED_PROXIES"))
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
@@ -260,6 +273,8 @@ func (c Config) Redacted() map[string]any {
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),
 		"job_workers": c.JobWorkers, "job_retention": c.JobRetention.String(),
+		"job_rescue_after": c.JobRescueAfter.String(), "sweep_timeouts_interval": c.TimeoutSweepInterval.String(),
+		"sweep_phone_numbers_interval": c.PhoneSweepInterval.String(),
 	}
 }
 

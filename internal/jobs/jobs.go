@@ -34,6 +34,11 @@ type Options struct {
 	// StopTimeout bounds Close: running jobs get most of it to finish, then
 	// their contexts are cancelled and River releases them for a retry.
 	StopTimeout time.Duration
+	// RescueAfter is how long a job may stay running before River's leader
+	// takes it for stuck (its process died, e.g. by kill -9) and makes it
+	// available to run again (JOB_RESCUE_AFTER); 0 is River's default (1h).
+	// It must exceed the longest job's timeout.
+	RescueAfter time.Duration
 	// PollInterval is how often idle workers look for new jobs; 0 is River's
 	// default (1s). Tests shorten it.
 	PollInterval time.Duration
@@ -75,6 +80,9 @@ func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 		// their contexts are cancelled so they end and are retried later.
 		SoftStopTimeout:   stopTimeout * 2 / 3,
 		FetchPollInterval: opts.PollInterval,
+		// A job left running by a dead process is found by River's leader
+		// after this long and retried (with the job's attempt counted).
+		RescueStuckJobsAfter: opts.RescueAfter,
 	}
 	if opts.PollInterval > 0 {
 		cfg.FetchCooldown = min(opts.PollInterval, 100*time.Millisecond)

@@ -185,7 +185,7 @@ func TestKeepAliveTimeoutRecovers(t *testing.T) {
 }
 
 func TestTemporaryBanLiftsAtExpiry(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: time.Minute})
+	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.activate("Banned", "15550100033:1@s.whatsapp.net")
 	until := e.clock.Now().Add(time.Hour)
 	e.sessions.emit(t, a.ID, account.TemporaryBan{Code: 102, Message: "too many people blocked you", Until: until})
@@ -193,9 +193,12 @@ func TestTemporaryBanLiftsAtExpiry(t *testing.T) {
 	if !got.BannedUntil.Equal(until) || !strings.Contains(got.Reason.Message, "102") {
 		t.Fatalf("banned account = %+v", got)
 	}
+	// The sweep_timeouts job lifts the ban on the first run after it ends.
 	e.clock.Advance(59 * time.Minute)
+	e.sweepTimeouts()
 	e.wantStatus(a.ID, account.StatusBanned, "")
 	e.clock.Advance(time.Minute)
+	e.sweepTimeouts()
 	got = e.wantStatus(a.ID, account.StatusActive, account.ReasonConnected)
 	h := e.history(a.ID)
 	if prev := h[len(h)-2]; prev.To != account.StatusReconnecting || prev.Reason.Code != account.ReasonBanExpired {
@@ -207,7 +210,7 @@ func TestTemporaryBanLiftsAtExpiry(t *testing.T) {
 }
 
 func TestBanWithoutExpiryIsRetriedHourly(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{TimeoutCheckInterval: 10 * time.Minute})
+	e := newEnv(t, store.SQLite, account.Options{})
 	a := e.activate("Banned, no expiry", "15550100038:1@s.whatsapp.net")
 	e.sessions.emit(t, a.ID, account.TemporaryBan{Code: 101})
 	got := e.wantStatus(a.ID, account.StatusBanned, account.ReasonWATemporaryBan)
@@ -215,8 +218,10 @@ func TestBanWithoutExpiryIsRetriedHourly(t *testing.T) {
 		t.Fatalf("banned until %v, want an hour from now", got.BannedUntil)
 	}
 	e.clock.Advance(50 * time.Minute)
+	e.sweepTimeouts()
 	e.wantStatus(a.ID, account.StatusBanned, "")
 	e.clock.Advance(10 * time.Minute)
+	e.sweepTimeouts()
 	e.wantStatus(a.ID, account.StatusActive, "")
 }
 

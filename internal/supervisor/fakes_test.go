@@ -99,6 +99,7 @@ type fakeSessions struct {
 	sink     supervisor.EventSink
 	live     map[string]account.Device // running sessions per account
 	online   map[string]bool           // running sessions that are logged in
+	stored   map[string]account.Device // whatsmeow's stored devices by JID or LID
 	starts   []supervisor.StartRequest // every Start, in order
 	stops    []string                  // account ids
 	logouts  []string                  // JIDs
@@ -116,6 +117,7 @@ func newFakeSessions(clock *fakeClock) *fakeSessions {
 		refs:    map[string]account.SessionRef{},
 		live:    map[string]account.Device{},
 		online:  map[string]bool{},
+		stored:  map[string]account.Device{},
 		clock:   clock,
 	}
 }
@@ -191,6 +193,23 @@ func (f *fakeSessions) HasDevice(_ context.Context, jid string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.devices[jid], nil
+}
+
+func (f *fakeSessions) StoredDevice(_ context.Context, jid, lid string) (account.Device, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d, ok := f.stored[jid]; ok && jid != "" {
+		return d, nil
+	}
+	return f.stored[lid], nil
+}
+
+// storeDeviceInfo pretends whatsmeow stored a device known under key (a
+// JID or a LID) with what d says.
+func (f *fakeSessions) storeDeviceInfo(key string, d account.Device) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stored[key] = d
 }
 
 func (f *fakeSessions) Live(accountID string) (account.Device, bool) {
@@ -393,6 +412,14 @@ func (e *env) start() {
 	<-e.sup.Restored()
 	sup := e.sup
 	e.t.Cleanup(func() { _ = sup.Close() })
+}
+
+// sweepTimeouts runs the timeout sweep as the leader's sweep_timeouts job does.
+func (e *env) sweepTimeouts() {
+	e.t.Helper()
+	if err := e.sup.SweepTimeouts(context.Background()); err != nil {
+		e.t.Fatalf("timeout sweep: %v", err)
+	}
 }
 
 // restart closes the supervisor and starts a new one, as a process restart does.

@@ -10,8 +10,8 @@ import (
 	"wagraph/internal/supervisor"
 )
 
-func TestHealthSweepRepairsMissingPhoneNumbers(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{}, supervisor.Options{HealthSweepInterval: 5 * time.Minute, TimeoutCheckInterval: time.Hour})
+func TestPhoneSweepRepairsMissingPhoneNumbers(t *testing.T) {
+	e := newEnv(t, store.SQLite, account.Options{})
 	ctx := context.Background()
 
 	// An ACTIVE account from before the fix: JID stored, number lost.
@@ -26,30 +26,48 @@ func TestHealthSweepRepairsMissingPhoneNumbers(t *testing.T) {
 	e.sessions.emit(t, fromSession.ID, account.Connected{})
 	e.wantStatus(fromSession.ID, account.StatusWarming, "")
 	e.sessions.setLive(fromSession.ID, account.Device{JID: "15550100091:5@s.whatsapp.net"})
+	// A WARMING account only known by its LID, whose session runs on another
+	// instance (no live session here): whatsmeow's device store, shared by
+	// the instances, knows its JID.
+	fromStore := e.create("Store knows")
+	e.startQR(fromStore.ID)
+	e.sessions.emit(t, fromStore.ID, account.Paired{Device: account.Device{LID: "98765432101234@lid"}})
+	e.sessions.emit(t, fromStore.ID, account.Connected{})
+	e.wantStatus(fromStore.ID, account.StatusWarming, "")
+	if err := e.sessions.Stop(ctx, fromStore.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sessions.storeDeviceInfo("98765432101234@lid", account.Device{JID: "15550100093:2@s.whatsapp.net", LID: "98765432101234@lid"})
 	// A WARMING account nobody knows the number of.
 	unknown := e.create("Unknown")
 	e.startQR(unknown.ID)
 	e.sessions.emit(t, unknown.ID, account.Paired{})
 	e.sessions.emit(t, unknown.ID, account.Connected{})
 
-	e.clock.Advance(5 * time.Minute) // the periodic sweep runs
-
+	rep, err := e.sup.SweepPhoneNumbers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked != 4 || rep.Repaired != 3 || rep.Missing != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
 	if got := e.wantStatus(fromJID.ID, account.StatusActive, ""); got.PhoneNumber != "+15550100090" {
 		t.Fatalf("repaired from JID: phone %q", got.PhoneNumber)
 	}
 	if got := e.wantStatus(fromSession.ID, account.StatusActive, account.ReasonConnected); got.PhoneNumber != "+15550100091" || got.JID != "15550100091:5@s.whatsapp.net" {
 		t.Fatalf("repaired from session: %+v", got)
 	}
-	// The unknown one timed out with the activation at the same moment, or
-	// is still warming; it must not have become ACTIVE without a number.
+	if got := e.wantStatus(fromStore.ID, account.StatusActive, account.ReasonConnected); got.PhoneNumber != "+15550100093" || got.JID != "15550100093:2@s.whatsapp.net" {
+		t.Fatalf("repaired from the device store: %+v", got)
+	}
 	if got := e.get(unknown.ID); got.Status == account.StatusActive {
 		t.Fatalf("account without a number became ACTIVE: %+v", got)
 	}
-	if e.metrics.phoneCount("sweep_repaired") != 2 {
+	if e.metrics.phoneCount("sweep_repaired") != 3 || e.metrics.phoneCount("sweep_missing") != 1 {
 		t.Fatalf("phone metrics = %v", e.metrics.phone)
 	}
 
-	rep, err := e.sup.SweepHealth(ctx)
+	rep, err = e.sup.SweepPhoneNumbers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,28 +76,25 @@ func TestHealthSweepRepairsMissingPhoneNumbers(t *testing.T) {
 	}
 }
 
-func TestHealthSweepCountsMissingAndRecordsActivity(t *testing.T) {
-	e := newEnv(t, store.SQLite, account.Options{ActivationTimeout: time.Hour})
-	ctx := context.Background()
-	unknown := e.create("Unknown")
-	e.startQR(unknown.ID)
-	e.sessions.emit(t, unknown.ID, account.Paired{})
-	e.sessions.emit(t, unknown.ID, account.Connected{})
+// Activity is recorded by each instance for its own connected sessions,
+// on the supervisor's timer, not by the leader's sweep.
+func TestActivityOfConnectedSessionsIsRecordedPeriodically(t *testing.T) {
+	e := newEnv(t, store.SQLite, account.Options{ActivationTimeout: time.Hour}, supervisor.Options{ActivityInterval: 5 * time.Minute})
 	online := e.activate("Online", "15550100092:1@s.whatsapp.net")
+	offline := e.activate("Offline", "15550100094:1@s.whatsapp.net")
 	e.sessions.setOnline(online.ID, true)
-	e.clock.Advance(time.Minute)
+	before := e.get(offline.ID).LastActiveAt
 
-	rep, err := e.sup.SweepHealth(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Checked != 1 || rep.Missing != 1 || rep.Repaired != 0 || rep.Active != 1 {
-		t.Fatalf("report = %+v", rep)
-	}
-	if e.metrics.phoneCount("sweep_missing") == 0 {
-		t.Fatalf("phone metrics = %v", e.metrics.phone)
-	}
+	e.clock.Advance(5 * time.Minute) // the activity timer fires
+
 	if got := e.get(online.ID); !got.LastActiveAt.Equal(e.clock.Now()) {
 		t.Fatalf("last active %v, want %v", got.LastActiveAt, e.clock.Now())
+	}
+	if got := e.get(offline.ID); !got.LastActiveAt.Equal(before) {
+		t.Fatalf("offline session's activity moved from %v to %v", before, got.LastActiveAt)
+	}
+	n, err := e.sup.RecordActivity(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("RecordActivity = %d, %v; want 1", n, err)
 	}
 }

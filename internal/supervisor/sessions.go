@@ -33,6 +33,10 @@ type Sessions interface {
 	DeleteDevice(ctx context.Context, jid string) error
 	// HasDevice reports whether a stored device exists for jid.
 	HasDevice(ctx context.Context, jid string) (bool, error)
+	// StoredDevice reads the device stored under jid, or else under lid,
+	// from the device store every instance shares; a zero Device when none
+	// is stored.
+	StoredDevice(ctx context.Context, jid, lid string) (account.Device, error)
 	// Live returns what the account's running session knows about its device,
 	// and whether that session is logged in right now.
 	Live(accountID string) (dev account.Device, connected bool)

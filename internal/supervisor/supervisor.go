@@ -2,7 +2,7 @@
 // owns their live sessions (through the Sessions port, implemented by
 // internal/whatsapp), receives the sessions' events, and keeps the accounts
 // going: restore on start, reconnect with backoff, ban expiry, activation
-// timeouts and the periodic sweeps. What an event or a command means for an
+// timeouts, and the sweeps (run as River periodic jobs, RegisterJobs). What an event or a command means for an
 // account is decided by internal/account, which returns an account.Step;
 // the supervisor carries the step out (stops or starts sessions, arms or
 // cancels timers). It is the only place with timers and goroutines of the
@@ -25,12 +25,16 @@ type Options struct {
 	Logger zerolog.Logger
 	// Clock defaults to the system clock; tests pass a fake one.
 	Clock Clock
-	// TimeoutCheckInterval is how often stored activation deadlines and ban
-	// expiries are checked, as a backstop to the in-memory timers. Default 15s.
+	// TimeoutCheckInterval is the period of the sweep_timeouts job, which
+	// checks stored activation deadlines (a backstop to the in-memory
+	// timers) and ban expiries. Default 15s.
 	TimeoutCheckInterval time.Duration
-	// HealthSweepInterval is how often connected accounts without a phone
-	// number are repaired and live sessions' activity is recorded. Default 5m.
-	HealthSweepInterval time.Duration
+	// PhoneSweepInterval is the period of the sweep_phone_numbers job, which
+	// repairs linked accounts without a phone number. Default 5m.
+	PhoneSweepInterval time.Duration
+	// ActivityInterval is how often this instance records the activity of
+	// its connected sessions. Default 5m.
+	ActivityInterval time.Duration
 	// ReconnectBaseDelay and ReconnectMaxDelay bound the jittered exponential
 	// backoff between reconnects. Defaults 2s and 5m.
 	ReconnectBaseDelay time.Duration
@@ -55,7 +59,8 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.TimeoutCheckInterval, 15*time.Second)
-	def(&o.HealthSweepInterval, 5*time.Minute)
+	def(&o.PhoneSweepInterval, 5*time.Minute)
+	def(&o.ActivityInterval, 5*time.Minute)
 	def(&o.ReconnectBaseDelay, 2*time.Second)
 	def(&o.ReconnectMaxDelay, 5*time.Minute)
 	def(&o.SessionTimeout, 30*time.Second)
@@ -113,20 +118,14 @@ func New(accounts *account.Service, newSessions func(EventSink) Sessions, opts O
 func (s *Supervisor) Sessions() Sessions { return s.sessions }
 
 // Start restores the accounts that should be connected (validating their
-// sessions first), runs the sweeps once, and schedules them. Connecting the
+// sessions first) and schedules recording their activity. Connecting the
 // restored sessions continues in the background; Restored tells when it is
-// done.
+// done. The sweeps are not started here: they are River jobs (RegisterJobs).
 func (s *Supervisor) Start(ctx context.Context) error {
 	jobs, err := s.restore(ctx)
 	if err != nil {
 		close(s.restored)
 		return err
-	}
-	if err := s.SweepTimeouts(ctx); err != nil {
-		s.log.Error().Err(err).Msg("activation timeout sweep failed")
-	}
-	if _, err := s.SweepHealth(ctx); err != nil {
-		s.log.Error().Err(err).Msg("health sweep failed")
 	}
 	if !s.spawn(func(ctx context.Context) {
 		defer close(s.restored)
@@ -134,7 +133,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	}) {
 		close(s.restored)
 	}
-	s.schedulePeriodic()
+	s.scheduleActivity()
 	return nil
 }
 
@@ -142,13 +141,13 @@ func (s *Supervisor) Start(ctx context.Context) error {
 // asked to connect.
 func (s *Supervisor) Restored() <-chan struct{} { return s.restored }
 
-// Close records the activity of live sessions, stops timers and sweeps,
+// Close records the activity of live sessions, stops timers,
 // waits for running ones, then closes the sessions, each step bounded by
 // SessionTimeout.
 func (s *Supervisor) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.SessionTimeout)
 	defer cancel()
-	if _, err := s.recordActivity(ctx); err != nil {
+	if _, err := s.RecordActivity(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("record session activity on close")
 	}
 	s.mu.Lock()

@@ -3,28 +3,19 @@ package supervisor
 import (
 	"context"
 	"errors"
+
+	"wagraph/internal/account"
 )
 
-// schedulePeriodic is the one place the sweeps are scheduled: each runs
-// every interval until Close. (Each sweep is one method, so moving it to a
-// periodic background job means replacing only this function.)
-func (s *Supervisor) schedulePeriodic() {
-	s.every(timerTimeoutSweep, s.opts.TimeoutCheckInterval, func(ctx context.Context) {
-		if err := s.SweepTimeouts(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("activation timeout sweep failed")
-		}
-	})
-	s.every(timerHealthSweep, s.opts.HealthSweepInterval, func(ctx context.Context) {
-		if _, err := s.SweepHealth(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("health sweep failed")
-		}
-	})
-}
+// The sweeps look at stored state, not at live sessions, so one instance
+// can run them for every account: they run as River periodic jobs on the
+// elected leader (sweepjobs.go). What belongs to this instance's own live
+// sessions (recording their activity, activity.go) stays here.
 
 // SweepTimeouts resets every activation past its stored deadline and
-// reconnects banned accounts whose ban has ended. It runs at start and every
-// TimeoutCheckInterval, so deadlines hold across restarts even though the
-// precise in-memory timers do not survive them.
+// reconnects banned accounts whose ban has ended. It runs as the
+// sweep_timeouts job every TimeoutCheckInterval, so deadlines hold across
+// restarts even though the precise in-memory timers do not survive them.
 func (s *Supervisor) SweepTimeouts(ctx context.Context) error {
 	due, err := s.accounts.DueForSweep(ctx)
 	if err != nil {
@@ -42,39 +33,52 @@ func (s *Supervisor) SweepTimeouts(ctx context.Context) error {
 			errs = append(errs, err)
 			s.apply(ctx, d.AccountID, step)
 		}
+		if ctx.Err() != nil {
+			break // the job is retried; what is done stays done
+		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, ctx.Err())...)
 }
 
-// HealthReport says what one health sweep did.
-type HealthReport struct {
+// PhoneReport says what one phone-number sweep did.
+type PhoneReport struct {
 	// Checked counts linked accounts without a phone number that were looked at.
 	Checked int
 	// Repaired counts those whose number was found and stored.
 	Repaired int
 	// Missing counts those whose number is still unknown.
 	Missing int
-	// Active counts ACTIVE accounts whose live session was seen connected
-	// (their last activity time was recorded).
-	Active int
 }
 
-// SweepHealth repairs linked accounts that lack a phone number (from the
-// stored JID, else from the live session's device) and records the activity
-// of connected sessions, which restore uses to tell idle sessions from live
-// ones. It runs at start and every HealthSweepInterval, logs what it did and
-// counts it in Metrics.PhoneExtracted. Both halves look at this instance's
-// live sessions.
-func (s *Supervisor) SweepHealth(ctx context.Context) (HealthReport, error) {
-	var rep HealthReport
+// SweepPhoneNumbers repairs linked accounts that lack a phone number. It
+// runs as the sweep_phone_numbers job on the leader, for every account
+// wherever its session runs, so it reads the number from what is shared:
+// the account's stored JID, else the device whatsmeow stored in the same
+// database under the account's JID or LID (Sessions.StoredDevice). Only
+// when neither tells it does it ask this instance's live session, if it
+// runs the account; a session running on another instance finds its
+// number itself (the whatsapp session's retry, which reports
+// PhoneNumberFound). It logs what it did and counts it in
+// Metrics.PhoneExtracted. It is idempotent: a repaired account is no
+// longer missing its number, and a stopped sweep keeps what it stored.
+func (s *Supervisor) SweepPhoneNumbers(ctx context.Context) (PhoneReport, error) {
+	var rep PhoneReport
 	missing, err := s.accounts.MissingPhoneNumbers(ctx)
 	if err != nil {
 		return rep, err
 	}
 	var errs []error
 	for _, p := range missing {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
 		rep.Checked++
-		dev, _ := s.sessions.Live(p.AccountID)
+		dev, err := s.deviceOf(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		step, ok, err := s.accounts.RepairPhone(ctx, p, dev)
 		switch {
 		case err != nil:
@@ -89,29 +93,30 @@ func (s *Supervisor) SweepHealth(ctx context.Context) (HealthReport, error) {
 		}
 		s.apply(ctx, p.AccountID, step)
 	}
-	n, err := s.recordActivity(ctx)
-	rep.Active = n
-	errs = append(errs, err)
 	ev := s.log.Debug()
 	if rep.Checked > 0 {
 		ev = s.log.Info()
 	}
-	ev.Int("checked", rep.Checked).Int("repaired", rep.Repaired).Int("missing", rep.Missing).Int("active", rep.Active).Msg("health sweep")
+	ev.Int("checked", rep.Checked).Int("repaired", rep.Repaired).Int("missing", rep.Missing).Msg("phone number sweep")
 	return rep, errors.Join(errs...)
 }
 
-// recordActivity stamps last_active_at on ACTIVE accounts whose session is
-// connected right now, and returns how many there were.
-func (s *Supervisor) recordActivity(ctx context.Context) (int, error) {
-	ids, err := s.accounts.ActiveAccountIDs(ctx)
-	if err != nil {
-		return 0, err
+// deviceOf finds what is known of the device of an account without a phone
+// number: its stored JID first, then whatsmeow's device store (shared by
+// all instances), then this instance's live session.
+func (s *Supervisor) deviceOf(ctx context.Context, p account.PhoneRepair) (account.Device, error) {
+	if account.PhoneFromJID(p.JID) != "" {
+		return account.Device{}, nil // RepairPhone reads it from the JID
 	}
-	var live []string
-	for _, id := range ids {
-		if _, connected := s.sessions.Live(id); connected {
-			live = append(live, id)
+	if p.JID != "" || p.LID != "" {
+		dev, err := s.sessions.StoredDevice(ctx, p.JID, p.LID)
+		if err != nil {
+			return account.Device{}, err
+		}
+		if dev.JID != "" {
+			return dev, nil
 		}
 	}
-	return len(live), s.accounts.RecordActivity(ctx, live)
+	dev, _ := s.sessions.Live(p.AccountID)
+	return dev, nil
 }

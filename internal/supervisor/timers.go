@@ -7,15 +7,15 @@ import (
 	"wagraph/internal/account"
 )
 
-// Timers: one per account and purpose, plus the periodic sweeps.
+// Timers: one per account and purpose, plus recording this instance's
+// session activity. The sweeps are River jobs (sweepjobs.go).
 
 type timerKind string
 
 const (
-	timerActivation   timerKind = "activation"
-	timerReconnect    timerKind = "reconnect"
-	timerTimeoutSweep timerKind = "timeout-sweep"
-	timerHealthSweep  timerKind = "health-sweep"
+	timerActivation timerKind = "activation"
+	timerReconnect  timerKind = "reconnect"
+	timerActivity   timerKind = "activity"
 )
 
 type timerKey struct {

@@ -233,6 +233,36 @@ func (m *Manager) device(ctx context.Context, jid string) (*wastore.Device, erro
 	return device, nil
 }
 
+// StoredDevice implements supervisor.Sessions: the device stored under
+// jid, else the one whose LID is lid (whatsmeow stores devices by JID, so
+// that is a scan of the devices, which only rows that lost their JID need).
+func (m *Manager) StoredDevice(ctx context.Context, jid, lid string) (account.Device, error) {
+	device, err := m.device(ctx, jid)
+	if err != nil {
+		return account.Device{}, err
+	}
+	if device == nil && lid != "" {
+		want, perr := types.ParseJID(lid)
+		if perr != nil {
+			return account.Device{}, nil // nothing is stored under an unreadable LID
+		}
+		all, err := m.container.GetAllDevices(ctx)
+		if err != nil {
+			return account.Device{}, fmt.Errorf("whatsapp: list devices: %w", err)
+		}
+		for _, d := range all {
+			if !d.LID.IsEmpty() && d.LID.ToNonAD() == want.ToNonAD() {
+				device = d
+				break
+			}
+		}
+	}
+	if device == nil || device.ID == nil {
+		return account.Device{}, nil
+	}
+	return deviceOf(device), nil
+}
+
 // Live implements supervisor.Sessions.
 func (m *Manager) Live(accountID string) (account.Device, bool) {
 	m.mu.Lock()
