@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"wagraph/internal/account"
 	"wagraph/internal/app"
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
@@ -242,5 +243,82 @@ func TestPeriodicJobOncePerPeriodAcrossInstances(t *testing.T) {
 	}
 	if len(page.Jobs) < runs {
 		t.Fatalf("%d jobs, want at least the %d that ran", len(page.Jobs), runs)
+	}
+}
+
+// Two app instances on one Postgres run the phone-number repair sweep once
+// per period between them (River's leader inserts it; either instance may
+// work it), and it repairs an account whichever instance runs its session.
+func TestPhoneSweepOncePerPeriodAcrossInstances(t *testing.T) {
+	dbURL := storetest.URL(t, store.Postgres)
+	const period = time.Second
+	env := apptest.Env{"DATABASE_URL": dbURL, "SWEEP_PHONE_NUMBERS_INTERVAL": period.String()}
+	var servers []*apptest.Server
+	completed := make(chan *river.Event, 100)
+	for range 2 {
+		s := apptest.StartConfig(t, apptest.Config(t, env))
+		events, cancel := s.App.Jobs.Client().Subscribe(river.EventKindJobCompleted)
+		t.Cleanup(cancel)
+		go func() { // ends when cancel closes events
+			for ev := range events {
+				if ev.Job.Kind == "sweep_phone_numbers" {
+					completed <- ev
+				}
+			}
+		}()
+		servers = append(servers, s)
+	}
+	ctx := context.Background()
+	lost, err := servers[0].App.Accounts.Create(ctx, account.CreateInput{Name: "Lost number"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := servers[0].App.DB.NewUpdate().Table("accounts").
+		Set("status = ?", account.StatusActive).Set("jid = ?", "15550100201:3@s.whatsapp.net").Set("phone_number = NULL").
+		Where("id = ?", lost.ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	const runs = 4
+	ran := map[int64]int{}
+	for range runs {
+		select {
+		case ev := <-completed:
+			ran[ev.Job.ID]++
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the phone sweep stopped running; runs so far %v", ran)
+		}
+	}
+	for _, s := range servers {
+		if err := s.App.Jobs.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, n := range ran {
+		if n != 1 {
+			t.Fatalf("sweep job %d ran %d times, want once", id, n)
+		}
+	}
+	page, err := servers[0].App.Jobs.List(ctx, jobs.ListInput{Filter: jobs.Filter{Kind: "sweep_phone_numbers"}, First: new(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[time.Time]int64{}
+	for _, j := range page.Jobs {
+		p := j.CreatedAt.Truncate(period)
+		if other, dup := seen[p]; dup {
+			t.Fatalf("sweep jobs %d and %d inserted in the period starting %s; want one per period", other, j.ID, p)
+		}
+		seen[p] = j.ID
+	}
+	if len(page.Jobs) < runs {
+		t.Fatalf("%d sweep jobs, want at least the %d that ran", len(page.Jobs), runs)
+	}
+	got, err := servers[1].App.Accounts.Get(ctx, lost.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PhoneNumber != "+15550100201" {
+		t.Fatalf("phone number after the sweeps: %q", got.PhoneNumber)
 	}
 }
