@@ -114,8 +114,10 @@ func baseEnv() []string {
 
 // process is a running `wagraph serve`.
 type process struct {
-	base string
-	logs *syncBuffer
+	base   string
+	logs   *syncBuffer
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 func startProcess(t *testing.T, bin string, env []string) *process {
@@ -126,14 +128,15 @@ func startProcess(t *testing.T, bin string, env []string) *process {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	p := &process{base: "http://" + addr, logs: &syncBuffer{}}
+	p := &process{base: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
 	cmd := exec.Command(bin)
+	p.cmd = cmd
 	cmd.Env = append(append(baseEnv(), env...), "LISTEN_ADDR="+addr)
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
+	exited := p.exited
 	go func() {
 		_ = cmd.Wait()
 		close(exited)

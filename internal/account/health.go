@@ -58,7 +58,7 @@ func (s *Service) RepairPhone(ctx context.Context, p PhoneRepair, dev Device) (s
 	if err != nil || res.skipped {
 		return Step{Skipped: true}, false, err
 	}
-	s.accountLog(p.AccountID).Info().Msg("phone number repaired by the health sweep")
+	s.accountLog(p.AccountID).Info().Msg("phone number repaired by the phone number sweep")
 	step = s.stepOf(res)
 	if res.row.Status == StatusWarming {
 		next, err := s.finishWarming(ctx, SessionRef{AccountID: p.AccountID, SessionID: res.row.SessionID})

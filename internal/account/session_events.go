@@ -28,7 +28,7 @@ func (s *Service) RecordSessionEvent(ctx context.Context, ref SessionRef, evt Se
 		return s.handlePhoneNumberFound(ctx, ref, e)
 	case PhoneNumberMissing:
 		s.opts.Metrics.PhoneExtracted("missing")
-		s.accountLog(ref.AccountID).Warn().Int("attempts", e.Attempts).Msg("phone number still unknown after retries; the health sweep will keep trying")
+		s.accountLog(ref.AccountID).Warn().Int("attempts", e.Attempts).Msg("phone number still unknown after retries; the phone number sweep will keep trying")
 		return Step{Skipped: true}, nil
 	case PushNameChanged:
 		return s.handlePushName(ctx, ref, e)

@@ -37,7 +37,8 @@ type Options struct {
 	// RescueAfter is how long a job may stay running before River's leader
 	// takes it for stuck (its process died, e.g. by kill -9) and makes it
 	// available to run again (JOB_RESCUE_AFTER); 0 is River's default (1h).
-	// It must exceed the longest job's timeout.
+	// Jobs time out after River's default of one minute, or after
+	// RescueAfter when that is shorter, so a job still alive is not rescued.
 	RescueAfter time.Duration
 	// PollInterval is how often idle workers look for new jobs; 0 is River's
 	// default (1s). Tests shorten it.
@@ -86,6 +87,12 @@ func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 	}
 	if opts.PollInterval > 0 {
 		cfg.FetchCooldown = min(opts.PollInterval, 100*time.Millisecond)
+	}
+	if opts.RescueAfter > 0 && opts.RescueAfter < river.JobTimeoutDefault {
+		// River refuses to rescue sooner than jobs time out: a job past
+		// RescueAfter is then over its deadline too, never alive and
+		// rescued at once.
+		cfg.JobTimeout = opts.RescueAfter
 	}
 	if opts.Retention > 0 {
 		cfg.CompletedJobRetentionPeriod = opts.Retention

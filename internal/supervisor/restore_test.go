@@ -24,7 +24,7 @@ func TestRestartRestoresActiveAndMarksMissingAndExpired(t *testing.T) {
 	pending := e.create("Never linked")
 
 	// Fifteen days pass; only "Live" stays connected the whole time (the
-	// health sweep, here at Close, records that).
+	// activity timer, here at Close, records that).
 	if err := e.sup.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -21,17 +20,9 @@ type PhoneSweepArgs struct{}
 // Kind implements river.JobArgs.
 func (PhoneSweepArgs) Kind() string { return "sweep_phone_numbers" }
 
-// sweepTimeout bounds one run of a sweep; JOB_RESCUE_AFTER must be longer,
-// or River would rescue a sweep that is still running.
-const sweepTimeout = 10 * time.Minute
-
 type timeoutSweepWorker struct {
 	river.WorkerDefaults[TimeoutSweepArgs]
 	s *Supervisor
-}
-
-func (w *timeoutSweepWorker) Timeout(*river.Job[TimeoutSweepArgs]) time.Duration {
-	return sweepTimeout
 }
 
 func (w *timeoutSweepWorker) Work(ctx context.Context, _ *river.Job[TimeoutSweepArgs]) error {
@@ -43,10 +34,6 @@ type phoneSweepWorker struct {
 	s *Supervisor
 }
 
-func (w *phoneSweepWorker) Timeout(*river.Job[PhoneSweepArgs]) time.Duration {
-	return sweepTimeout
-}
-
 func (w *phoneSweepWorker) Work(ctx context.Context, _ *river.Job[PhoneSweepArgs]) error {
 	_, err := w.s.SweepPhoneNumbers(ctx)
 	return err
@@ -55,7 +42,9 @@ func (w *phoneSweepWorker) Work(ctx context.Context, _ *river.Job[PhoneSweepArgs
 // RegisterJobs registers the sweeps as periodic jobs: River's elected leader
 // inserts each once per period (TimeoutCheckInterval, PhoneSweepInterval)
 // and on election, so several instances run each once per period between
-// them, and a sweep interrupted by a crash is rescued and run again.
+// them, and a sweep interrupted by a crash is rescued and run again. A
+// sweep has the jobs' default timeout; one cut short by it, by a shutdown
+// or by a crash keeps what it did, and its retry does the rest.
 func (s *Supervisor) RegisterJobs(r *jobs.Registry) {
 	jobs.AddWorker(r, &timeoutSweepWorker{s: s})
 	r.AddPeriodic(s.opts.TimeoutCheckInterval, func() river.JobArgs { return TimeoutSweepArgs{} }, true)
