@@ -44,7 +44,10 @@ func (qrSessions) Logout(context.Context, string, string) error    { return nil 
 func (qrSessions) DeleteDevice(context.Context, string) error      { return nil }
 func (qrSessions) HasDevice(context.Context, string) (bool, error) { return true, nil }
 func (qrSessions) Live(string) (account.Device, bool)              { return account.Device{}, false }
-func (qrSessions) Close(context.Context) error                     { return nil }
+func (qrSessions) StoredDevice(context.Context, string, string) (account.Device, error) {
+	return account.Device{}, nil
+}
+func (qrSessions) Close(context.Context) error { return nil }
 
 // accountAPI serves the GraphQL handler with the account service; the role
 // of each request comes from the X-Test-Role header.

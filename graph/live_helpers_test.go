@@ -180,7 +180,10 @@ func (f *fakeWhatsApp) HasDevice(context.Context, string) (bool, error) {
 	return false, nil
 }
 func (f *fakeWhatsApp) Live(string) (account.Device, bool) { return account.Device{}, false }
-func (f *fakeWhatsApp) Close(context.Context) error        { return nil }
+func (f *fakeWhatsApp) StoredDevice(context.Context, string, string) (account.Device, error) {
+	return account.Device{}, nil
+}
+func (f *fakeWhatsApp) Close(context.Context) error { return nil }
 
 // emit reports evt from the account's current session.
 func (f *fakeWhatsApp) emit(t *testing.T, accountID string, evt account.SessionEvent) {

@@ -165,3 +165,14 @@ func TestCloseFinishesOrReleasesRunningJobs(t *testing.T) {
 		}
 	})
 }
+
+// A rescue delay shorter than River's default job timeout (one minute) is
+// accepted: jobs then time out at the rescue delay, so a job River takes
+// for stuck is past its deadline, never alive. (River refuses a client
+// whose rescue delay is below the job timeout.)
+func TestShortRescueDelayLowersTheJobTimeout(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	if _, err := jobs.New(db, jobs.NewRegistry(), jobs.Options{RescueAfter: 5 * time.Second}); err != nil {
+		t.Fatalf("jobs.New with a 5s rescue delay: %v", err)
+	}
+}
