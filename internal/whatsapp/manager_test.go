@@ -149,3 +149,32 @@ func TestDescribeQRItem(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// The phone sweep reads devices from the store every instance shares, with
+// no live session: by JID, or by LID for an account that lost its JID.
+func TestStoredDeviceByJIDOrLID(t *testing.T) {
+	m := newTestManager(t, Options{})
+	ctx := context.Background()
+	device := storeDevice(t, m, "15550100012:4@s.whatsapp.net")
+	device.LID = mustJID("98765432109876:4@lid")
+	device.PushName = "Shop"
+	if err := m.container.PutDevice(ctx, device); err != nil {
+		t.Fatal(err)
+	}
+	want := account.Device{JID: "15550100012:4@s.whatsapp.net", LID: "98765432109876:4@lid", PhoneNumber: "+15550100012", PushName: "Shop"}
+	for _, tc := range []struct{ jid, lid string }{
+		{"15550100012:4@s.whatsapp.net", ""},
+		{"", "98765432109876@lid"},
+		{"15550100099:1@s.whatsapp.net", "98765432109876:4@lid"},
+	} {
+		got, err := m.StoredDevice(ctx, tc.jid, tc.lid)
+		if err != nil || got != want {
+			t.Fatalf("StoredDevice(%q, %q) = %+v, %v; want %+v", tc.jid, tc.lid, got, err, want)
+		}
+	}
+	for _, tc := range []struct{ jid, lid string }{{"", ""}, {"15550100099:1@s.whatsapp.net", ""}, {"", "11111111111111@lid"}, {"not a jid@@", "nor@@this"}} {
+		if got, err := m.StoredDevice(ctx, tc.jid, tc.lid); err != nil || got != (account.Device{}) {
+			t.Fatalf("StoredDevice(%q, %q) = %+v, %v; want nothing", tc.jid, tc.lid, got, err)
+		}
+	}
+}
