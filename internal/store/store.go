@@ -85,7 +85,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: DATABASE_URL is not a valid Postgres URL: %w", err)
 		}
-		sqldb := stdlib.OpenDB(*cfg)
+		// After a lost connection, pooled ones are checked before use.
+		ping := new(connWatch).watch(cfg)
+		sqldb := stdlib.OpenDB(*cfg, ping)
 		sqldb.SetMaxOpenConns(poolSize(opts.MaxOpenConns, 20))
 		db = bun.NewDB(sqldb, pgdialect.New())
 		dialect = Postgres
