@@ -2,8 +2,9 @@
 // owns their live sessions (through the Sessions port, implemented by
 // internal/whatsapp), receives the sessions' events, and keeps the accounts
 // going: restore on start, reconnect with backoff, ban expiry, activation
-// timeouts, and the sweeps (run as River periodic jobs, RegisterJobs). What an event or a command means for an
-// account is decided by internal/account, which returns an account.Step;
+// timeouts, and the sweeps (run as River periodic jobs, RegisterJobs). What
+// an event or a command means for an account is decided by
+// internal/account, which returns an account.Step;
 // the supervisor carries the step out (stops or starts sessions, arms or
 // cancels timers). It is the only place with timers and goroutines of the
 // account lifecycle.
