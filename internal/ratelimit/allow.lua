@@ -1,0 +1,48 @@
+-- Admits one action for a key if every limit has room, atomically.
+-- KEYS[1]  the key's log: a sorted set of admission times, in microseconds
+--          on Redis's clock, as scores.
+-- ARGV[1]  "" to use Redis's clock (TIME); a time in microseconds in tests.
+-- ARGV[2k], ARGV[2k+1]  limit k: max and window in microseconds, shortest
+--          window first.
+-- Returns {admitted 0|1, now, index of the refusing limit (1-based) or 0,
+-- retry after in microseconds}. A refusal writes nothing.
+local log = KEYS[1]
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+-- A clock that went back (a failover) counts as standing still at the
+-- newest admission, so that admission times never decrease.
+local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+if newest[2] then now = math.max(now, tonumber(newest[2])) end
+
+local size, retry, refused = 0, 0, 0
+local longest = tonumber(ARGV[#ARGV])
+for i = 2, #ARGV, 2 do
+  local max, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if max > size then size = max end
+  -- The limit is full while its max-th newest admission is in the window.
+  local e = redis.call('ZRANGE', log, -max, -max, 'WITHSCORES')
+  if e[2] then
+    local t = tonumber(e[2])
+    if t > now - window and t + window - now > retry then
+      retry, refused = t + window - now, i / 2
+    end
+  end
+end
+if refused > 0 then
+  return {0, now, refused, retry}
+end
+
+redis.call('ZREMRANGEBYSCORE', log, '-inf', now - longest)
+local member, seq = string.format('%d', now), 0
+while redis.call('ZADD', log, 'NX', now, member) == 0 do
+  seq = seq + 1
+  member = string.format('%d-%d', now, seq)
+end
+redis.call('ZREMRANGEBYRANK', log, 0, -(size + 1))
+redis.call('PEXPIRE', log, math.ceil(longest / 1000))
+return {1, now, 0, 0}
