@@ -14,10 +14,8 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
--- A clock that went back (a failover) counts as standing still at the
--- newest admission, so that admission times never decrease.
-local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-if newest[2] then now = math.max(now, tonumber(newest[2])) end
+-- Scores order the log, so a clock that went back (a failover) needs no
+-- care: admissions after now count in every window, which only refuses more.
 
 local size, retry, refused = 0, 0, 0
 local longest = tonumber(ARGV[#ARGV])
@@ -37,12 +35,14 @@ if refused > 0 then
   return {0, now, refused, retry}
 end
 
-redis.call('ZREMRANGEBYSCORE', log, '-inf', now - longest)
 local member, seq = string.format('%d', now), 0
 while redis.call('ZADD', log, 'NX', now, member) == 0 do
   seq = seq + 1
   member = string.format('%d-%d', now, seq)
 end
+-- No decision needs more than the newest size admissions; older ones age
+-- out with them, and the whole log expires once the newest is out of the
+-- longest window.
 redis.call('ZREMRANGEBYRANK', log, 0, -(size + 1))
 redis.call('PEXPIRE', log, math.ceil(longest / 1000))
 return {1, now, 0, 0}

@@ -11,10 +11,7 @@ else
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-if newest[2] then
-  newest = tonumber(newest[2])
-  now = math.max(now, newest)
-end
+if newest[2] then newest = tonumber(newest[2]) end
 
 local out = {now}
 for i = 2, #ARGV, 2 do
