@@ -123,17 +123,26 @@ func Validate(key string, limits []Limit) error {
 		return apperr.Invalid("limits", fmt.Sprintf("%d rate limits given; give 1 to %d", len(limits), MaxLimits), "Give one limit per window, for example 20 per minute, 200 per hour and 1000 per day.")
 	}
 	for i, l := range limits {
-		field := fmt.Sprintf("limits[%d]", i)
-		switch {
-		case l.Max < 1 || l.Max > MaxPerWindow:
-			return apperr.Invalid(field+".max", fmt.Sprintf("limit %s: max must be between 1 and %d", l, MaxPerWindow), "Set how many sends the window allows, at least 1.")
-		case l.Window < MinWindow || l.Window > MaxWindow:
-			return apperr.Invalid(field+".window", fmt.Sprintf("limit %s: window must be between %s and %s", l, MinWindow, MaxWindow), "Use a window such as 1m, 1h or 24h.")
-		case l.Window%time.Millisecond != 0:
-			return apperr.Invalid(field+".window", fmt.Sprintf("limit %s: window must be a whole number of milliseconds", l), "Use a window such as 1m, 1h or 24h.")
-		case i > 0 && l.Window <= limits[i-1].Window:
-			return apperr.Invalid(field+".window", fmt.Sprintf("limit %s comes after %s: windows must be given shortest first, each once", l, limits[i-1]), "Sort the limits by window and merge limits with the same window into one (the lower max).")
+		if err := validateLimit(l, i, limits); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// validateLimit checks limits[i]; it builds the field's name only for an
+// error, since Validate runs on every decision.
+func validateLimit(l Limit, i int, limits []Limit) error {
+	field := func(name string) string { return fmt.Sprintf("limits[%d].%s", i, name) }
+	switch {
+	case l.Max < 1 || l.Max > MaxPerWindow:
+		return apperr.Invalid(field("max"), fmt.Sprintf("limit %s: max must be between 1 and %d", l, MaxPerWindow), "Set how many sends the window allows, at least 1.")
+	case l.Window < MinWindow || l.Window > MaxWindow:
+		return apperr.Invalid(field("window"), fmt.Sprintf("limit %s: window must be between %s and %s", l, MinWindow, MaxWindow), "Use a window such as 1m, 1h or 24h.")
+	case l.Window%time.Millisecond != 0:
+		return apperr.Invalid(field("window"), fmt.Sprintf("limit %s: window must be a whole number of milliseconds", l), "Use a window such as 1m, 1h or 24h.")
+	case i > 0 && l.Window <= limits[i-1].Window:
+		return apperr.Invalid(field("window"), fmt.Sprintf("limit %s comes after %s: windows must be given shortest first, each once", l, limits[i-1]), "Sort the limits by window and merge limits with the same window into one (the lower max).")
 	}
 	return nil
 }
