@@ -17,13 +17,13 @@ end
 -- Scores order the log, so a clock that went back (a failover) needs no
 -- care: admissions after now count in every window, which only refuses more.
 
-local size, retry, refused = 0, 0, 0
+local size, retry, refused, atSize = 0, 0, 0, false
 local longest = tonumber(ARGV[#ARGV])
 for i = 2, #ARGV, 2 do
   local max, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  if max > size then size = max end
   -- The limit is full while its max-th newest admission is in the window.
   local e = redis.call('ZRANGE', log, -max, -max, 'WITHSCORES')
+  if max > size then size, atSize = max, e[2] ~= nil end
   if e[2] then
     local t = tonumber(e[2])
     if t > now - window and t + window - now > retry then
@@ -40,9 +40,11 @@ while redis.call('ZADD', log, 'NX', now, member) == 0 do
   seq = seq + 1
   member = string.format('%d-%d', now, seq)
 end
--- No decision needs more than the newest size admissions; older ones age
--- out with them, and the whole log expires once the newest is out of the
+-- No decision needs more than the newest size admissions (size: the largest
+-- max): when the log held size already, the oldest go (more than one when
+-- the limits were lowered). Entries older than the longest window go the
+-- same way, and the whole log expires once its newest is out of the
 -- longest window.
-redis.call('ZREMRANGEBYRANK', log, 0, -(size + 1))
+if atSize then redis.call('ZREMRANGEBYRANK', log, 0, -(size + 1)) end
 redis.call('PEXPIRE', log, math.ceil(longest / 1000))
 return {1, now, 0, 0}

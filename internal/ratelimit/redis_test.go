@@ -122,6 +122,29 @@ func TestRedisSameInstantAdmissionsAreAllKept(t *testing.T) {
 	})
 }
 
+func TestRedisLogIsBoundedByLargestMax(t *testing.T) {
+	ctx := context.Background()
+	c := redisClient(t)
+	prefix := testPrefix(t, c)
+	r := NewRedis(c, WithPrefix(prefix))
+	clock := newFakeClock()
+	r.now = clock.Now
+	limits := []Limit{{Max: 7, Window: time.Minute}, {Max: 30, Window: time.Hour}}
+	for range 100 {
+		mustAllow(t, r, "k", limits, true)
+		clock.Advance(2 * time.Minute)
+	}
+	if n := c.ZCard(ctx, prefix+"{k}").Val(); n != 30 {
+		t.Fatalf("log holds %d admissions, want 30 (the largest max)", n)
+	}
+	lowered := []Limit{{Max: 10, Window: time.Hour}}
+	clock.Advance(time.Hour)
+	mustAllow(t, r, "k", lowered, true)
+	if n := c.ZCard(ctx, prefix+"{k}").Val(); n != 10 {
+		t.Fatalf("after lowering the limit the log holds %d admissions, want 10", n)
+	}
+}
+
 func TestRedisUnavailable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
