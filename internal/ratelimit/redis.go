@@ -67,7 +67,7 @@ func (r *Redis) Allow(ctx context.Context, key string, limits []Limit) (Decision
 	if err != nil {
 		return Decision{}, redisError(err)
 	}
-	if len(res) != 4 {
+	if len(res) != 4 || (res[0] == 0 && (res[2] < 1 || res[2] > int64(len(limits)))) {
 		return Decision{}, apperr.Wrap(fmt.Errorf("allow script returned %v", res), apperr.Internal, "the rate limiter's Redis script returned an unexpected reply")
 	}
 	d := Decision{Allowed: res[0] == 1, At: time.UnixMicro(res[1])}
@@ -83,7 +83,7 @@ func (r *Redis) Status(ctx context.Context, key string, limits []Limit) ([]Windo
 	if err := Validate(key, limits); err != nil {
 		return nil, err
 	}
-	res, err := statusScript.RunRO(ctx, r.client, []string{r.logKey(key)}, r.args(limits)...).Int64Slice()
+	res, err := statusScript.Run(ctx, r.client, []string{r.logKey(key)}, r.args(limits)...).Int64Slice()
 	if err != nil {
 		return nil, redisError(err)
 	}
