@@ -145,6 +145,28 @@ func TestRedisLogIsBoundedByLargestMax(t *testing.T) {
 	}
 }
 
+// A Redis that restarted (or ran SCRIPT FLUSH) no longer knows the
+// script: the limiter loads it again by itself.
+func TestRedisLoadsTheScriptAgainAfterAFlush(t *testing.T) {
+	server := testenv.StartRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: server.Addr})
+	defer c.Close()
+	r := NewRedis(c)
+	limits := []Limit{{Max: 2, Window: time.Hour}}
+	mustAllow(t, r, "a", limits, true)
+	if err := c.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustAllow(t, r, "a", limits, true)
+	mustAllow(t, r, "a", limits, false)
+	if err := c.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustStatus(t, r, "a", limits); st[0].Used != 2 || st[0].Remaining != 0 {
+		t.Fatalf("status after a flush: %+v, want 2 used", st[0])
+	}
+}
+
 func TestRedisUnavailable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
