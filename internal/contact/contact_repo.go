@@ -244,7 +244,7 @@ func applyFilter(q *bun.SelectQuery, f Filter) *bun.SelectQuery {
 }
 
 // numberLike reports whether s is written like (part of) a phone number,
-// and returns its digits.
+// and returns the digits to look for.
 func numberLike(s string) (string, bool) {
 	var b strings.Builder
 	for _, r := range s {
@@ -256,7 +256,10 @@ func numberLike(s string) (string, bool) {
 			return "", false
 		}
 	}
-	return b.String(), b.Len() >= 3
+	// A national trunk 0 or an international 00 is not part of the E.164
+	// form: 0151 2345 finds +49151 2345….
+	digits := strings.TrimLeft(b.String(), "0")
+	return digits, len(digits) >= 3
 }
 
 func escapeLike(s string) string {

@@ -83,6 +83,9 @@ type Observation struct {
 	// are not a sighting (an import), which leave first/last seen alone on
 	// existing contacts.
 	SeenAt time.Time
+	// OptOut marks the contact opted out (an observation never opts a
+	// contact back in).
+	OptOut bool
 	Source Source
 }
 
@@ -180,7 +183,7 @@ func (s *Service) upsert(ctx context.Context, tx bun.IDB, id identity, o Observa
 		switch {
 		case byPhone == nil && byLID == nil:
 			row = &contactRow{ID: newID(), Phone: id.phone, LID: id.lid, FirstSeenAt: seen, LastSeenAt: seen, CreatedAt: now, UpdatedAt: now}
-			applyObservation(row, o, time.Time{})
+			applyObservation(row, o, time.Time{}, now)
 			ok, err := s.contacts.insertIgnore(ctx, tx, row)
 			if err != nil {
 				return nil, "", err
@@ -226,7 +229,7 @@ func (s *Service) upsert(ctx context.Context, tx bun.IDB, id identity, o Observa
 		if !o.SeenAt.IsZero() {
 			sighting = seen
 		}
-		if applyObservation(row, o, sighting) && outcome == Unchanged {
+		if applyObservation(row, o, sighting, now) && outcome == Unchanged {
 			outcome = Updated
 		}
 		if outcome != Unchanged {
@@ -283,8 +286,11 @@ func (s *Service) merge(ctx context.Context, tx bun.IDB, from, target *contactRo
 
 // applyObservation writes what o says into row and reports whether
 // anything changed. sighting, when not zero, widens first and last seen.
-func applyObservation(row *contactRow, o Observation, sighting time.Time) bool {
+func applyObservation(row *contactRow, o Observation, sighting, now time.Time) bool {
 	changed := false
+	if o.OptOut && !row.OptedOut {
+		row.OptedOut, row.OptedOutAt, changed = true, now, true
+	}
 	set := func(dst *string, v string) {
 		if v = cleanName(v); v != "" && *dst != v {
 			*dst, changed = v, true
