@@ -34,9 +34,9 @@ const (
 var headerAliases = map[string]string{
 	"phone": colPhone, "phonenumber": colPhone, "number": colPhone, "whatsapp": colPhone, "whatsappnumber": colPhone,
 	"mobile": colPhone, "mobilenumber": colPhone, "cell": colPhone, "msisdn": colPhone, "tel": colPhone, "telephone": colPhone, "e164": colPhone,
-	"lid": colLID,
+	"lid":  colLID,
 	"name": colFullName, "fullname": colFullName, "contactname": colFullName,
-	"pushname": colPushName,
+	"pushname":     colPushName,
 	"businessname": colBusinessName, "company": colBusinessName,
 	"optedout": colOptedOut, "optout": colOptedOut,
 	"attributes": colAttributes,
