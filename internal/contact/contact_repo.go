@@ -267,12 +267,12 @@ func escapeLike(s string) string {
 }
 
 // cleanName makes a name WhatsApp or a file gave fit for storage: valid
-// UTF-8, no control characters, trimmed, at most maxNameRunes long.
+// UTF-8, control characters turned into spaces, trimmed, at most maxNameRunes long.
 func cleanName(s string) string {
 	s = strings.ToValidUTF8(s, "")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
-			return -1
+			return ' ' // a line break in a quoted cell: names stay on one line
 		}
 		return r
 	}, s)
