@@ -8,6 +8,7 @@ package graph
 import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
+	"wagraph/internal/contact"
 	"wagraph/internal/observe"
 	"wagraph/internal/supervisor"
 )
@@ -22,6 +23,8 @@ type Resolver struct {
 	// Supervisor runs the accounts' live sessions: the mutations that start,
 	// stop or drop one go to it.
 	Supervisor *supervisor.Supervisor
+	// ContactService is the contact base: contacts, personas, CSV import.
+	ContactService *contact.Service
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
 	QRImages *QRImages

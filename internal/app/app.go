@@ -18,6 +18,7 @@ import (
 	"wagraph/internal/auth"
 	"wagraph/internal/bus"
 	"wagraph/internal/config"
+	"wagraph/internal/contact"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/store"
@@ -40,6 +41,8 @@ type App struct {
 	// Accounts is the lifecycle domain; Supervisor runs the live sessions.
 	Accounts   *account.Service
 	Supervisor *supervisor.Supervisor
+	// Contacts is the contact base: contacts, personas, import and export.
+	Contacts *contact.Service
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -91,7 +94,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor}
+	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
+		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
+	}
+	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion})
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

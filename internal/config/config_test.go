@@ -47,6 +47,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"SIMULATE": c.Simulate, "SIMULATE_SCAN_DELAY": c.SimulateScanDelay,
 		"PUBSUB_PUBLISH_TIMEOUT": c.PubSubPublishTimeout, "TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","),
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
+		"CONTACT_DEFAULT_REGION": c.ContactDefaultRegion,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -104,6 +105,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
 		"AUTH_FREE_FAILURES":       "29",
 		"AUTH_BACKOFF_MAX":         "30m",
+		"CONTACT_DEFAULT_REGION":   "br",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -118,6 +120,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		RestoreConcurrency: 21, ReconnectMaxTries: 22, Simulate: true, SimulateScanDelay: 27 * time.Second,
 		PubSubPublishTimeout: 28 * time.Millisecond, TrustedProxies: []string{"10.0.0.0/8", "192.168.1.7"},
 		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
+		ContactDefaultRegion: "BR",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
