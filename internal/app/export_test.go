@@ -1,0 +1,66 @@
+package app_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"wagraph/internal/apptest"
+	"wagraph/internal/auth"
+	"wagraph/internal/contact"
+)
+
+// GET /export/contacts.csv as a client with a token uses it: a VIEWER gets
+// the filtered contacts as CSV, a request without a valid token a coded
+// error, a bad filter a coded error naming the parameter.
+func TestExportContactsRoute(t *testing.T) {
+	srv := apptest.Start(t, apptest.Env{"CONTACT_DEFAULT_REGION": "DE"})
+	ctx := context.Background()
+	rep, err := srv.App.Contacts.ImportCSV(ctx, contact.ImportInput{CSV: strings.NewReader(
+		"phone,name,opted_out\n0151 23456781,=cmd|' /C calc'!A0,no\n0151 23456782,Bruno,yes\n")})
+	if err != nil || rep.Created != 2 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	viewer := srv.Token(t, auth.Viewer)
+
+	resp, body := srv.Get(t, "/export/contacts.csv?optedOut=false", "Authorization", "Bearer "+viewer)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil || len(recs) != 2 || recs[1][1] != "'+4915123456781" || recs[1][4] != "'=cmd|' /C calc'!A0" {
+		t.Fatalf("export body: %q %v", recs, err)
+	}
+
+	for name, tc := range map[string]struct {
+		path, token string
+		status      int
+		code        string
+	}{
+		"no token":  {"/export/contacts.csv", "", 401, "UNAUTHENTICATED"},
+		"bad token": {"/export/contacts.csv", "wag_nope_nope", 401, "UNAUTHENTICATED"},
+		"bad bool":  {"/export/contacts.csv?hasPhone=maybe", viewer, 400, "INVALID_INPUT"},
+		"bad kind":  {"/export/contacts.csv?source=FAX", viewer, 400, "INVALID_INPUT"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var hdr []string
+			if tc.token != "" {
+				hdr = []string{"Authorization", "Bearer " + tc.token}
+			}
+			resp, body := srv.Get(t, tc.path, hdr...)
+			var out struct {
+				Errors []struct {
+					Message    string         `json:"message"`
+					Extensions map[string]any `json:"extensions"`
+				} `json:"errors"`
+			}
+			if resp.StatusCode != tc.status || json.Unmarshal(body, &out) != nil || len(out.Errors) != 1 ||
+				out.Errors[0].Extensions["code"] != tc.code || out.Errors[0].Extensions["suggestion"] == "" {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}
