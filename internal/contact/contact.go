@@ -116,12 +116,6 @@ type Filter struct {
 	OptedOut *bool
 }
 
-// empty reports whether f selects every contact.
-func (f Filter) empty() bool {
-	return f.PersonaID == "" && f.AccountID == "" && f.GroupJID == "" && f.Source == "" &&
-		f.Search == "" && f.HasPhone == nil && f.OptedOut == nil
-}
-
 // Selection names contacts for a bulk operation: by ids, or by a filter.
 // Exactly one of the two is given.
 type Selection struct {

@@ -2,6 +2,8 @@ package contact_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +152,97 @@ func TestLIDMergeKeepsHistories(t *testing.T) {
 		}
 		if n := must[*contact.Page](t)(s.List(ctx, contact.ListInput{})).TotalCount; n != 2 {
 			t.Fatalf("total %d, want 2", n)
+		}
+	})
+}
+
+// Writers racing to create the same person end with one contact, each
+// without an error: the loser of the insert finds the winner's row.
+func TestConcurrentUpsertsMakeOneContact(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		s, _ := newService(t, db)
+		ctx := context.Background()
+		const writers = 8
+		errs := make(chan error, writers)
+		ids := make(chan string, writers)
+		for i := range writers {
+			go func() {
+				c, _, err := s.Upsert(ctx, contact.Observation{Phone: "+4915123456789", PushName: fmt.Sprint("w", i), Source: group(fmt.Sprint("acc", i), "g@g.us")})
+				errs <- err
+				if err == nil {
+					ids <- c.ID
+				}
+			}()
+		}
+		for range writers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		first := <-ids
+		for range writers - 1 {
+			if id := <-ids; id != first {
+				t.Fatalf("two contacts for one number: %s and %s", first, id)
+			}
+		}
+		if n := must[*contact.Page](t)(s.List(ctx, contact.ListInput{})).TotalCount; n != 1 {
+			t.Fatalf("%d contacts, want 1", n)
+		}
+		if n := len(must[[]contact.Source](t)(s.Sources(ctx, first))); n != writers {
+			t.Fatalf("%d sources, want %d", n, writers)
+		}
+	})
+}
+
+func TestRefusedObservationsAndFilters(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		s, _ := newService(t, db)
+		ctx := context.Background()
+		upsert(t, s, contact.Observation{Phone: "+4915123456789", LID: "1@lid", Source: contact.Source{Kind: contact.SourceManual}})
+		many := map[string]string{}
+		for i := range contact.MaxAttributes + 1 {
+			many[fmt.Sprint("k", i)] = "v"
+		}
+		for name, tc := range map[string]struct {
+			o    contact.Observation
+			code apperr.Code
+		}{
+			"other LID for the number": {contact.Observation{Phone: "+4915123456789", LID: "2@lid"}, apperr.Conflict},
+			"LID of another number":    {contact.Observation{Phone: "+4915123456780", LID: "1@lid"}, apperr.Conflict},
+			"unknown source":           {contact.Observation{Phone: "+4915123456789", Source: contact.Source{Kind: "FAX"}}, apperr.InvalidInput},
+			"too many attributes":      {contact.Observation{Phone: "+4915123456789", Attributes: many}, apperr.InvalidInput},
+			"empty attribute key":      {contact.Observation{Phone: "+4915123456789", Attributes: map[string]string{"": "v"}}, apperr.InvalidInput},
+			"attribute value too long": {contact.Observation{Phone: "+4915123456789", Attributes: map[string]string{"k": strings.Repeat("v", 1001)}}, apperr.InvalidInput},
+		} {
+			if tc.o.Source.Kind == "" {
+				tc.o.Source.Kind = contact.SourceManual
+			}
+			if _, _, err := s.Upsert(ctx, tc.o); apperr.CodeOf(err) != tc.code {
+				t.Errorf("%s: %v, want %s", name, err, tc.code)
+			}
+		}
+		if _, _, err := s.LinkLID(ctx, "", "+4915123456789", contact.Source{Kind: contact.SourceWhatsApp}); apperr.CodeOf(err) != apperr.InvalidInput {
+			t.Errorf("link without LID: %v", err)
+		}
+		for name, in := range map[string]contact.ListInput{
+			"source":       {Filter: contact.Filter{Source: "FAX"}},
+			"search":       {Filter: contact.Filter{Search: strings.Repeat("a", 201)}},
+			"search ctrl":  {Filter: contact.Filter{Search: "a\x00"}},
+			"order":        {Order: contact.Order{Field: "NAME"}},
+			"bad position": {After: "CREATED_AT.ASC|x|"},
+		} {
+			if _, err := s.List(ctx, in); apperr.CodeOf(err) != apperr.InvalidInput {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if _, err := s.Delete(ctx, make([]string, contact.MaxIDs+1)); apperr.CodeOf(err) != apperr.InvalidInput {
+			t.Errorf("too many ids: %v", err)
+		}
+		if err := s.DeletePersona(ctx, "nope"); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("delete unknown persona: %v", err)
+		}
+		if _, err := s.UpdatePersona(ctx, contact.UpdatePersonaInput{ID: "nope", Description: ptr("x")}); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("update unknown persona: %v", err)
 		}
 	})
 }

@@ -60,9 +60,6 @@ func New(db *store.DB, opts Options) *Service {
 	}
 }
 
-// Options returns the options the service runs with, defaults filled in.
-func (s *Service) Options() Options { return s.opts }
-
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
