@@ -140,6 +140,37 @@ func TestContactsOverGraphQL(t *testing.T) {
 		if e := apptest.Post(t, viewer, `query($id: ID!) { contact(id: $id) { id } }`, client.Var("id", cid)).Only(t); e.Code() != string(apperr.NotFound) {
 			t.Fatalf("deleted contact: %s", e.Code())
 		}
+		// Opt-out by filter, rename, remove by filter, then ADMIN deletes the persona.
+		data = apptest.Post(t, op, `mutation { setContactsOptOut(input: {filter: {search: "Porto"}, optedOut: true}) { updatedCount } }`).NoErrors(t)
+		if apptest.Path(data, "setContactsOptOut", "updatedCount") != float64(0) { // search matches names, not attributes
+			t.Fatalf("setContactsOptOut = %v", data)
+		}
+		data = apptest.Post(t, op, `mutation { setContactsOptOut(input: {filter: {hasPhone: false}, optedOut: true}) { updatedCount } }`).NoErrors(t)
+		if apptest.Path(data, "setContactsOptOut", "updatedCount") != float64(1) {
+			t.Fatalf("setContactsOptOut = %v", data)
+		}
+		data = apptest.Post(t, op, `mutation($id: ID!) { updatePersona(input: {personaId: $id, name: "Berliners"}) { persona { name description } } }`, client.Var("id", pid)).NoErrors(t)
+		if apptest.Path(data, "updatePersona", "persona", "name") != "Berliners" || apptest.Path(data, "updatePersona", "persona", "description") != "Berliners" {
+			t.Fatalf("updatePersona = %v", data)
+		}
+		data = apptest.Post(t, op, `mutation($id: ID!) { removeContactsFromPersona(input: {personaId: $id, filter: {search: "Bruno"}}) { changedCount persona { contactCount } } }`,
+			client.Var("id", pid)).NoErrors(t)
+		if apptest.Path(data, "removeContactsFromPersona", "changedCount") != float64(1) || apptest.Path(data, "removeContactsFromPersona", "persona", "contactCount") != float64(1) {
+			t.Fatalf("removeContactsFromPersona = %v", data)
+		}
+		data = apptest.Post(t, viewer, `query($id: ID!) { persona(id: $id) { name contactCount } }`, client.Var("id", pid)).NoErrors(t)
+		if apptest.Path(data, "persona", "contactCount") != float64(1) {
+			t.Fatalf("persona = %v", data)
+		}
+		data = apptest.Post(t, admin, `mutation($id: ID!) { deletePersona(input: {personaId: $id}) { deletedPersonaId } }`, client.Var("id", pid)).NoErrors(t)
+		if apptest.Path(data, "deletePersona", "deletedPersonaId") != pid {
+			t.Fatalf("deletePersona = %v", data)
+		}
+		data = apptest.Post(t, viewer, `{ personas(first: 1, after: null, search: "berl") { totalCount } }`).NoErrors(t)
+		if apptest.Path(data, "personas", "totalCount") != float64(0) {
+			t.Fatalf("personas after delete = %v", data)
+		}
+
 		// A file without a phone column: a clear error naming its columns.
 		e := apptest.Post(t, op, `mutation { importContactsCsvText(input: {csv: "name,city\nAna,Berlin"}) { report { created } } }`).Only(t)
 		if e.Code() != string(apperr.InvalidInput) || e.Suggestion() == "" || e.Message != `the header has no phone number column; it has "name", "city"` {
