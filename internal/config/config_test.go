@@ -168,6 +168,7 @@ func TestBadValues(t *testing.T) {
 		{"auth disabled via flag address", env{"AUTH_DISABLED": "true"}, []string{"--listen", "0.0.0.0:8080"}, []string{"AUTH_DISABLED", "0.0.0.0:8080"}},
 		{"trusted proxy", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, []string{"TRUSTED_PROXIES", `"proxy.local"`, "10.0.0.0/8"}},
 		{"free auth failures", env{"AUTH_FREE_FAILURES": "0"}, nil, []string{"AUTH_FREE_FAILURES must be a positive number"}},
+		{"contact region", env{"CONTACT_DEFAULT_REGION": "Germany"}, nil, []string{"CONTACT_DEFAULT_REGION \"GERMANY\": use a two-letter ISO 3166 country code"}},
 		{"unknown flag", nil, []string{"--port", "80"}, []string{"flags", "-port", "known: --listen, --log-level, --simulate"}},
 		{"stray argument is not a flag error", nil, []string{"--listen"}, []string{"flags", "listen"}},
 	}
