@@ -97,7 +97,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (_ *App, er
 	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
 		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
 	}
-	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion})
+	// The contacts gauge counts through the service, built right after.
+	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
+	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
 	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts}
 	a.Handler = a.routes(resolver)
 	return a, nil

@@ -24,6 +24,12 @@ func TestExportContactsRoute(t *testing.T) {
 		t.Fatalf("import: %+v %v", rep, err)
 	}
 	viewer := srv.Token(t, auth.Viewer)
+	_, metrics := srv.Get(t, "/metrics")
+	for _, want := range []string{"wagraph_contacts 2\n", `wagraph_contact_import_rows_total{outcome="created"} 2`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	resp, body := srv.Get(t, "/export/contacts.csv?optedOut=false", "Authorization", "Bearer "+viewer)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||

@@ -163,10 +163,26 @@ func (s *Service) ImportCSV(ctx context.Context, in ImportInput) (*ImportReport,
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
 	}
+	if !in.DryRun {
+		s.countImport(report)
+	}
 	s.log.Info().Str("import_id", report.ImportID).Bool("dry_run", in.DryRun).Int("rows", report.RowsRead).
 		Int("created", report.Created).Int("updated", report.Updated).Int("merged", report.Merged).
 		Int("invalid", report.Invalid).Int("duplicates", report.Duplicates).Msg("contacts imported")
 	return report, nil
+}
+
+// countImport feeds a committed import's outcomes to the metrics.
+func (s *Service) countImport(r *ImportReport) {
+	m := s.opts.Metrics
+	for outcome, n := range map[string]int{
+		"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "merged": r.Merged,
+		"duplicate": r.Duplicates, "invalid": r.Invalid,
+	} {
+		if n > 0 {
+			m.ImportRows(outcome, n)
+		}
+	}
 }
 
 func duplicateOf(seen map[string]int, id identity) (int, bool) {

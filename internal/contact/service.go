@@ -16,6 +16,8 @@ import (
 // Options tune the Service. Zero fields take the defaults.
 type Options struct {
 	Logger zerolog.Logger
+	// Metrics defaults to NopMetrics.
+	Metrics Metrics
 	// Now defaults to time.Now; tests pass a fake clock.
 	Now func() time.Time
 	// DefaultRegion (ISO 3166, e.g. "DE") reads numbers written without a
@@ -30,6 +32,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics{}
 	}
 	if o.MaxImportBytes <= 0 {
 		o.MaxImportBytes = 1 << 20
@@ -142,6 +147,7 @@ func (s *Service) Upsert(ctx context.Context, o Observation) (*Contact, Outcome,
 	if err != nil {
 		return nil, "", err
 	}
+	s.opts.Metrics.Upserted(outcome)
 	return row.toContact(), outcome, nil
 }
 
