@@ -19,6 +19,12 @@ import (
 // token with VIEWER or more.
 func exportContacts(svc *contact.Service, log zerolog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, apperr.Newf(apperr.BadRequest, "%s is not allowed here; the export is read with GET", r.Method).
+				WithSuggestion("Send GET /export/contacts.csv with the filter as query parameters."))
+			return
+		}
 		p, ok := auth.FromContext(r.Context())
 		if !ok {
 			err := apperr.New(apperr.Unauthenticated, "exporting contacts needs an API token")

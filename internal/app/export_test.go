@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 // the filtered contacts as CSV, a request without a valid token a coded
 // error, a bad filter a coded error naming the parameter.
 func TestExportContactsRoute(t *testing.T) {
-	srv := apptest.Start(t, apptest.Env{"CONTACT_DEFAULT_REGION": "DE"})
+	srv := apptest.Start(t, apptest.Env{"CONTACT_DEFAULT_REGION": "DE", "ALLOWED_ORIGINS": "https://admin.example.com"})
 	ctx := context.Background()
 	rep, err := srv.App.Contacts.ImportCSV(ctx, contact.ImportInput{CSV: strings.NewReader(
 		"phone,name,opted_out\n0151 23456781,=cmd|' /C calc'!A0,no\n0151 23456782,Bruno,yes\n")})
@@ -39,6 +40,24 @@ func TestExportContactsRoute(t *testing.T) {
 	recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
 	if err != nil || len(recs) != 2 || recs[1][1] != "'+4915123456781" || recs[1][4] != "'=cmd|' /C calc'!A0" {
 		t.Fatalf("export body: %q %v", recs, err)
+	}
+
+	// A browser on an allowed origin may ask first (CORS preflight); other
+	// methods are refused.
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/export/contacts.csv", nil)
+	req.Header.Set("Origin", "https://admin.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization")
+	pre, err := srv.HTTP.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Body.Close()
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "https://admin.example.com" {
+		t.Fatalf("preflight: %d %v", pre.StatusCode, pre.Header)
+	}
+	if resp, _ := srv.Do(t, http.MethodPost, "/export/contacts.csv", nil, "Authorization", "Bearer "+viewer); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 
 	for name, tc := range map[string]struct {

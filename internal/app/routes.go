@@ -53,7 +53,9 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	handle("GET /readyz", "/readyz", a.Auth.Middleware(a.Health.ReadyHandler(authenticated)))
 	handle("GET /metrics", "/metrics", a.Metrics.Handler())
 	// The contacts as CSV, for a token with VIEWER or more (docs/contacts.md).
-	handle("GET /export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
+	// Any method, so that cors answers a browser's preflight (OPTIONS); the
+	// handler itself serves GET only.
+	handle("/export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
 	mux.Handle("GET /{$}", http.RedirectHandler("/graphiql", http.StatusFound))
 	return observe.RequestLogging(a.Log, mux)
 }

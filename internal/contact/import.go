@@ -75,6 +75,9 @@ var errDryRun = errors.New("contact: dry run")
 // they never stop the valid ones. Importing the same file again leaves
 // every contact unchanged.
 func (s *Service) ImportCSV(ctx context.Context, in ImportInput) (*ImportReport, error) {
+	if in.CSV == nil {
+		return nil, csvInvalid("no file given", "Send the CSV text.")
+	}
 	data, err := io.ReadAll(io.LimitReader(in.CSV, s.opts.MaxImportBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("contact: read import: %w", err)
