@@ -71,6 +71,18 @@ func (r *mutationResolver) ImportContactsCSVText(ctx context.Context, input mode
 	return &model.ImportContactsCSVTextPayload{Report: importReport(rep)}, nil
 }
 
+// ImportContacts is the resolver for the importContacts field.
+func (r *mutationResolver) ImportContacts(ctx context.Context, input model.ImportContactsInput) (*model.ImportContactsPayload, error) {
+	rep, err := r.ContactService.ImportList(ctx, contact.ImportListInput{
+		Contacts: contactObservations(input.Contacts), PersonaIDs: input.PersonaIds, DefaultRegion: deref(input.DefaultRegion),
+		DryRun: input.DryRun != nil && *input.DryRun,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.ImportContactsPayload{Report: importReport(rep)}, nil
+}
+
 // Contact is the resolver for the contact field.
 func (r *queryResolver) Contact(ctx context.Context, id string) (*model.Contact, error) {
 	c, err := r.ContactService.Get(ctx, id)

@@ -137,6 +137,18 @@ func personaConnection(page *contact.PersonaPage, after string) *model.PersonaCo
 	return out
 }
 
+// contactObservations maps importContacts' list to what the service imports.
+func contactObservations(in []*model.ContactInput) []contact.Observation {
+	out := make([]contact.Observation, len(in))
+	for i, c := range in {
+		out[i] = contact.Observation{
+			Phone: deref(c.PhoneNumber), LID: deref(c.Lid), FullName: deref(c.FullName), PushName: deref(c.PushName),
+			BusinessName: deref(c.BusinessName), Attributes: attributeMap(c.Attributes), OptOut: c.OptedOut != nil && *c.OptedOut,
+		}
+	}
+	return out
+}
+
 func importReport(r *contact.ImportReport) *model.ContactImportReport {
 	out := &model.ContactImportReport{
 		ImportID: r.ImportID, DryRun: r.DryRun, RowsRead: r.RowsRead, Created: r.Created, Updated: r.Updated,

@@ -171,6 +171,28 @@ func TestContactsOverGraphQL(t *testing.T) {
 			t.Fatalf("personas after delete = %v", data)
 		}
 
+		// A list import: item positions instead of lines. Ana was deleted
+		// above, so she is new again; Dora's LID gets its number.
+		data = apptest.Post(t, op, `mutation { importContacts(input: {defaultRegion: "DE", contacts: [
+			{phoneNumber: "0151 23456781", pushName: "Ana P", attributes: [{key: "vip", value: "yes"}]},
+			{lid: "4242@lid", phoneNumber: "+49 151 23456799"},
+			{fullName: "nobody"},
+			{phoneNumber: "+49 151 23456788", optedOut: true}]}) {
+			report { created updated merged invalid errors { line reason } } } }`).NoErrors(t)
+		rep = apptest.Path(data, "importContacts", "report")
+		errs, _ = apptest.Path(rep, "errors").([]any)
+		if apptest.Path(rep, "created") != float64(2) || apptest.Path(rep, "updated") != float64(1) || apptest.Path(rep, "invalid") != float64(1) ||
+			len(errs) != 1 || apptest.Path(errs[0], "line") != float64(3) {
+			t.Fatalf("importContacts report = %v", rep)
+		}
+		data = apptest.Post(t, viewer, `{ contacts(filter: {search: "dora"}) { edges { node { phoneNumber lid } } } }`).NoErrors(t)
+		if dora := apptest.Path(data, "contacts", "edges").([]any); len(dora) != 1 || apptest.Path(dora[0], "node", "phoneNumber") != "+4915123456799" {
+			t.Fatalf("dora = %v", data)
+		}
+		if e := apptest.Post(t, viewer, `mutation { importContacts(input: {contacts: []}) { report { created } } }`).Only(t); e.Code() != string(apperr.Forbidden) {
+			t.Fatalf("VIEWER importContacts: %s", e.Code())
+		}
+
 		// A file without a phone column: a clear error naming its columns.
 		e := apptest.Post(t, op, `mutation { importContactsCsvText(input: {csv: "name,city\nAna,Berlin"}) { report { created } } }`).Only(t)
 		if e.Code() != string(apperr.InvalidInput) || e.Suggestion() == "" || e.Message != `the header has no phone number column; it has "name", "city"` {

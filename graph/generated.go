@@ -234,6 +234,10 @@ type ComplexityRoot struct {
 		Report func(childComplexity int) int
 	}
 
+	ImportContactsPayload struct {
+		Report func(childComplexity int) int
+	}
+
 	LogoutAccountPayload struct {
 		Account func(childComplexity int) int
 	}
@@ -246,6 +250,7 @@ type ComplexityRoot struct {
 		DeleteAccount             func(childComplexity int, input model.DeleteAccountInput) int
 		DeleteContacts            func(childComplexity int, input model.DeleteContactsInput) int
 		DeletePersona             func(childComplexity int, input model.DeletePersonaInput) int
+		ImportContacts            func(childComplexity int, input model.ImportContactsInput) int
 		ImportContactsCSVText     func(childComplexity int, input model.ImportContactsCSVTextInput) int
 		LogoutAccount             func(childComplexity int, input model.LogoutAccountInput) int
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
@@ -398,6 +403,7 @@ type MutationResolver interface {
 	DeleteContacts(ctx context.Context, input model.DeleteContactsInput) (*model.DeleteContactsPayload, error)
 	SetContactsOptOut(ctx context.Context, input model.SetContactsOptOutInput) (*model.SetContactsOptOutPayload, error)
 	ImportContactsCSVText(ctx context.Context, input model.ImportContactsCSVTextInput) (*model.ImportContactsCSVTextPayload, error)
+	ImportContacts(ctx context.Context, input model.ImportContactsInput) (*model.ImportContactsPayload, error)
 	CreatePersona(ctx context.Context, input model.CreatePersonaInput) (*model.CreatePersonaPayload, error)
 	UpdatePersona(ctx context.Context, input model.UpdatePersonaInput) (*model.UpdatePersonaPayload, error)
 	DeletePersona(ctx context.Context, input model.DeletePersonaInput) (*model.DeletePersonaPayload, error)
@@ -1150,6 +1156,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportContactsCsvTextPayload.Report(childComplexity), true
 
+	case "ImportContactsPayload.report":
+		if e.ComplexityRoot.ImportContactsPayload.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportContactsPayload.Report(childComplexity), true
+
 	case "LogoutAccountPayload.account":
 		if e.ComplexityRoot.LogoutAccountPayload.Account == nil {
 			break
@@ -1234,6 +1247,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeletePersona(childComplexity, args["input"].(model.DeletePersonaInput)), true
+	case "Mutation.importContacts":
+		if e.ComplexityRoot.Mutation.ImportContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportContacts(childComplexity, args["input"].(model.ImportContactsInput)), true
 	case "Mutation.importContactsCsvText":
 		if e.ComplexityRoot.Mutation.ImportContactsCSVText == nil {
 			break
@@ -1762,6 +1786,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ContactAttributeInput", ec.unmarshalInputContactAttributeInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
+			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
 			graphql.NewInputUnmarshaler("ContactOrder", ec.unmarshalInputContactOrder),
 			graphql.NewInputUnmarshaler("CreateAccountInput", ec.unmarshalInputCreateAccountInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
@@ -1770,6 +1795,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteContactsInput", ec.unmarshalInputDeleteContactsInput),
 			graphql.NewInputUnmarshaler("DeletePersonaInput", ec.unmarshalInputDeletePersonaInput),
 			graphql.NewInputUnmarshaler("ImportContactsCsvTextInput", ec.unmarshalInputImportContactsCsvTextInput),
+			graphql.NewInputUnmarshaler("ImportContactsInput", ec.unmarshalInputImportContactsInput),
 			graphql.NewInputUnmarshaler("LogoutAccountInput", ec.unmarshalInputLogoutAccountInput),
 			graphql.NewInputUnmarshaler("PersonaContactsInput", ec.unmarshalInputPersonaContactsInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
@@ -2540,6 +2566,48 @@ input ImportContactsCsvTextInput {
 }
 
 """
+One contact of a list to import. A phone number or a LID is needed.
+"""
+input ContactInput {
+  "The phone number, international (+49 151 23456789) or national in the import's defaultRegion."
+  phoneNumber: String
+  "The WhatsApp LID (digits@lid)."
+  lid: String
+  "The person's name."
+  fullName: String
+  "The name the person set in WhatsApp."
+  pushName: String
+  "The verified business name."
+  businessName: String
+  "Attributes merged into the contact's (given keys win)."
+  attributes: [ContactAttributeInput!]
+  "true opts the contact out; false or left out changes nothing."
+  optedOut: Boolean
+}
+
+"""
+A list of contacts to import now. See docs/contacts.md.
+"""
+input ImportContactsInput {
+  "The contacts, at most 10,000 (and within MAX_REQUEST_BYTES)."
+  contacts: [ContactInput!]!
+  "Personas every imported contact is added to."
+  personaIds: [ID!]
+  "ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out."
+  defaultRegion: String
+  "Report what the import would do without changing anything."
+  dryRun: Boolean = false
+}
+
+"""
+What importContacts returns.
+"""
+type ImportContactsPayload {
+  "What the import did."
+  report: ContactImportReport!
+}
+
+"""
 What an import did.
 """
 type ContactImportReport {
@@ -2571,7 +2639,7 @@ type ContactImportReport {
 A skipped row of an import.
 """
 type ContactImportRowError {
-  "The line the row starts on (the header is line 1)."
+  "The line the row starts on (the header is line 1); for importContacts, the contact's position in the list (1 for the first)."
   line: Int!
   "Why it was skipped."
   reason: String!
@@ -2594,6 +2662,8 @@ extend type Mutation {
   setContactsOptOut(input: SetContactsOptOutInput!): SetContactsOptOutPayload! @hasRole(role: OPERATOR)
   "Import a CSV file given as text, now, within its limits; invalid rows are reported, never stop the valid ones. OPERATOR and up."
   importContactsCsvText(input: ImportContactsCsvTextInput!): ImportContactsCsvTextPayload! @hasRole(role: OPERATOR)
+  "Import a list of contacts, now, within its limits; invalid items are reported, never stop the valid ones. OPERATOR and up."
+  importContacts(input: ImportContactsInput!): ImportContactsPayload! @hasRole(role: OPERATOR)
 }
 `, BuiltIn: false},
 	{Name: "../schema/health.graphqls", Input: `"""
@@ -3322,6 +3392,14 @@ func (ec *executionContext) childFields_ImportContactsCsvTextPayload(ctx context
 	return nil, fmt.Errorf("no field named %q was found under type ImportContactsCsvTextPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "report":
+		return ec.fieldContext_ImportContactsPayload_report(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportContactsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_LogoutAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "account":
@@ -3772,6 +3850,20 @@ func (ec *executionContext) field_Mutation_importContactsCsvText_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ImportContactsCSVTextInput, error) {
 			return ec.unmarshalNImportContactsCsvTextInput2wagraphᚋgraphᚋmodelᚐImportContactsCSVTextInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportContactsInput, error) {
+			return ec.unmarshalNImportContactsInput2wagraphᚋgraphᚋmodelᚐImportContactsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7020,6 +7112,38 @@ func (ec *executionContext) fieldContext_ImportContactsCsvTextPayload_report(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportContactsPayload_report(ctx context.Context, field graphql.CollectedField, obj *model.ImportContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportContactsPayload_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Report, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactImportReport) graphql.Marshaler {
+			return ec.marshalNContactImportReport2ᚖwagraphᚋgraphᚋmodelᚐContactImportReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportContactsPayload_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactImportReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LogoutAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.LogoutAccountPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7852,6 +7976,68 @@ func (ec *executionContext) fieldContext_Mutation_importContactsCsvText(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_importContactsCsvText_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportContacts(ctx, fc.Args["input"].(model.ImportContactsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ImportContactsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ImportContactsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportContactsPayload) graphql.Marshaler {
+			return ec.marshalNImportContactsPayload2ᚖwagraphᚋgraphᚋmodelᚐImportContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11122,6 +11308,90 @@ func UnmarshalContactFilter(ctx context.Context, raw any) (model.ContactFilter, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputContactInput(ctx context.Context, obj any) (model.ContactInput, error) {
+	var it model.ContactInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"phoneNumber", "lid", "fullName", "pushName", "businessName", "attributes", "optedOut"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "phoneNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNumber = data
+		case "lid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lid"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lid = data
+		case "fullName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fullName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FullName = data
+		case "pushName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pushName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PushName = data
+		case "businessName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessName = data
+		case "attributes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributes"))
+			data, err := ec.unmarshalOContactAttributeInput2ᚕᚖwagraphᚋgraphᚋmodelᚐContactAttributeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attributes = data
+		case "optedOut":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("optedOut"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OptedOut = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactInput unmarshals raw into the ContactInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactInput(ctx context.Context, raw any) (model.ContactInput, error) {
+	var out model.ContactInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputContactOrder(ctx context.Context, obj any) (model.ContactOrder, error) {
 	var it model.ContactOrder
 	if obj == nil {
@@ -11508,6 +11778,73 @@ func (ec *executionContext) unmarshalInputImportContactsCsvTextInput(ctx context
 func UnmarshalImportContactsCsvTextInput(ctx context.Context, raw any) (model.ImportContactsCSVTextInput, error) {
 	var out model.ImportContactsCSVTextInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportContactsCsvTextInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportContactsInput(ctx context.Context, obj any) (model.ImportContactsInput, error) {
+	var it model.ImportContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dryRun"]; !present {
+		asMap["dryRun"] = false
+	}
+
+	fieldsInOrder := [...]string{"contacts", "personaIds", "defaultRegion", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contacts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contacts"))
+			data, err := ec.unmarshalNContactInput2ᚕᚖwagraphᚋgraphᚋmodelᚐContactInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contacts = data
+		case "personaIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personaIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonaIds = data
+		case "defaultRegion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRegion"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRegion = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportContactsInput unmarshals raw into the ImportContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportContactsInput(ctx context.Context, raw any) (model.ImportContactsInput, error) {
+	var out model.ImportContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportContactsInput", raw, &out)
 	return out, err
 }
 
@@ -13320,6 +13657,39 @@ func (ec *executionContext) _ImportContactsCsvTextPayload(ctx context.Context, s
 	return out
 }
 
+var importContactsPayloadImplementors = []string{"ImportContactsPayload"}
+
+func (ec *executionContext) _ImportContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportContactsPayload")
+		case "report":
+			out.Values[i] = ec._ImportContactsPayload_report(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var logoutAccountPayloadImplementors = []string{"LogoutAccountPayload"}
 
 func (ec *executionContext) _LogoutAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LogoutAccountPayload) graphql.Marshaler {
@@ -13459,6 +13829,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "importContactsCsvText":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importContactsCsvText(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importContacts(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -14924,6 +15301,25 @@ func (ec *executionContext) marshalNContactImportRowError2ᚖwagraphᚋgraphᚋm
 	return ec._ContactImportRowError(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNContactInput2ᚕᚖwagraphᚋgraphᚋmodelᚐContactInputᚄ(ctx context.Context, v any) ([]*model.ContactInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ContactInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNContactInput2ᚖwagraphᚋgraphᚋmodelᚐContactInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNContactInput2ᚖwagraphᚋgraphᚋmodelᚐContactInput(ctx context.Context, v any) (*model.ContactInput, error) {
+	res, err := ec.unmarshalInputContactInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNContactOrderField2wagraphᚋgraphᚋmodelᚐContactOrderField(ctx context.Context, v any) (model.ContactOrderField, error) {
 	var res model.ContactOrderField
 	err := res.UnmarshalGQL(v)
@@ -15156,6 +15552,19 @@ func (ec *executionContext) marshalNImportContactsCsvTextPayload2ᚖwagraphᚋgr
 		return graphql.Null
 	}
 	return ec._ImportContactsCsvTextPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportContactsInput2wagraphᚋgraphᚋmodelᚐImportContactsInput(ctx context.Context, v any) (model.ImportContactsInput, error) {
+	res, err := ec.unmarshalInputImportContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportContactsPayload2ᚖwagraphᚋgraphᚋmodelᚐImportContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportContactsPayload!")
+		return graphql.Null
+	}
+	return ec._ImportContactsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {

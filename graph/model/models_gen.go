@@ -283,10 +283,28 @@ type ContactImportReport struct {
 
 // A skipped row of an import.
 type ContactImportRowError struct {
-	// The line the row starts on (the header is line 1).
+	// The line the row starts on (the header is line 1); for importContacts, the contact's position in the list (1 for the first).
 	Line int `json:"line"`
 	// Why it was skipped.
 	Reason string `json:"reason"`
+}
+
+// One contact of a list to import. A phone number or a LID is needed.
+type ContactInput struct {
+	// The phone number, international (+49 151 23456789) or national in the import's defaultRegion.
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The WhatsApp LID (digits@lid).
+	Lid *string `json:"lid,omitempty"`
+	// The person's name.
+	FullName *string `json:"fullName,omitempty"`
+	// The name the person set in WhatsApp.
+	PushName *string `json:"pushName,omitempty"`
+	// The verified business name.
+	BusinessName *string `json:"businessName,omitempty"`
+	// Attributes merged into the contact's (given keys win).
+	Attributes []*ContactAttributeInput `json:"attributes,omitempty"`
+	// true opts the contact out; false or left out changes nothing.
+	OptedOut *bool `json:"optedOut,omitempty"`
 }
 
 // A sort order for contacts.
@@ -429,6 +447,24 @@ type ImportContactsCSVTextInput struct {
 
 // What importContactsCsvText returns.
 type ImportContactsCSVTextPayload struct {
+	// What the import did.
+	Report *ContactImportReport `json:"report"`
+}
+
+// A list of contacts to import now. See docs/contacts.md.
+type ImportContactsInput struct {
+	// The contacts, at most 10,000 (and within MAX_REQUEST_BYTES).
+	Contacts []*ContactInput `json:"contacts"`
+	// Personas every imported contact is added to.
+	PersonaIds []string `json:"personaIds,omitempty"`
+	// ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Report what the import would do without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// What importContacts returns.
+type ImportContactsPayload struct {
 	// What the import did.
 	Report *ContactImportReport `json:"report"`
 }

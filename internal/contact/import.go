@@ -86,27 +86,74 @@ func (s *Service) ImportCSV(ctx context.Context, in ImportInput) (*ImportReport,
 		return nil, csvInvalid(fmt.Sprintf("the file is larger than %d bytes, the most one import takes", s.opts.MaxImportBytes),
 			"Split the file into smaller ones.")
 	}
-	if err := ValidRegion(in.DefaultRegion); err != nil {
+	if err := s.checkImport(ctx, in.DefaultRegion, in.PersonaIDs); err != nil {
 		return nil, err
-	}
-	if len(in.PersonaIDs) > 20 {
-		return nil, apperr.Invalid("personaIds", "at most 20 personas per import", "Import into fewer personas, then add contacts by filter.")
-	}
-	for _, id := range in.PersonaIDs {
-		if _, err := s.personas.get(ctx, s.db.DB, id); err != nil {
-			return nil, err
-		}
 	}
 	file, err := parseCSV(data, s.opts.MaxImportRows)
 	if err != nil {
 		return nil, err
 	}
-	report := &ImportReport{ImportID: newID(), DryRun: in.DryRun, RowsRead: len(file.Rows)}
+	return s.importRows(ctx, file.Rows, importSettings{in.PersonaIDs, in.DefaultRegion, in.DryRun})
+}
+
+// ImportListInput is a synchronous import of contacts given as a list.
+type ImportListInput struct {
+	// Contacts are the observations to import; Source is set by the import.
+	Contacts      []Observation
+	PersonaIDs    []string
+	DefaultRegion string
+	DryRun        bool
+}
+
+// ImportList imports a list of contacts as ImportCSV imports a file's
+// rows, within MaxImportRows; a skipped item is reported by its position
+// in the list (1 for the first).
+func (s *Service) ImportList(ctx context.Context, in ImportListInput) (*ImportReport, error) {
+	if len(in.Contacts) > s.opts.MaxImportRows {
+		return nil, apperr.Invalid("contacts", fmt.Sprintf("%d contacts given; one import takes at most %d", len(in.Contacts), s.opts.MaxImportRows),
+			"Split the list into smaller ones.")
+	}
+	if err := s.checkImport(ctx, in.DefaultRegion, in.PersonaIDs); err != nil {
+		return nil, err
+	}
+	rows := make([]csvRow, len(in.Contacts))
+	for i, o := range in.Contacts {
+		rows[i] = csvRow{Line: i + 1, Obs: o}
+	}
+	return s.importRows(ctx, rows, importSettings{in.PersonaIDs, in.DefaultRegion, in.DryRun})
+}
+
+func (s *Service) checkImport(ctx context.Context, region string, personaIDs []string) error {
+	if err := ValidRegion(region); err != nil {
+		return err
+	}
+	if len(personaIDs) > 20 {
+		return apperr.Invalid("personaIds", "at most 20 personas per import", "Import into fewer personas, then add contacts by filter.")
+	}
+	for _, id := range personaIDs {
+		if _, err := s.personas.get(ctx, s.db.DB, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importSettings are what both kinds of import take besides the rows.
+type importSettings struct {
+	PersonaIDs    []string
+	DefaultRegion string
+	DryRun        bool
+}
+
+// importRows upserts rows in one transaction (rolled back for a dry run)
+// and links the import's contacts to the personas.
+func (s *Service) importRows(ctx context.Context, rows []csvRow, in importSettings) (*ImportReport, error) {
+	report := &ImportReport{ImportID: newID(), DryRun: in.DryRun, RowsRead: len(rows)}
 	source := Source{Kind: SourceImport, ImportID: report.ImportID}
-	err = s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		now := s.now()
 		seen := map[string]int{} // phone or LID → line that gave it
-		for _, row := range file.Rows {
+		for _, row := range rows {
 			if row.Err != "" {
 				report.Invalid++
 				report.skip(row.Line, row.Err)

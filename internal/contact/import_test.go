@@ -170,3 +170,26 @@ func TestExportRoundTripAndFormulaEscaping(t *testing.T) {
 		}
 	})
 }
+
+func TestImportList(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		s := contact.New(db, contact.Options{Logger: zerolog.Nop(), MaxImportRows: 3})
+		ctx := context.Background()
+		list := []contact.Observation{
+			{Phone: "+4915123456789", FullName: "Ana"},
+			{Phone: "4915123456789@s.whatsapp.net"}, // the same number as a JID
+			{LID: "x@lid"},
+		}
+		r, err := s.ImportList(ctx, contact.ImportListInput{Contacts: list})
+		if err != nil || r.Created != 1 || r.Duplicates != 1 || r.Invalid != 1 || len(r.Errors) != 2 ||
+			r.Errors[0].Line != 2 || r.Errors[1].Line != 3 || !strings.Contains(r.Errors[1].Reason, "not a LID") {
+			t.Fatalf("report %+v %v", r, err)
+		}
+		if _, err := s.ImportList(ctx, contact.ImportListInput{Contacts: make([]contact.Observation, 4)}); apperr.CodeOf(err) != apperr.InvalidInput {
+			t.Fatalf("too many: %v", err)
+		}
+		if _, err := s.ImportList(ctx, contact.ImportListInput{Contacts: list, PersonaIDs: []string{"nope"}}); apperr.CodeOf(err) != apperr.NotFound {
+			t.Fatalf("unknown persona: %v", err)
+		}
+	})
+}
