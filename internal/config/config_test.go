@@ -48,6 +48,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"PUBSUB_PUBLISH_TIMEOUT": c.PubSubPublishTimeout, "TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","),
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
 		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
+		"CONTACT_DEFAULT_REGION": c.ContactDefaultRegion,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -107,6 +108,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"AUTH_BACKOFF_MAX":         "30m",
 		"JOB_WORKERS":              "31",
 		"JOB_RETENTION":            "32h",
+		"CONTACT_DEFAULT_REGION":   "br",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -122,6 +124,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		PubSubPublishTimeout: 28 * time.Millisecond, TrustedProxies: []string{"10.0.0.0/8", "192.168.1.7"},
 		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
 		JobWorkers: 31, JobRetention: 32 * time.Hour,
+		ContactDefaultRegion: "BR",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -171,6 +174,7 @@ func TestBadValues(t *testing.T) {
 		{"auth disabled via flag address", env{"AUTH_DISABLED": "true"}, []string{"--listen", "0.0.0.0:8080"}, []string{"AUTH_DISABLED", "0.0.0.0:8080"}},
 		{"trusted proxy", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, []string{"TRUSTED_PROXIES", `"proxy.local"`, "10.0.0.0/8"}},
 		{"free auth failures", env{"AUTH_FREE_FAILURES": "0"}, nil, []string{"AUTH_FREE_FAILURES must be a positive number"}},
+		{"contact region", env{"CONTACT_DEFAULT_REGION": "Germany"}, nil, []string{"CONTACT_DEFAULT_REGION \"GERMANY\": use a two-letter ISO 3166 country code"}},
 		{"unknown flag", nil, []string{"--port", "80"}, []string{"flags", "-port", "known: --listen, --log-level, --simulate"}},
 		{"stray argument is not a flag error", nil, []string{"--listen"}, []string{"flags", "listen"}},
 	}
