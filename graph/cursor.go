@@ -17,6 +17,8 @@ import (
 const (
 	cursorAccount = "account:"
 	cursorHistory = "history:"
+	cursorContact = "contact:"
+	cursorPersona = "persona:"
 )
 
 func encodeCursor(kind, pos string) string {

@@ -8,6 +8,7 @@ package graph
 import (
 	"wagraph/internal/account"
 	"wagraph/internal/auth"
+	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/supervisor"
@@ -26,6 +27,8 @@ type Resolver struct {
 	// JobService runs background jobs (the operators' jobs query and
 	// mutations). (Not "Jobs": that is the query's resolver method.)
 	JobService *jobs.Service
+	// ContactService is the contact base: contacts, personas, CSV import.
+	ContactService *contact.Service
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
 	QRImages *QRImages

@@ -178,6 +178,171 @@ type CancelJobPayload struct {
 	Job *Job `json:"job"`
 }
 
+// A person in the contact base (the admin app's `mkt_wap_contacts`). Its
+// identity is the phone number in E.164 when known, else the WhatsApp LID; a
+// LID-only contact merges into the number's contact as soon as the two are
+// known to belong together, keeping both histories. See docs/contacts.md.
+type Contact struct {
+	// Stable id. A contact merged into another one keeps the other's id.
+	ID string `json:"id"`
+	// The phone number in E.164 (e.g. +4915123456789); null while only the LID is known.
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The WhatsApp hidden-user id (digits@lid); null when unknown.
+	Lid *string `json:"lid,omitempty"`
+	// The name the person set in WhatsApp.
+	PushName *string `json:"pushName,omitempty"`
+	// The person's name as the team knows it (from an import or updateContact).
+	FullName *string `json:"fullName,omitempty"`
+	// The verified business name, for WhatsApp Business users.
+	BusinessName *string `json:"businessName,omitempty"`
+	// When the person was first seen (in a group, or when the contact was created).
+	FirstSeenAt time.Time `json:"firstSeenAt"`
+	// When the person was last seen.
+	LastSeenAt time.Time `json:"lastSeenAt"`
+	// Whether the person opted out; sending skips opted-out contacts.
+	OptedOut bool `json:"optedOut"`
+	// When the person opted out; null unless optedOut.
+	OptedOutAt *time.Time `json:"optedOutAt,omitempty"`
+	// Free-form attributes (from imports or updateContact), sorted by key.
+	Attributes []*ContactAttribute `json:"attributes"`
+	// Every source the contact came from, oldest first.
+	Sources []*ContactSource `json:"sources"`
+	// The personas the contact belongs to, by name.
+	Personas []*Persona `json:"personas"`
+	// When the contact was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the contact last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// One free-form attribute of a contact.
+type ContactAttribute struct {
+	// The attribute's name, e.g. city.
+	Key string `json:"key"`
+	// Its value.
+	Value string `json:"value"`
+}
+
+// One free-form attribute to set on a contact.
+type ContactAttributeInput struct {
+	// The attribute's name: 1 to 64 bytes, no control characters.
+	Key string `json:"key"`
+	// Its value: at most 1000 bytes.
+	Value string `json:"value"`
+}
+
+// A page of contacts.
+type ContactConnection struct {
+	// The contacts on this page with their cursors.
+	Edges []*ContactEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many contacts match the filter in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A contact and its cursor.
+type ContactEdge struct {
+	// Pass as `after` (with the same orderBy) to continue after this contact.
+	Cursor string `json:"cursor"`
+	// The contact.
+	Node *Contact `json:"node"`
+}
+
+// Selects contacts. Fields left out do not filter; given fields must all hold.
+type ContactFilter struct {
+	// Contacts in this persona.
+	PersonaID *string `json:"personaId,omitempty"`
+	// Contacts seen by this account. With groupJid or source, at the same source.
+	AccountID *string `json:"accountId,omitempty"`
+	// Contacts seen in this group.
+	GroupJid *string `json:"groupJid,omitempty"`
+	// Contacts that came from this kind of source.
+	Source *ContactSourceKind `json:"source,omitempty"`
+	// Part of a name (push, full or business name; case is ignored) or of the phone number (digits; a leading 0 or 00 is ignored).
+	Search *string `json:"search,omitempty"`
+	// true: contacts with a phone number; false: LID-only contacts.
+	HasPhone *bool `json:"hasPhone,omitempty"`
+	// true: opted-out contacts only; false: the others.
+	OptedOut *bool `json:"optedOut,omitempty"`
+}
+
+// What an import did.
+type ContactImportReport struct {
+	// The import's id; its contacts carry it as an IMPORT source.
+	ImportID string `json:"importId"`
+	// Whether this was a dry run (nothing changed).
+	DryRun bool `json:"dryRun"`
+	// Data rows read (the header is not counted).
+	RowsRead int `json:"rowsRead"`
+	// Contacts created.
+	Created int `json:"created"`
+	// Existing contacts that changed.
+	Updated int `json:"updated"`
+	// Existing contacts the row had nothing new for.
+	Unchanged int `json:"unchanged"`
+	// LID-only contacts merged into their phone number's contact.
+	Merged int `json:"merged"`
+	// Rows whose contact an earlier row of the file gave.
+	Duplicates int `json:"duplicates"`
+	// Rows skipped as invalid.
+	Invalid int `json:"invalid"`
+	// The skipped rows (invalid and duplicate), the first 1000, with line number and reason.
+	Errors []*ContactImportRowError `json:"errors"`
+	// How many skipped rows are not listed in errors.
+	ErrorsOmitted int `json:"errorsOmitted"`
+}
+
+// A skipped row of an import.
+type ContactImportRowError struct {
+	// The line the row starts on (the header is line 1); for importContacts, the contact's position in the list (1 for the first).
+	Line int `json:"line"`
+	// Why it was skipped.
+	Reason string `json:"reason"`
+}
+
+// One contact of a list to import. A phone number or a LID is needed.
+type ContactInput struct {
+	// The phone number, international (+49 151 23456789) or national in the import's defaultRegion.
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The WhatsApp LID (digits@lid).
+	Lid *string `json:"lid,omitempty"`
+	// The person's name.
+	FullName *string `json:"fullName,omitempty"`
+	// The name the person set in WhatsApp.
+	PushName *string `json:"pushName,omitempty"`
+	// The verified business name.
+	BusinessName *string `json:"businessName,omitempty"`
+	// Attributes merged into the contact's (given keys win).
+	Attributes []*ContactAttributeInput `json:"attributes,omitempty"`
+	// true opts the contact out; false or left out changes nothing.
+	OptedOut *bool `json:"optedOut,omitempty"`
+}
+
+// A sort order for contacts.
+type ContactOrder struct {
+	// What to sort by.
+	Field ContactOrderField `json:"field"`
+	// Which way.
+	Direction SortDirection `json:"direction"`
+}
+
+// One place a contact came from.
+type ContactSource struct {
+	// How the contact came.
+	Kind ContactSourceKind `json:"kind"`
+	// The account that saw the contact (GROUP, WHATSAPP); null otherwise.
+	AccountID *string `json:"accountId,omitempty"`
+	// The group's JID (GROUP); null otherwise.
+	GroupJid *string `json:"groupJid,omitempty"`
+	// The import's id (IMPORT); null otherwise.
+	ImportID *string `json:"importId,omitempty"`
+	// When the contact was first seen at this source.
+	FirstSeenAt time.Time `json:"firstSeenAt"`
+	// When the contact was last seen at this source.
+	LastSeenAt time.Time `json:"lastSeenAt"`
+}
+
 // Input of createAccount.
 type CreateAccountInput struct {
 	// The name people will know the account by, 1–100 characters.
@@ -206,6 +371,20 @@ type CreateAPITokenPayload struct {
 	Token string `json:"token"`
 }
 
+// A new persona.
+type CreatePersonaInput struct {
+	// Its name: 1 to 100 characters, unique ignoring case.
+	Name string `json:"name"`
+	// Who it is for, at most 1000 characters.
+	Description *string `json:"description,omitempty"`
+}
+
+// What createPersona returns.
+type CreatePersonaPayload struct {
+	// The new persona.
+	Persona *Persona `json:"persona"`
+}
+
 // Input of deleteAccount.
 type DeleteAccountInput struct {
 	// The account to delete.
@@ -216,6 +395,30 @@ type DeleteAccountInput struct {
 type DeleteAccountPayload struct {
 	// The id of the deleted account.
 	DeletedAccountID string `json:"deletedAccountId"`
+}
+
+// Contacts to delete.
+type DeleteContactsInput struct {
+	// The contacts' ids, at most 1000.
+	ContactIds []string `json:"contactIds"`
+}
+
+// What deleteContacts returns.
+type DeleteContactsPayload struct {
+	// How many contacts were deleted (ids that did not exist are not counted).
+	DeletedCount int `json:"deletedCount"`
+}
+
+// A persona to delete.
+type DeletePersonaInput struct {
+	// The persona's id.
+	PersonaID string `json:"personaId"`
+}
+
+// What deletePersona returns.
+type DeletePersonaPayload struct {
+	// The id of the deleted persona.
+	DeletedPersonaID string `json:"deletedPersonaId"`
 }
 
 // The server's health: the same components `/readyz` reports.
@@ -240,6 +443,42 @@ type HealthComponent struct {
 	Error *string `json:"error,omitempty"`
 	// How long the check took, in milliseconds.
 	LatencyMs float64 `json:"latencyMs"`
+}
+
+// A CSV file to import now. See docs/contacts.md for the columns.
+type ImportContactsCSVTextInput struct {
+	// The file's text: a header row, then one contact per row; comma, semicolon or tab separated. Bounded by the request size (MAX_REQUEST_BYTES) and by 1 MiB and 10,000 rows.
+	CSV string `json:"csv"`
+	// Personas every imported contact is added to.
+	PersonaIds []string `json:"personaIds,omitempty"`
+	// ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Report what the import would do without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// What importContactsCsvText returns.
+type ImportContactsCSVTextPayload struct {
+	// What the import did.
+	Report *ContactImportReport `json:"report"`
+}
+
+// A list of contacts to import now. See docs/contacts.md.
+type ImportContactsInput struct {
+	// The contacts, at most 10,000 (and within MAX_REQUEST_BYTES).
+	Contacts []*ContactInput `json:"contacts"`
+	// Personas every imported contact is added to.
+	PersonaIds []string `json:"personaIds,omitempty"`
+	// ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Report what the import would do without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// What importContacts returns.
+type ImportContactsPayload struct {
+	// What the import did.
+	Report *ContactImportReport `json:"report"`
 }
 
 // A unit of background work (River): a group scrape, an import, a queued
@@ -335,6 +574,59 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// An audience segment: a named set of contacts. List its contacts with
+// `contacts(filter: {personaId})`.
+type Persona struct {
+	// Stable id.
+	ID string `json:"id"`
+	// The persona's name, unique ignoring case.
+	Name string `json:"name"`
+	// Who the persona is for; empty when not described.
+	Description string `json:"description"`
+	// How many contacts it holds.
+	ContactCount int `json:"contactCount"`
+	// When it was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it was last renamed or described.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// A page of personas.
+type PersonaConnection struct {
+	// The personas on this page with their cursors.
+	Edges []*PersonaEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many personas match in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// Contacts to add to or remove from a persona, by ids or by a filter (one of the two).
+type PersonaContactsInput struct {
+	// The persona.
+	PersonaID string `json:"personaId"`
+	// The contacts' ids, at most 1000.
+	ContactIds []string `json:"contactIds,omitempty"`
+	// Or: every contact matching this filter (applied in one statement, however many match).
+	Filter *ContactFilter `json:"filter,omitempty"`
+}
+
+// What addContactsToPersona and removeContactsFromPersona return.
+type PersonaContactsPayload struct {
+	// The persona with its new contact count.
+	Persona *Persona `json:"persona"`
+	// How many contacts were added or removed (those already in or out are not counted).
+	ChangedCount int `json:"changedCount"`
+}
+
+// A persona and its cursor.
+type PersonaEdge struct {
+	// Pass as `after` to continue after this persona.
+	Cursor string `json:"cursor"`
+	// The persona.
+	Node *Persona `json:"node"`
+}
+
 // One event of `qrCodeUpdated`: the code to show now, or the activation's
 // progress after the scan, or (with `done`) its end.
 type QRCodeEvent struct {
@@ -421,6 +713,22 @@ type RevokeAPITokenPayload struct {
 	APIToken *APIToken `json:"apiToken"`
 }
 
+// Opt contacts out or back in, chosen by ids or by a filter (one of the two).
+type SetContactsOptOutInput struct {
+	// The contacts' ids, at most 1000.
+	ContactIds []string `json:"contactIds,omitempty"`
+	// Or: every contact matching this filter.
+	Filter *ContactFilter `json:"filter,omitempty"`
+	// true opts them out; false opts them back in.
+	OptedOut bool `json:"optedOut"`
+}
+
+// What setContactsOptOut returns.
+type SetContactsOptOutPayload struct {
+	// How many contacts changed (those already in that state are not counted).
+	UpdatedCount int `json:"updatedCount"`
+}
+
 // Input of startActivation.
 type StartActivationInput struct {
 	// The account to link.
@@ -471,6 +779,40 @@ type UpdateAccountInput struct {
 type UpdateAccountPayload struct {
 	// The account after the change.
 	Account *Account `json:"account"`
+}
+
+// Changes to one contact; fields left out stay as they are.
+type UpdateContactInput struct {
+	// The contact to change.
+	ContactID string `json:"contactId"`
+	// The person's name; an empty string clears it.
+	FullName *string `json:"fullName,omitempty"`
+	// Replaces all attributes (an empty list removes them).
+	Attributes []*ContactAttributeInput `json:"attributes,omitempty"`
+	// Opt the person out (true) or back in (false).
+	OptedOut *bool `json:"optedOut,omitempty"`
+}
+
+// What updateContact returns.
+type UpdateContactPayload struct {
+	// The contact as it is now.
+	Contact *Contact `json:"contact"`
+}
+
+// Rename or describe a persona; fields left out stay as they are.
+type UpdatePersonaInput struct {
+	// The persona to change.
+	PersonaID string `json:"personaId"`
+	// The new name.
+	Name *string `json:"name,omitempty"`
+	// The new description; an empty string clears it.
+	Description *string `json:"description,omitempty"`
+}
+
+// What updatePersona returns.
+type UpdatePersonaPayload struct {
+	// The persona as it is now.
+	Persona *Persona `json:"persona"`
 }
 
 // Who is calling.
@@ -626,6 +968,131 @@ func (e *ActivationMethod) UnmarshalJSON(b []byte) error {
 }
 
 func (e ActivationMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What contacts are sorted by. Ties are broken by id, so pages never skip or repeat a contact.
+type ContactOrderField string
+
+const (
+	// When the contact was created.
+	ContactOrderFieldCreatedAt ContactOrderField = "CREATED_AT"
+	// When the person was first seen.
+	ContactOrderFieldFirstSeenAt ContactOrderField = "FIRST_SEEN_AT"
+	// When the person was last seen.
+	ContactOrderFieldLastSeenAt ContactOrderField = "LAST_SEEN_AT"
+)
+
+var AllContactOrderField = []ContactOrderField{
+	ContactOrderFieldCreatedAt,
+	ContactOrderFieldFirstSeenAt,
+	ContactOrderFieldLastSeenAt,
+}
+
+func (e ContactOrderField) IsValid() bool {
+	switch e {
+	case ContactOrderFieldCreatedAt, ContactOrderFieldFirstSeenAt, ContactOrderFieldLastSeenAt:
+		return true
+	}
+	return false
+}
+
+func (e ContactOrderField) String() string {
+	return string(e)
+}
+
+func (e *ContactOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactOrderField", str)
+	}
+	return nil
+}
+
+func (e ContactOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a contact reached the contact base.
+type ContactSourceKind string
+
+const (
+	// A member of a WhatsApp group one of the accounts is in.
+	ContactSourceKindGroup ContactSourceKind = "GROUP"
+	// A row of an import.
+	ContactSourceKindImport ContactSourceKind = "IMPORT"
+	// Created or linked through the API by a person.
+	ContactSourceKindManual ContactSourceKind = "MANUAL"
+	// Learnt from WhatsApp itself, such as a LID's phone number.
+	ContactSourceKindWhatsapp ContactSourceKind = "WHATSAPP"
+)
+
+var AllContactSourceKind = []ContactSourceKind{
+	ContactSourceKindGroup,
+	ContactSourceKindImport,
+	ContactSourceKindManual,
+	ContactSourceKindWhatsapp,
+}
+
+func (e ContactSourceKind) IsValid() bool {
+	switch e {
+	case ContactSourceKindGroup, ContactSourceKindImport, ContactSourceKindManual, ContactSourceKindWhatsapp:
+		return true
+	}
+	return false
+}
+
+func (e ContactSourceKind) String() string {
+	return string(e)
+}
+
+func (e *ContactSourceKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactSourceKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactSourceKind", str)
+	}
+	return nil
+}
+
+func (e ContactSourceKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactSourceKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactSourceKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -822,6 +1289,64 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A sort direction.
+type SortDirection string
+
+const (
+	// Smallest (oldest) first.
+	SortDirectionAsc SortDirection = "ASC"
+	// Largest (newest) first.
+	SortDirectionDesc SortDirection = "DESC"
+)
+
+var AllSortDirection = []SortDirection{
+	SortDirectionAsc,
+	SortDirectionDesc,
+}
+
+func (e SortDirection) IsValid() bool {
+	switch e {
+	case SortDirectionAsc, SortDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e SortDirection) String() string {
+	return string(e)
+}
+
+func (e *SortDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SortDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SortDirection", str)
+	}
+	return nil
+}
+
+func (e SortDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SortDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SortDirection) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -18,6 +18,7 @@ import (
 	"wagraph/internal/auth"
 	"wagraph/internal/bus"
 	"wagraph/internal/config"
+	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
@@ -41,6 +42,8 @@ type App struct {
 	// Accounts is the lifecycle domain; Supervisor runs the live sessions.
 	Accounts   *account.Service
 	Supervisor *supervisor.Supervisor
+	// Contacts is the contact base: contacts, personas, import and export.
+	Contacts *contact.Service
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -123,7 +126,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, JobService: a.Jobs}
+	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
+		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
+	}
+	// The contacts gauge counts through the service, built right after.
+	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
+	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

@@ -20,6 +20,7 @@ import (
 //	/graphiql  GraphiQL (paste the token into its Headers tab)
 //	/          redirects to /graphiql
 //	/healthz   liveness, /readyz readiness, /metrics Prometheus
+//	/export/contacts.csv  the contacts as CSV (VIEWER and up)
 func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	cfg := a.Config
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{
@@ -51,6 +52,10 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	// /readyz shows why a component is down only to a caller with a token.
 	handle("GET /readyz", "/readyz", a.Auth.Middleware(a.Health.ReadyHandler(authenticated)))
 	handle("GET /metrics", "/metrics", a.Metrics.Handler())
+	// The contacts as CSV, for a token with VIEWER or more (docs/contacts.md).
+	// Any method, so that cors answers a browser's preflight (OPTIONS); the
+	// handler itself serves GET only.
+	handle("/export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
 	mux.Handle("GET /{$}", http.RedirectHandler("/graphiql", http.StatusFound))
 	return observe.RequestLogging(a.Log, mux)
 }

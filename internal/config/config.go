@@ -61,6 +61,10 @@ type Config struct {
 
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
+	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
+	// written without a country code; empty requires international ones.
+	ContactDefaultRegion string
+
 	// SimulateScanDelay is how long the simulated phone waits before it
 	// scans a QR code or enters a pairing code (simulate mode only).
 	SimulateScanDelay time.Duration
@@ -112,6 +116,7 @@ var Settings = []Setting{
 	{"TRUSTED_PROXIES", "", "Comma-separated proxy addresses or networks (10.0.0.0/8) whose X-Forwarded-For header names the client. Unset: the client is the connection's peer address."},
 	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
+	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
@@ -173,6 +178,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.TrustedProxies = splitList(env("TRUSTED_PROXIES"))
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
+	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
 	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
@@ -233,6 +239,9 @@ func (c Config) validate() []error {
 			}
 		}
 	}
+	if r := c.ContactDefaultRegion; r != "" && (len(r) != 2 || strings.Trim(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+		errs = append(errs, fmt.Errorf("CONTACT_DEFAULT_REGION %q: use a two-letter ISO 3166 country code such as DE, or leave it unset", r))
+	}
 	positive := map[string]int{
 		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
@@ -275,6 +284,7 @@ func (c Config) Redacted() map[string]any {
 		"job_workers": c.JobWorkers, "job_retention": c.JobRetention.String(),
 		"job_rescue_after": c.JobRescueAfter.String(), "sweep_timeouts_interval": c.TimeoutSweepInterval.String(),
 		"sweep_phone_numbers_interval": c.PhoneSweepInterval.String(),
+		"contact_default_region":       c.ContactDefaultRegion,
 	}
 }
 

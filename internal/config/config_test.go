@@ -50,6 +50,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 		"JOB_RESCUE_AFTER": c.JobRescueAfter, "SWEEP_TIMEOUTS_INTERVAL": c.TimeoutSweepInterval,
 		"SWEEP_PHONE_NUMBERS_INTERVAL": c.PhoneSweepInterval,
+		"CONTACT_DEFAULT_REGION":       c.ContactDefaultRegion,
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -112,6 +113,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"JOB_RESCUE_AFTER":             "33m",
 		"SWEEP_TIMEOUTS_INTERVAL":      "34s",
 		"SWEEP_PHONE_NUMBERS_INTERVAL": "35m",
+		"CONTACT_DEFAULT_REGION":       "br",
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -128,6 +130,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
 		JobWorkers: 31, JobRetention: 32 * time.Hour,
 		JobRescueAfter: 33 * time.Minute, TimeoutSweepInterval: 34 * time.Second, PhoneSweepInterval: 35 * time.Minute,
+		ContactDefaultRegion: "BR",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
@@ -178,6 +181,7 @@ func TestBadValues(t *testing.T) {
 		{"auth disabled via flag address", env{"AUTH_DISABLED": "true"}, []string{"--listen", "0.0.0.0:8080"}, []string{"AUTH_DISABLED", "0.0.0.0:8080"}},
 		{"trusted proxy", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, []string{"TRUSTED_PROXIES", `"proxy.local"`, "10.0.0.0/8"}},
 		{"free auth failures", env{"AUTH_FREE_FAILURES": "0"}, nil, []string{"AUTH_FREE_FAILURES must be a positive number"}},
+		{"contact region", env{"CONTACT_DEFAULT_REGION": "Germany"}, nil, []string{"CONTACT_DEFAULT_REGION \"GERMANY\": use a two-letter ISO 3166 country code"}},
 		{"unknown flag", nil, []string{"--port", "80"}, []string{"flags", "-port", "known: --listen, --log-level, --simulate"}},
 		{"stray argument is not a flag error", nil, []string{"--listen"}, []string{"flags", "listen"}},
 	}
