@@ -49,6 +49,9 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
 		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 		"CONTACT_DEFAULT_REGION": c.ContactDefaultRegion,
+		"RATE_LIMIT_PER_MINUTE":  c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
+		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
+		"RATE_LIMIT_WARMUP": warmupString(c.RateLimitWarmup),
 	}
 	v, ok := fields[key]
 	if !ok {
@@ -342,5 +345,36 @@ func TestRedisURLErrorIsRedacted(t *testing.T) {
 	_, err := load(t, env{"REDIS_URL": "http://:hunter2@cache:6379"})
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v: want an error that does not show the password", err)
+	}
+}
+
+func warmupString(caps []int) string {
+	if caps == nil {
+		return "off"
+	}
+	s := make([]string, len(caps))
+	for i, c := range caps {
+		s[i] = fmt.Sprint(c)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestRateLimitWarmup(t *testing.T) {
+	get := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
+	c, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": " 10, 10,50 "}))
+	if err != nil || fmt.Sprint(c.RateLimitWarmup) != "[10 10 50]" {
+		t.Fatalf("warmup 10,10,50: %v %v", c.RateLimitWarmup, err)
+	}
+	c, err = config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": "OFF"}))
+	if err != nil || c.RateLimitWarmup != nil {
+		t.Fatalf("warmup off: %v %v", c.RateLimitWarmup, err)
+	}
+	for _, bad := range []string{"20,10", "0,5", "x", "20,,40"} {
+		if _, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": bad})); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_WARMUP") {
+			t.Errorf("warmup %q: want a RATE_LIMIT_WARMUP error, got %v", bad, err)
+		}
+	}
+	if _, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_PER_DAY": "0"})); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_PER_DAY") {
+		t.Errorf("RATE_LIMIT_PER_DAY=0: want an error, got %v", err)
 	}
 }
