@@ -80,43 +80,44 @@ func TestDefaultsMatchSettings(t *testing.T) {
 
 func TestEveryVariableIsRead(t *testing.T) {
 	e := env{
-		"LISTEN_ADDR":                  "127.0.0.1:9999",
-		"DATABASE_URL":                 "postgres://u:p@db:5432/wagraph",
-		"REDIS_URL":                    "redis://cache:6379/2",
-		"LOG_LEVEL":                    "warn",
-		"LOG_FORMAT":                   "json",
-		"DB_DEBUG":                     "true",
-		"ALLOWED_ORIGINS":              " https://admin.example.com/ , http://localhost:5173,, ",
-		"AUTH_DISABLED":                "true",
-		"MIGRATE_ON_START":             "false",
-		"GRAPHQL_INTROSPECTION":        "false",
-		"GRAPHQL_COMPLEXITY_LIMIT":     "11",
-		"GRAPHQL_TOKEN_LIMIT":          "12",
-		"MAX_REQUEST_BYTES":            "13",
-		"WS_INIT_TIMEOUT":              "14s",
-		"WS_KEEPALIVE_INTERVAL":        "25s",
-		"WS_MAX_SUBSCRIPTIONS":         "16",
-		"WS_WRITE_TIMEOUT":             "26s",
-		"PUBSUB_BUFFER":                "17",
-		"SHUTDOWN_TIMEOUT":             "18s",
-		"ACTIVATION_TIMEOUT":           "19m",
-		"SESSION_IDLE_EXPIRY":          "20h",
-		"RESTORE_CONCURRENCY":          "21",
-		"RECONNECT_MAX_ATTEMPTS":       "22",
-		"SIMULATE":                     "true",
-		"SIMULATE_SCAN_DELAY":          "27s",
-		"PUBSUB_PUBLISH_TIMEOUT":       "28ms",
-		"TRUSTED_PROXIES":              "10.0.0.0/8, 192.168.1.7",
-		"AUTH_FREE_FAILURES":           "29",
-		"AUTH_BACKOFF_MAX":             "30m",
-		"JOB_WORKERS":                  "31",
-		"JOB_RETENTION":                "32h",
-		"CONTACT_DEFAULT_REGION":       "br",
-		"RATE_LIMIT_PER_MINUTE":        "33",
-		"RATE_LIMIT_PER_HOUR":          "34",
-		"RATE_LIMIT_PER_DAY":           "35",
-		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36",
-		"RATE_LIMIT_WARMUP":            "37,38",
+		"LISTEN_ADDR":              "127.0.0.1:9999",
+		"DATABASE_URL":             "postgres://u:p@db:5432/wagraph",
+		"REDIS_URL":                "redis://cache:6379/2",
+		"LOG_LEVEL":                "warn",
+		"LOG_FORMAT":               "json",
+		"DB_DEBUG":                 "true",
+		"ALLOWED_ORIGINS":          " https://admin.example.com/ , http://localhost:5173,, ",
+		"AUTH_DISABLED":            "true",
+		"MIGRATE_ON_START":         "false",
+		"GRAPHQL_INTROSPECTION":    "false",
+		"GRAPHQL_COMPLEXITY_LIMIT": "11",
+		"GRAPHQL_TOKEN_LIMIT":      "12",
+		"MAX_REQUEST_BYTES":        "13",
+		"WS_INIT_TIMEOUT":          "14s",
+		"WS_KEEPALIVE_INTERVAL":    "25s",
+		"WS_MAX_SUBSCRIPTIONS":     "16",
+		"WS_WRITE_TIMEOUT":         "26s",
+		"PUBSUB_BUFFER":            "17",
+		"SHUTDOWN_TIMEOUT":         "18s",
+		"ACTIVATION_TIMEOUT":       "19m",
+		"SESSION_IDLE_EXPIRY":      "20h",
+		"RESTORE_CONCURRENCY":      "21",
+		"RECONNECT_MAX_ATTEMPTS":   "22",
+		"SIMULATE":                 "true",
+		"SIMULATE_SCAN_DELAY":      "27s",
+		"PUBSUB_PUBLISH_TIMEOUT":   "28ms",
+		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7",
+		"AUTH_FREE_FAILURES":       "29",
+		"AUTH_BACKOFF_MAX":         "30m",
+		"JOB_WORKERS":              "31",
+		"JOB_RETENTION":            "32h",
+		"CONTACT_DEFAULT_REGION":   "br",
+	}
+	for k, v := range map[string]string{
+		"RATE_LIMIT_PER_MINUTE": "33", "RATE_LIMIT_PER_HOUR": "34", "RATE_LIMIT_PER_DAY": "35",
+		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36", "RATE_LIMIT_WARMUP": "37,38",
+	} {
+		e[k] = v
 	}
 	got := mustLoad(t, e)
 	want := config.Config{
@@ -133,9 +134,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 		AuthFreeFailures: 29, AuthBackoffMax: 30 * time.Minute,
 		JobWorkers: 31, JobRetention: 32 * time.Hour,
 		ContactDefaultRegion: "BR",
-		RateLimitPerMinute:   33, RateLimitPerHour: 34, RateLimitPerDay: 35, RateLimitNewChatsPerDay: 36,
-		RateLimitWarmup: []int{37, 38},
 	}
+	want.RateLimitPerMinute, want.RateLimitPerHour, want.RateLimitPerDay, want.RateLimitNewChatsPerDay = 33, 34, 35, 36
+	want.RateLimitWarmup = []int{37, 38}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
