@@ -258,8 +258,9 @@ func (c Config) validate() []error {
 		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
-		"AUTH_FREE_FAILURES":    c.AuthFreeFailures,
-		"JOB_WORKERS":           c.JobWorkers,
+		"AUTH_FREE_FAILURES": c.AuthFreeFailures,
+		"JOB_WORKERS":        c.JobWorkers,
+
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
 	}
