@@ -300,6 +300,7 @@ type ComplexityRoot struct {
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
+		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
 		SetContactsOptOut         func(childComplexity int, input model.SetContactsOptOutInput) int
@@ -404,6 +405,11 @@ type ComplexityRoot struct {
 		Account func(childComplexity int) int
 	}
 
+	ResetRateLimitsPayload struct {
+		Limits func(childComplexity int) int
+		Status func(childComplexity int) int
+	}
+
 	RetryJobPayload struct {
 		Job func(childComplexity int) int
 	}
@@ -493,6 +499,7 @@ type MutationResolver interface {
 	AddContactsToPersona(ctx context.Context, input model.PersonaContactsInput) (*model.PersonaContactsPayload, error)
 	RemoveContactsFromPersona(ctx context.Context, input model.PersonaContactsInput) (*model.PersonaContactsPayload, error)
 	SetRateLimits(ctx context.Context, input model.SetRateLimitsInput) (*model.SetRateLimitsPayload, error)
+	ResetRateLimits(ctx context.Context, input model.ResetRateLimitsInput) (*model.ResetRateLimitsPayload, error)
 }
 type QrCodeEventResolver interface {
 	ImageDataURL(ctx context.Context, obj *model.QRCodeEvent) (*string, error)
@@ -1566,6 +1573,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetAccount(childComplexity, args["input"].(model.ResetAccountInput)), true
+	case "Mutation.resetRateLimits":
+		if e.ComplexityRoot.Mutation.ResetRateLimits == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetRateLimits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetRateLimits(childComplexity, args["input"].(model.ResetRateLimitsInput)), true
 	case "Mutation.retryJob":
 		if e.ComplexityRoot.Mutation.RetryJob == nil {
 			break
@@ -2056,6 +2074,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResetAccountPayload.Account(childComplexity), true
 
+	case "ResetRateLimitsPayload.limits":
+		if e.ComplexityRoot.ResetRateLimitsPayload.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetRateLimitsPayload.Limits(childComplexity), true
+	case "ResetRateLimitsPayload.status":
+		if e.ComplexityRoot.ResetRateLimitsPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetRateLimitsPayload.Status(childComplexity), true
+
 	case "RetryJobPayload.job":
 		if e.ComplexityRoot.RetryJobPayload.Job == nil {
 			break
@@ -2213,6 +2244,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
+			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
 			graphql.NewInputUnmarshaler("SetContactsOptOutInput", ec.unmarshalInputSetContactsOptOutInput),
@@ -3624,6 +3656,29 @@ extend type Mutation {
   "Set an account's own send limits. Fails with INVALID_INPUT (naming the field) for limits the limiter does not accept, NOT_FOUND for an unknown account."
   setRateLimits(input: SetRateLimitsInput!): SetRateLimitsPayload! @hasRole(role: OPERATOR)
 }
+
+"""
+What resetRateLimits returns.
+"""
+type ResetRateLimitsPayload {
+  "The account's limits now: the defaults from config."
+  limits: AccountRateLimits!
+  "Its limits and their usage now, with the warm-up applied."
+  status: RateLimitStatus!
+}
+
+"""
+Drop an account's own send limits.
+"""
+input ResetRateLimitsInput {
+  "The account."
+  accountId: ID!
+}
+
+extend type Mutation {
+  "Drop an account's own send limits: it sends under the defaults from config (RATE_LIMIT_*) again. Fails with NOT_FOUND for an unknown account."
+  resetRateLimits(input: ResetRateLimitsInput!): ResetRateLimitsPayload! @hasRole(role: OPERATOR)
+}
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 An RFC 3339 timestamp, always in UTC, e.g. "2026-11-24T21:16:52Z".
@@ -4335,6 +4390,16 @@ func (ec *executionContext) childFields_ResetAccountPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ResetAccountPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ResetRateLimitsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limits":
+		return ec.fieldContext_ResetRateLimitsPayload_limits(ctx, field)
+	case "status":
+		return ec.fieldContext_ResetRateLimitsPayload_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetRateLimitsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RetryJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "job":
@@ -4767,6 +4832,20 @@ func (ec *executionContext) field_Mutation_resetAccount_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ResetAccountInput, error) {
 			return ec.unmarshalNResetAccountInput2wagraphᚋgraphᚋmodelᚐResetAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetRateLimits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResetRateLimitsInput, error) {
+			return ec.unmarshalNResetRateLimitsInput2wagraphᚋgraphᚋmodelᚐResetRateLimitsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10088,6 +10167,68 @@ func (ec *executionContext) fieldContext_Mutation_setRateLimits(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_resetRateLimits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetRateLimits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetRateLimits(ctx, fc.Args["input"].(model.ResetRateLimitsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ResetRateLimitsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ResetRateLimitsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetRateLimitsPayload) graphql.Marshaler {
+			return ec.marshalNResetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐResetRateLimitsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetRateLimits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetRateLimitsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetRateLimits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11895,6 +12036,70 @@ func (ec *executionContext) fieldContext_ResetAccountPayload_account(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetRateLimitsPayload_limits(ctx context.Context, field graphql.CollectedField, obj *model.ResetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetRateLimitsPayload_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountRateLimits) graphql.Marshaler {
+			return ec.marshalNAccountRateLimits2ᚖwagraphᚋgraphᚋmodelᚐAccountRateLimits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetRateLimitsPayload_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountRateLimits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetRateLimitsPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.ResetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetRateLimitsPayload_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetRateLimitsPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14496,6 +14701,48 @@ func UnmarshalResetAccountInput(ctx context.Context, raw any) (model.ResetAccoun
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResetRateLimitsInput(ctx context.Context, obj any) (model.ResetRateLimitsInput, error) {
+	var it model.ResetRateLimitsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetRateLimitsInput unmarshals raw into the ResetRateLimitsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetRateLimitsInput(ctx context.Context, raw any) (model.ResetRateLimitsInput, error) {
+	var out model.ResetRateLimitsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetRateLimitsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRetryJobInput(ctx context.Context, obj any) (model.RetryJobInput, error) {
 	var it model.RetryJobInput
 	if obj == nil {
@@ -16753,6 +17000,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "resetRateLimits":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetRateLimits(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17410,6 +17664,44 @@ func (ec *executionContext) _ResetAccountPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("ResetAccountPayload")
 		case "account":
 			out.Values[i] = ec._ResetAccountPayload_account(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetRateLimitsPayloadImplementors = []string{"ResetRateLimitsPayload"}
+
+func (ec *executionContext) _ResetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetRateLimitsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetRateLimitsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetRateLimitsPayload")
+		case "limits":
+			out.Values[i] = ec._ResetRateLimitsPayload_limits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ResetRateLimitsPayload_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18993,6 +19285,19 @@ func (ec *executionContext) marshalNResetAccountPayload2ᚖwagraphᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._ResetAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetRateLimitsInput2wagraphᚋgraphᚋmodelᚐResetRateLimitsInput(ctx context.Context, v any) (model.ResetRateLimitsInput, error) {
+	res, err := ec.unmarshalInputResetRateLimitsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐResetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResetRateLimitsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetRateLimitsPayload!")
+		return graphql.Null
+	}
+	return ec._ResetRateLimitsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRetryJobInput2wagraphᚋgraphᚋmodelᚐRetryJobInput(ctx context.Context, v any) (model.RetryJobInput, error) {

@@ -23,6 +23,19 @@ func (r *mutationResolver) SetRateLimits(ctx context.Context, input model.SetRat
 	return &model.SetRateLimitsPayload{Limits: accountRateLimitsModel(input.AccountID, set), Status: rateLimitStatusModel(input.AccountID, st)}, nil
 }
 
+// ResetRateLimits is the resolver for the resetRateLimits field.
+func (r *mutationResolver) ResetRateLimits(ctx context.Context, input model.ResetRateLimitsInput) (*model.ResetRateLimitsPayload, error) {
+	limits, err := r.Sending.ResetLimits(ctx, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Sending.Status(ctx, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ResetRateLimitsPayload{Limits: accountRateLimitsModel(input.AccountID, limits), Status: rateLimitStatusModel(input.AccountID, st)}, nil
+}
+
 // RateLimitStatus is the resolver for the rateLimitStatus field.
 func (r *queryResolver) RateLimitStatus(ctx context.Context, accountID string) (*model.RateLimitStatus, error) {
 	st, err := r.Sending.Status(ctx, accountID)

@@ -139,5 +139,17 @@ func TestRateLimitsOverGraphQL(t *testing.T) {
 		if e := apptest.Post(t, viewer, `{ rateLimitStatus(accountId: "nobody") { warmupDay } }`).Only(t); e.Code() != string(apperr.NotFound) {
 			t.Fatalf("unknown account: %s", e.Code())
 		}
+
+		// resetRateLimits: OPERATOR only; the defaults again, usage kept.
+		const reset = `mutation { resetRateLimits(input: {accountId: "acc"}) { limits { custom newChatsPerDay limits { max } } status { windows { max used } } } }`
+		if e := apptest.Post(t, viewer, reset).Only(t); e.Code() != string(apperr.Forbidden) {
+			t.Fatalf("VIEWER resetRateLimits: %s", e.Code())
+		}
+		data = apptest.Post(t, op, reset).NoErrors(t)
+		ws, _ = apptest.Path(data, "resetRateLimits", "status", "windows").([]any)
+		if apptest.Path(data, "resetRateLimits", "limits", "custom") != false || apptest.Path(data, "resetRateLimits", "limits", "newChatsPerDay") != float64(30) ||
+			len(ws) != 3 || apptest.Path(ws[0], "max") != float64(6) || apptest.Path(ws[0], "used") != float64(2) || apptest.Path(ws[2], "max") != float64(40) {
+			t.Fatalf("resetRateLimits: %v", data)
+		}
 	})
 }

@@ -757,6 +757,20 @@ type ResetAccountPayload struct {
 	Account *Account `json:"account"`
 }
 
+// Drop an account's own send limits.
+type ResetRateLimitsInput struct {
+	// The account.
+	AccountID string `json:"accountId"`
+}
+
+// What resetRateLimits returns.
+type ResetRateLimitsPayload struct {
+	// The account's limits now: the defaults from config.
+	Limits *AccountRateLimits `json:"limits"`
+	// Its limits and their usage now, with the warm-up applied.
+	Status *RateLimitStatus `json:"status"`
+}
+
 // Which job to retry.
 type RetryJobInput struct {
 	// The job's id.

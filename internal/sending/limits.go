@@ -233,6 +233,18 @@ func (p *Policy) SetLimits(ctx context.Context, accountID string, limits []ratel
 	return p.configured(row)
 }
 
+// ResetLimits drops an account's own limits: it sends under the defaults
+// again. NOT_FOUND for an unknown account.
+func (p *Policy) ResetLimits(ctx context.Context, accountID string) (AccountLimits, error) {
+	if err := p.accountExists(ctx, accountID); err != nil {
+		return AccountLimits{}, err
+	}
+	if _, err := p.db.NewDelete().Model((*limitsRow)(nil)).Where("account_id = ?", accountID).Exec(ctx); err != nil {
+		return AccountLimits{}, fmt.Errorf("reset rate limits: %w", err)
+	}
+	return p.configured(nil)
+}
+
 func notFound(accountID string) error {
 	return apperr.Newf(apperr.NotFound, "account %q not found", accountID)
 }

@@ -204,6 +204,17 @@ func TestSetLimits(t *testing.T) {
 		if e, _ := p.Limits(ctx, "acc"); fmt.Sprint(e.Limits) != "[100 per 24h0m0s]" {
 			t.Fatalf("after refused sets: %v", e.Limits)
 		}
+		// Reset: the defaults again.
+		got, err = p.ResetLimits(ctx, "acc")
+		if err != nil || got.Custom || fmt.Sprint(got.Limits) != fmt.Sprint(defaults.Limits) || got.NewChatsPerDay != 30 {
+			t.Fatalf("reset: %+v %v", got, err)
+		}
+		if e, _ := p.Limits(ctx, "acc"); e.Configured.Custom || fmt.Sprint(e.Limits) != fmt.Sprint(defaults.Limits) {
+			t.Fatalf("after reset: %+v", e)
+		}
+		if _, err := p.ResetLimits(ctx, "nobody"); apperr.CodeOf(err) != apperr.NotFound {
+			t.Fatalf("reset unknown account: %v, want NOT_FOUND", err)
+		}
 	})
 }
 
