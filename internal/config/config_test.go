@@ -49,9 +49,13 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures, "AUTH_BACKOFF_MAX": c.AuthBackoffMax,
 		"JOB_WORKERS": c.JobWorkers, "JOB_RETENTION": c.JobRetention,
 		"CONTACT_DEFAULT_REGION": c.ContactDefaultRegion,
-		"RATE_LIMIT_PER_MINUTE":  c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
+	}
+	for k, v := range map[string]any{
+		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
 		"RATE_LIMIT_WARMUP": warmupString(c.RateLimitWarmup),
+	} {
+		fields[k] = v
 	}
 	v, ok := fields[key]
 	if !ok {
