@@ -76,6 +76,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AccountRateLimits struct {
+		AccountID      func(childComplexity int) int
+		Custom         func(childComplexity int) int
+		Limits         func(childComplexity int) int
+		NewChatsPerDay func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
 	AccountStatusChange struct {
 		At      func(childComplexity int) int
 		From    func(childComplexity int) int
@@ -292,9 +300,11 @@ type ComplexityRoot struct {
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
+		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
 		SetContactsOptOut         func(childComplexity int, input model.SetContactsOptOutInput) int
+		SetRateLimits             func(childComplexity int, input model.SetRateLimitsInput) int
 		StartActivation           func(childComplexity int, input model.StartActivationInput) int
 		UpdateAccount             func(childComplexity int, input model.UpdateAccountInput) int
 		UpdateContact             func(childComplexity int, input model.UpdateContactInput) int
@@ -350,16 +360,41 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens func(childComplexity int) int
-		Account   func(childComplexity int, id string) int
-		Accounts  func(childComplexity int, first *int, after *string, status []model.AccountStatus, search *string) int
-		Contact   func(childComplexity int, id string) int
-		Contacts  func(childComplexity int, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) int
-		Health    func(childComplexity int) int
-		Jobs      func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
-		Persona   func(childComplexity int, id string) int
-		Personas  func(childComplexity int, search *string, first *int, after *string) int
-		Viewer    func(childComplexity int) int
+		APITokens       func(childComplexity int) int
+		Account         func(childComplexity int, id string) int
+		Accounts        func(childComplexity int, first *int, after *string, status []model.AccountStatus, search *string) int
+		Contact         func(childComplexity int, id string) int
+		Contacts        func(childComplexity int, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) int
+		Health          func(childComplexity int) int
+		Jobs            func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
+		Persona         func(childComplexity int, id string) int
+		Personas        func(childComplexity int, search *string, first *int, after *string) int
+		RateLimitStatus func(childComplexity int, accountID string) int
+		Viewer          func(childComplexity int) int
+	}
+
+	RateLimit struct {
+		Max           func(childComplexity int) int
+		WindowSeconds func(childComplexity int) int
+	}
+
+	RateLimitStatus struct {
+		AccountID  func(childComplexity int) int
+		Configured func(childComplexity int) int
+		LinkedAt   func(childComplexity int) int
+		NewChats   func(childComplexity int) int
+		WarmupCap  func(childComplexity int) int
+		WarmupDay  func(childComplexity int) int
+		Windows    func(childComplexity int) int
+	}
+
+	RateLimitWindow struct {
+		Max           func(childComplexity int) int
+		NextFreeAt    func(childComplexity int) int
+		Remaining     func(childComplexity int) int
+		ResetAt       func(childComplexity int) int
+		Used          func(childComplexity int) int
+		WindowSeconds func(childComplexity int) int
 	}
 
 	ReconnectAccountPayload struct {
@@ -368,6 +403,11 @@ type ComplexityRoot struct {
 
 	ResetAccountPayload struct {
 		Account func(childComplexity int) int
+	}
+
+	ResetRateLimitsPayload struct {
+		Limits func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	RetryJobPayload struct {
@@ -380,6 +420,11 @@ type ComplexityRoot struct {
 
 	SetContactsOptOutPayload struct {
 		UpdatedCount func(childComplexity int) int
+	}
+
+	SetRateLimitsPayload struct {
+		Limits func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	StartActivationPayload struct {
@@ -453,6 +498,8 @@ type MutationResolver interface {
 	DeletePersona(ctx context.Context, input model.DeletePersonaInput) (*model.DeletePersonaPayload, error)
 	AddContactsToPersona(ctx context.Context, input model.PersonaContactsInput) (*model.PersonaContactsPayload, error)
 	RemoveContactsFromPersona(ctx context.Context, input model.PersonaContactsInput) (*model.PersonaContactsPayload, error)
+	SetRateLimits(ctx context.Context, input model.SetRateLimitsInput) (*model.SetRateLimitsPayload, error)
+	ResetRateLimits(ctx context.Context, input model.ResetRateLimitsInput) (*model.ResetRateLimitsPayload, error)
 }
 type QrCodeEventResolver interface {
 	ImageDataURL(ctx context.Context, obj *model.QRCodeEvent) (*string, error)
@@ -468,6 +515,7 @@ type QueryResolver interface {
 	Jobs(ctx context.Context, filter *model.JobFilter, first *int, after *string) (*model.JobConnection, error)
 	Persona(ctx context.Context, id string) (*model.Persona, error)
 	Personas(ctx context.Context, search *string, first *int, after *string) (*model.PersonaConnection, error)
+	RateLimitStatus(ctx context.Context, accountID string) (*model.RateLimitStatus, error)
 }
 type SubscriptionResolver interface {
 	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
@@ -643,6 +691,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
+
+	case "AccountRateLimits.accountId":
+		if e.ComplexityRoot.AccountRateLimits.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountRateLimits.AccountID(childComplexity), true
+	case "AccountRateLimits.custom":
+		if e.ComplexityRoot.AccountRateLimits.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountRateLimits.Custom(childComplexity), true
+	case "AccountRateLimits.limits":
+		if e.ComplexityRoot.AccountRateLimits.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountRateLimits.Limits(childComplexity), true
+	case "AccountRateLimits.newChatsPerDay":
+		if e.ComplexityRoot.AccountRateLimits.NewChatsPerDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountRateLimits.NewChatsPerDay(childComplexity), true
+	case "AccountRateLimits.updatedAt":
+		if e.ComplexityRoot.AccountRateLimits.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountRateLimits.UpdatedAt(childComplexity), true
 
 	case "AccountStatusChange.at":
 		if e.ComplexityRoot.AccountStatusChange.At == nil {
@@ -1494,6 +1573,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetAccount(childComplexity, args["input"].(model.ResetAccountInput)), true
+	case "Mutation.resetRateLimits":
+		if e.ComplexityRoot.Mutation.ResetRateLimits == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetRateLimits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetRateLimits(childComplexity, args["input"].(model.ResetRateLimitsInput)), true
 	case "Mutation.retryJob":
 		if e.ComplexityRoot.Mutation.RetryJob == nil {
 			break
@@ -1527,6 +1617,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetContactsOptOut(childComplexity, args["input"].(model.SetContactsOptOutInput)), true
+	case "Mutation.setRateLimits":
+		if e.ComplexityRoot.Mutation.SetRateLimits == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setRateLimits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetRateLimits(childComplexity, args["input"].(model.SetRateLimitsInput)), true
 	case "Mutation.startActivation":
 		if e.ComplexityRoot.Mutation.StartActivation == nil {
 			break
@@ -1848,12 +1949,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Personas(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.rateLimitStatus":
+		if e.ComplexityRoot.Query.RateLimitStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Query_rateLimitStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RateLimitStatus(childComplexity, args["accountId"].(string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RateLimit.max":
+		if e.ComplexityRoot.RateLimit.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Max(childComplexity), true
+	case "RateLimit.windowSeconds":
+		if e.ComplexityRoot.RateLimit.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.WindowSeconds(childComplexity), true
+
+	case "RateLimitStatus.accountId":
+		if e.ComplexityRoot.RateLimitStatus.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.AccountID(childComplexity), true
+	case "RateLimitStatus.configured":
+		if e.ComplexityRoot.RateLimitStatus.Configured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.Configured(childComplexity), true
+	case "RateLimitStatus.linkedAt":
+		if e.ComplexityRoot.RateLimitStatus.LinkedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.LinkedAt(childComplexity), true
+	case "RateLimitStatus.newChats":
+		if e.ComplexityRoot.RateLimitStatus.NewChats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.NewChats(childComplexity), true
+	case "RateLimitStatus.warmupCap":
+		if e.ComplexityRoot.RateLimitStatus.WarmupCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.WarmupCap(childComplexity), true
+	case "RateLimitStatus.warmupDay":
+		if e.ComplexityRoot.RateLimitStatus.WarmupDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.WarmupDay(childComplexity), true
+	case "RateLimitStatus.windows":
+		if e.ComplexityRoot.RateLimitStatus.Windows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.Windows(childComplexity), true
+
+	case "RateLimitWindow.max":
+		if e.ComplexityRoot.RateLimitWindow.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.Max(childComplexity), true
+	case "RateLimitWindow.nextFreeAt":
+		if e.ComplexityRoot.RateLimitWindow.NextFreeAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.NextFreeAt(childComplexity), true
+	case "RateLimitWindow.remaining":
+		if e.ComplexityRoot.RateLimitWindow.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.Remaining(childComplexity), true
+	case "RateLimitWindow.resetAt":
+		if e.ComplexityRoot.RateLimitWindow.ResetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.ResetAt(childComplexity), true
+	case "RateLimitWindow.used":
+		if e.ComplexityRoot.RateLimitWindow.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.Used(childComplexity), true
+	case "RateLimitWindow.windowSeconds":
+		if e.ComplexityRoot.RateLimitWindow.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitWindow.WindowSeconds(childComplexity), true
 
 	case "ReconnectAccountPayload.account":
 		if e.ComplexityRoot.ReconnectAccountPayload.Account == nil {
@@ -1868,6 +2073,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResetAccountPayload.Account(childComplexity), true
+
+	case "ResetRateLimitsPayload.limits":
+		if e.ComplexityRoot.ResetRateLimitsPayload.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetRateLimitsPayload.Limits(childComplexity), true
+	case "ResetRateLimitsPayload.status":
+		if e.ComplexityRoot.ResetRateLimitsPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetRateLimitsPayload.Status(childComplexity), true
 
 	case "RetryJobPayload.job":
 		if e.ComplexityRoot.RetryJobPayload.Job == nil {
@@ -1889,6 +2107,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SetContactsOptOutPayload.UpdatedCount(childComplexity), true
+
+	case "SetRateLimitsPayload.limits":
+		if e.ComplexityRoot.SetRateLimitsPayload.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetRateLimitsPayload.Limits(childComplexity), true
+	case "SetRateLimitsPayload.status":
+		if e.ComplexityRoot.SetRateLimitsPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetRateLimitsPayload.Status(childComplexity), true
 
 	case "StartActivationPayload.account":
 		if e.ComplexityRoot.StartActivationPayload.Account == nil {
@@ -2010,11 +2241,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("LogoutAccountInput", ec.unmarshalInputLogoutAccountInput),
 			graphql.NewInputUnmarshaler("PersonaContactsInput", ec.unmarshalInputPersonaContactsInput),
+			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
+			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
 			graphql.NewInputUnmarshaler("SetContactsOptOutInput", ec.unmarshalInputSetContactsOptOutInput),
+			graphql.NewInputUnmarshaler("SetRateLimitsInput", ec.unmarshalInputSetRateLimitsInput),
 			graphql.NewInputUnmarshaler("StartActivationInput", ec.unmarshalInputStartActivationInput),
 			graphql.NewInputUnmarshaler("UpdateAccountInput", ec.unmarshalInputUpdateAccountInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
@@ -3313,6 +3547,139 @@ extend type Mutation {
   removeContactsFromPersona(input: PersonaContactsInput!): PersonaContactsPayload! @hasRole(role: OPERATOR)
 }
 `, BuiltIn: false},
+	{Name: "../schema/ratelimit.graphqls", Input: `"""
+One send limit: at most ` + "`" + `max` + "`" + ` sends in any interval of ` + "`" + `windowSeconds` + "`" + `
+(a sliding window, not a calendar minute, hour or day).
+"""
+type RateLimit {
+  "Most sends allowed in any interval of the window."
+  max: Int!
+  "The window's length in seconds: 60 a minute, 3600 an hour, 86400 a day."
+  windowSeconds: Int!
+}
+
+"""
+An account's own limits (set with ` + "`" + `setRateLimits` + "`" + `) or the defaults from
+config, before the warm-up caps them.
+"""
+type AccountRateLimits {
+  "The account these limits are for."
+  accountId: ID!
+  "Limits on every send, shortest window first."
+  limits: [RateLimit!]!
+  "Most sends in any 24 hours to recipients who never wrote to the account."
+  newChatsPerDay: Int!
+  "True when set with ` + "`" + `setRateLimits` + "`" + `; false: the defaults from config (RATE_LIMIT_*)."
+  custom: Boolean!
+  "When they were set; null for the defaults."
+  updatedAt: Time
+}
+
+"""
+The usage of one limit now.
+"""
+type RateLimitWindow {
+  "Most sends allowed in any interval of the window (after the warm-up cap)."
+  max: Int!
+  "The window's length in seconds."
+  windowSeconds: Int!
+  "Sends in the last window."
+  used: Int!
+  "How many more sends the window allows now."
+  remaining: Int!
+  "When ` + "`" + `remaining` + "`" + ` next grows: while the window is full, when it admits again; null when nothing was sent in the window."
+  nextFreeAt: Time
+  "When ` + "`" + `used` + "`" + ` is back to 0; null when nothing was sent in the window."
+  resetAt: Time
+}
+
+"""
+An account's send limits now and how much of each is used. The limits are
+the account's own (or the defaults) with the daily window capped by the
+warm-up of a newly linked number; see docs/sending.md.
+"""
+type RateLimitStatus {
+  "The account."
+  accountId: ID!
+  "Every send is checked against these windows, shortest first."
+  windows: [RateLimitWindow!]!
+  "Sends to new chats (recipients who never wrote to the account), per 24 hours; counted on top of ` + "`" + `windows` + "`" + `."
+  newChats: RateLimitWindow!
+  "The limits as configured, before the warm-up."
+  configured: AccountRateLimits!
+  "When the number was last linked; null when it never was."
+  linkedAt: Time
+  "The day since linking: 1 on the day it was linked; 0 when it never was."
+  warmupDay: Int!
+  "Today's daily cap from the warm-up; null when the warm-up is over or turned off (RATE_LIMIT_WARMUP=off)."
+  warmupCap: Int
+}
+
+extend type Query {
+  "An account's send limits and their usage now. Fails with NOT_FOUND when there is no such account."
+  rateLimitStatus("The account's id." accountId: ID!): RateLimitStatus! @hasRole(role: VIEWER)
+}
+
+"""
+A limit to set: at most ` + "`" + `max` + "`" + ` sends in any interval of ` + "`" + `windowSeconds` + "`" + `.
+"""
+input RateLimitInput {
+  "Most sends in the window: 1 to 100000."
+  max: Int!
+  "The window in seconds: 1 to 31622400 (366 days)."
+  windowSeconds: Int!
+}
+
+"""
+An account's own send limits, replacing the defaults.
+"""
+input SetRateLimitsInput {
+  "The account."
+  accountId: ID!
+  "1 to 8 limits, shortest window first, each window once, e.g. 6 per 60, 60 per 3600, 300 per 86400."
+  limits: [RateLimitInput!]!
+  "Most sends in any 24 hours to new chats: 1 to 100000; left out: the default (RATE_LIMIT_NEW_CHATS_PER_DAY)."
+  newChatsPerDay: Int
+}
+
+"""
+What setRateLimits returns.
+"""
+type SetRateLimitsPayload {
+  "The account's limits as stored."
+  limits: AccountRateLimits!
+  "Its limits and their usage now, with the warm-up applied."
+  status: RateLimitStatus!
+}
+
+extend type Mutation {
+  "Set an account's own send limits. Fails with INVALID_INPUT (naming the field) for limits the limiter does not accept, NOT_FOUND for an unknown account."
+  setRateLimits(input: SetRateLimitsInput!): SetRateLimitsPayload! @hasRole(role: OPERATOR)
+}
+
+"""
+What resetRateLimits returns.
+"""
+type ResetRateLimitsPayload {
+  "The account's limits now: the defaults from config."
+  limits: AccountRateLimits!
+  "Its limits and their usage now, with the warm-up applied."
+  status: RateLimitStatus!
+}
+
+"""
+Drop an account's own send limits.
+"""
+input ResetRateLimitsInput {
+  "The account."
+  accountId: ID!
+}
+
+extend type Mutation {
+  "Drop an account's own send limits: it sends under the defaults from config (RATE_LIMIT_*) again. Fails with NOT_FOUND for an unknown account."
+  resetRateLimits(input: ResetRateLimitsInput!): ResetRateLimitsPayload! @hasRole(role: OPERATOR)
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 An RFC 3339 timestamp, always in UTC, e.g. "2026-11-24T21:16:52Z".
 """
@@ -3443,6 +3810,22 @@ func (ec *executionContext) childFields_AccountEdge(ctx context.Context, field g
 		return ec.fieldContext_AccountEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountRateLimits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountId":
+		return ec.fieldContext_AccountRateLimits_accountId(ctx, field)
+	case "limits":
+		return ec.fieldContext_AccountRateLimits_limits(ctx, field)
+	case "newChatsPerDay":
+		return ec.fieldContext_AccountRateLimits_newChatsPerDay(ctx, field)
+	case "custom":
+		return ec.fieldContext_AccountRateLimits_custom(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AccountRateLimits_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountRateLimits", field.Name)
 }
 
 func (ec *executionContext) childFields_AccountStatusChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3943,6 +4326,54 @@ func (ec *executionContext) childFields_QrCodeEvent(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type QrCodeEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "max":
+		return ec.fieldContext_RateLimit_max(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_RateLimit_windowSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
+}
+
+func (ec *executionContext) childFields_RateLimitStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountId":
+		return ec.fieldContext_RateLimitStatus_accountId(ctx, field)
+	case "windows":
+		return ec.fieldContext_RateLimitStatus_windows(ctx, field)
+	case "newChats":
+		return ec.fieldContext_RateLimitStatus_newChats(ctx, field)
+	case "configured":
+		return ec.fieldContext_RateLimitStatus_configured(ctx, field)
+	case "linkedAt":
+		return ec.fieldContext_RateLimitStatus_linkedAt(ctx, field)
+	case "warmupDay":
+		return ec.fieldContext_RateLimitStatus_warmupDay(ctx, field)
+	case "warmupCap":
+		return ec.fieldContext_RateLimitStatus_warmupCap(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimitStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_RateLimitWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "max":
+		return ec.fieldContext_RateLimitWindow_max(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_RateLimitWindow_windowSeconds(ctx, field)
+	case "used":
+		return ec.fieldContext_RateLimitWindow_used(ctx, field)
+	case "remaining":
+		return ec.fieldContext_RateLimitWindow_remaining(ctx, field)
+	case "nextFreeAt":
+		return ec.fieldContext_RateLimitWindow_nextFreeAt(ctx, field)
+	case "resetAt":
+		return ec.fieldContext_RateLimitWindow_resetAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimitWindow", field.Name)
+}
+
 func (ec *executionContext) childFields_ReconnectAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "account":
@@ -3957,6 +4388,16 @@ func (ec *executionContext) childFields_ResetAccountPayload(ctx context.Context,
 		return ec.fieldContext_ResetAccountPayload_account(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResetAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetRateLimitsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limits":
+		return ec.fieldContext_ResetRateLimitsPayload_limits(ctx, field)
+	case "status":
+		return ec.fieldContext_ResetRateLimitsPayload_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetRateLimitsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RetryJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3981,6 +4422,16 @@ func (ec *executionContext) childFields_SetContactsOptOutPayload(ctx context.Con
 		return ec.fieldContext_SetContactsOptOutPayload_updatedCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetContactsOptOutPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetRateLimitsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limits":
+		return ec.fieldContext_SetRateLimitsPayload_limits(ctx, field)
+	case "status":
+		return ec.fieldContext_SetRateLimitsPayload_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetRateLimitsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_StartActivationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4389,6 +4840,20 @@ func (ec *executionContext) field_Mutation_resetAccount_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resetRateLimits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResetRateLimitsInput, error) {
+			return ec.unmarshalNResetRateLimitsInput2wagraphᚋgraphᚋmodelᚐResetRateLimitsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retryJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4423,6 +4888,20 @@ func (ec *executionContext) field_Mutation_setContactsOptOut_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetContactsOptOutInput, error) {
 			return ec.unmarshalNSetContactsOptOutInput2wagraphᚋgraphᚋmodelᚐSetContactsOptOutInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setRateLimits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetRateLimitsInput, error) {
+			return ec.unmarshalNSetRateLimitsInput2wagraphᚋgraphᚋmodelᚐSetRateLimitsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4676,6 +5155,20 @@ func (ec *executionContext) field_Query_personas_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_rateLimitStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
 	return args, nil
 }
 
@@ -5397,6 +5890,130 @@ func (ec *executionContext) fieldContext_AccountEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AccountRateLimits_accountId(ctx context.Context, field graphql.CollectedField, obj *model.AccountRateLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountRateLimits_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountRateLimits_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountRateLimits", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountRateLimits_limits(ctx context.Context, field graphql.CollectedField, obj *model.AccountRateLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountRateLimits_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RateLimit) graphql.Marshaler {
+			return ec.marshalNRateLimit2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountRateLimits_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountRateLimits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountRateLimits_newChatsPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AccountRateLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountRateLimits_newChatsPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewChatsPerDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountRateLimits_newChatsPerDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountRateLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AccountRateLimits_custom(ctx context.Context, field graphql.CollectedField, obj *model.AccountRateLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountRateLimits_custom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Custom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountRateLimits_custom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountRateLimits", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AccountRateLimits_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.AccountRateLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountRateLimits_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountRateLimits_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountRateLimits", field, false, false, "Time")
 }
 
 func (ec *executionContext) _AccountStatusChange_version(ctx context.Context, field graphql.CollectedField, obj *model.AccountStatusChange) (ret graphql.Marshaler) {
@@ -9488,6 +10105,130 @@ func (ec *executionContext) fieldContext_Mutation_removeContactsFromPersona(ctx 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setRateLimits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setRateLimits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetRateLimits(ctx, fc.Args["input"].(model.SetRateLimitsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.SetRateLimitsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SetRateLimitsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetRateLimitsPayload) graphql.Marshaler {
+			return ec.marshalNSetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐSetRateLimitsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setRateLimits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetRateLimitsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setRateLimits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetRateLimits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetRateLimits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetRateLimits(ctx, fc.Args["input"].(model.ResetRateLimitsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ResetRateLimitsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ResetRateLimitsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetRateLimitsPayload) graphql.Marshaler {
+			return ec.marshalNResetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐResetRateLimitsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetRateLimits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetRateLimitsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetRateLimits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10726,6 +11467,68 @@ func (ec *executionContext) fieldContext_Query_personas(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_rateLimitStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rateLimitStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RateLimitStatus(ctx, fc.Args["accountId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.RateLimitStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.RateLimitStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rateLimitStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_rateLimitStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10802,6 +11605,378 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RateLimit_max(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitStatus_accountId(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RateLimitStatus_windows(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_windows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Windows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RateLimitWindow) graphql.Marshaler {
+			return ec.marshalNRateLimitWindow2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_windows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RateLimitStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RateLimitStatus_newChats(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_newChats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewChats, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitWindow) graphql.Marshaler {
+			return ec.marshalNRateLimitWindow2ᚖwagraphᚋgraphᚋmodelᚐRateLimitWindow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_newChats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RateLimitStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RateLimitStatus_configured(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_configured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Configured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountRateLimits) graphql.Marshaler {
+			return ec.marshalNAccountRateLimits2ᚖwagraphᚋgraphᚋmodelᚐAccountRateLimits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_configured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RateLimitStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountRateLimits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RateLimitStatus_linkedAt(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_linkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinkedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_linkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RateLimitStatus_warmupDay(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_warmupDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WarmupDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_warmupDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitStatus_warmupCap(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_warmupCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WarmupCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_warmupCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitWindow_max(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitWindow_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitWindow_used(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitWindow_remaining(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimitWindow_nextFreeAt(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_nextFreeAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextFreeAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_nextFreeAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RateLimitWindow_resetAt(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitWindow_resetAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitWindow_resetAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitWindow", field, false, false, "Time")
+}
+
 func (ec *executionContext) _ReconnectAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.ReconnectAccountPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10861,6 +12036,70 @@ func (ec *executionContext) fieldContext_ResetAccountPayload_account(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetRateLimitsPayload_limits(ctx context.Context, field graphql.CollectedField, obj *model.ResetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetRateLimitsPayload_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountRateLimits) graphql.Marshaler {
+			return ec.marshalNAccountRateLimits2ᚖwagraphᚋgraphᚋmodelᚐAccountRateLimits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetRateLimitsPayload_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountRateLimits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetRateLimitsPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.ResetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetRateLimitsPayload_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetRateLimitsPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10951,6 +12190,70 @@ func (ec *executionContext) _SetContactsOptOutPayload_updatedCount(ctx context.C
 }
 func (ec *executionContext) fieldContext_SetContactsOptOutPayload_updatedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SetContactsOptOutPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SetRateLimitsPayload_limits(ctx context.Context, field graphql.CollectedField, obj *model.SetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetRateLimitsPayload_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountRateLimits) graphql.Marshaler {
+			return ec.marshalNAccountRateLimits2ᚖwagraphᚋgraphᚋmodelᚐAccountRateLimits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetRateLimitsPayload_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountRateLimits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetRateLimitsPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.SetRateLimitsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetRateLimitsPayload_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetRateLimitsPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetRateLimitsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _StartActivationPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.StartActivationPayload) (ret graphql.Marshaler) {
@@ -13265,6 +14568,55 @@ func UnmarshalPersonaContactsInput(ctx context.Context, raw any) (model.PersonaC
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRateLimitInput(ctx context.Context, obj any) (model.RateLimitInput, error) {
+	var it model.RateLimitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"max", "windowSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "max":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("max"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Max = data
+		case "windowSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windowSeconds"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WindowSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRateLimitInput unmarshals raw into the RateLimitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRateLimitInput(ctx context.Context, raw any) (model.RateLimitInput, error) {
+	var out model.RateLimitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RateLimitInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReconnectAccountInput(ctx context.Context, obj any) (model.ReconnectAccountInput, error) {
 	var it model.ReconnectAccountInput
 	if obj == nil {
@@ -13346,6 +14698,48 @@ func (ec *executionContext) unmarshalInputResetAccountInput(ctx context.Context,
 func UnmarshalResetAccountInput(ctx context.Context, raw any) (model.ResetAccountInput, error) {
 	var out model.ResetAccountInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetAccountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResetRateLimitsInput(ctx context.Context, obj any) (model.ResetRateLimitsInput, error) {
+	var it model.ResetRateLimitsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetRateLimitsInput unmarshals raw into the ResetRateLimitsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetRateLimitsInput(ctx context.Context, raw any) (model.ResetRateLimitsInput, error) {
+	var out model.ResetRateLimitsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetRateLimitsInput", raw, &out)
 	return out, err
 }
 
@@ -13486,6 +14880,62 @@ func (ec *executionContext) unmarshalInputSetContactsOptOutInput(ctx context.Con
 func UnmarshalSetContactsOptOutInput(ctx context.Context, raw any) (model.SetContactsOptOutInput, error) {
 	var out model.SetContactsOptOutInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetContactsOptOutInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetRateLimitsInput(ctx context.Context, obj any) (model.SetRateLimitsInput, error) {
+	var it model.SetRateLimitsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "limits", "newChatsPerDay"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "limits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limits"))
+			data, err := ec.unmarshalNRateLimitInput2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limits = data
+		case "newChatsPerDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newChatsPerDay"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewChatsPerDay = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetRateLimitsInput unmarshals raw into the SetRateLimitsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetRateLimitsInput(ctx context.Context, raw any) (model.SetRateLimitsInput, error) {
+	var out model.SetRateLimitsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetRateLimitsInput", raw, &out)
 	return out, err
 }
 
@@ -13907,6 +15357,59 @@ func (ec *executionContext) _AccountEdge(ctx context.Context, sel ast.SelectionS
 		case "node":
 			out.Values[i] = ec._AccountEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var accountRateLimitsImplementors = []string{"AccountRateLimits"}
+
+func (ec *executionContext) _AccountRateLimits(ctx context.Context, sel ast.SelectionSet, obj *model.AccountRateLimits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountRateLimitsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountRateLimits")
+		case "accountId":
+			out.Values[i] = ec._AccountRateLimits_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limits":
+			out.Values[i] = ec._AccountRateLimits_limits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newChatsPerDay":
+			out.Values[i] = ec._AccountRateLimits_newChatsPerDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "custom":
+			out.Values[i] = ec._AccountRateLimits_custom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AccountRateLimits_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -15490,6 +16993,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setRateLimits":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setRateLimits(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetRateLimits":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetRateLimits(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15905,6 +17422,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_personas(ctx, field)
 				})
+		case "rateLimitStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rateLimitStatus(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -15918,6 +17441,165 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitImplementors = []string{"RateLimit"}
+
+func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet, obj *model.RateLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimit")
+		case "max":
+			out.Values[i] = ec._RateLimit_max(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowSeconds":
+			out.Values[i] = ec._RateLimit_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitStatusImplementors = []string{"RateLimitStatus"}
+
+func (ec *executionContext) _RateLimitStatus(ctx context.Context, sel ast.SelectionSet, obj *model.RateLimitStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimitStatus")
+		case "accountId":
+			out.Values[i] = ec._RateLimitStatus_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windows":
+			out.Values[i] = ec._RateLimitStatus_windows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newChats":
+			out.Values[i] = ec._RateLimitStatus_newChats(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "configured":
+			out.Values[i] = ec._RateLimitStatus_configured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkedAt":
+			out.Values[i] = ec._RateLimitStatus_linkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "warmupDay":
+			out.Values[i] = ec._RateLimitStatus_warmupDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warmupCap":
+			out.Values[i] = ec._RateLimitStatus_warmupCap(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitWindowImplementors = []string{"RateLimitWindow"}
+
+func (ec *executionContext) _RateLimitWindow(ctx context.Context, sel ast.SelectionSet, obj *model.RateLimitWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimitWindow")
+		case "max":
+			out.Values[i] = ec._RateLimitWindow_max(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowSeconds":
+			out.Values[i] = ec._RateLimitWindow_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._RateLimitWindow_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._RateLimitWindow_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextFreeAt":
+			out.Values[i] = ec._RateLimitWindow_nextFreeAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resetAt":
+			out.Values[i] = ec._RateLimitWindow_resetAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15982,6 +17664,44 @@ func (ec *executionContext) _ResetAccountPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("ResetAccountPayload")
 		case "account":
 			out.Values[i] = ec._ResetAccountPayload_account(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetRateLimitsPayloadImplementors = []string{"ResetRateLimitsPayload"}
+
+func (ec *executionContext) _ResetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetRateLimitsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetRateLimitsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetRateLimitsPayload")
+		case "limits":
+			out.Values[i] = ec._ResetRateLimitsPayload_limits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ResetRateLimitsPayload_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16081,6 +17801,44 @@ func (ec *executionContext) _SetContactsOptOutPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("SetContactsOptOutPayload")
 		case "updatedCount":
 			out.Values[i] = ec._SetContactsOptOutPayload_updatedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setRateLimitsPayloadImplementors = []string{"SetRateLimitsPayload"}
+
+func (ec *executionContext) _SetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetRateLimitsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setRateLimitsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetRateLimitsPayload")
+		case "limits":
+			out.Values[i] = ec._SetRateLimitsPayload_limits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._SetRateLimitsPayload_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16746,6 +18504,14 @@ func (ec *executionContext) marshalNAccountEdge2ᚖwagraphᚋgraphᚋmodelᚐAcc
 		return graphql.Null
 	}
 	return ec._AccountEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAccountRateLimits2ᚖwagraphᚋgraphᚋmodelᚐAccountRateLimits(ctx context.Context, sel ast.SelectionSet, v *model.AccountRateLimits) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountRateLimits!")
+		return graphql.Null
+	}
+	return ec._AccountRateLimits(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNAccountStatus2wagraphᚋgraphᚋmodelᚐAccountStatus(ctx context.Context, v any) (model.AccountStatus, error) {
@@ -17420,6 +19186,81 @@ func (ec *executionContext) marshalNQrCodeEvent2ᚖwagraphᚋgraphᚋmodelᚐQRC
 	return ec._QrCodeEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRateLimit2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RateLimit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRateLimit2ᚖwagraphᚋgraphᚋmodelᚐRateLimit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRateLimit2ᚖwagraphᚋgraphᚋmodelᚐRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimit!")
+		return graphql.Null
+	}
+	return ec._RateLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRateLimitInput2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitInputᚄ(ctx context.Context, v any) ([]*model.RateLimitInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RateLimitInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRateLimitInput2ᚖwagraphᚋgraphᚋmodelᚐRateLimitInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRateLimitInput2ᚖwagraphᚋgraphᚋmodelᚐRateLimitInput(ctx context.Context, v any) (*model.RateLimitInput, error) {
+	res, err := ec.unmarshalInputRateLimitInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx context.Context, sel ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimitStatus!")
+		return graphql.Null
+	}
+	return ec._RateLimitStatus(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRateLimitWindow2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RateLimitWindow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRateLimitWindow2ᚖwagraphᚋgraphᚋmodelᚐRateLimitWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRateLimitWindow2ᚖwagraphᚋgraphᚋmodelᚐRateLimitWindow(ctx context.Context, sel ast.SelectionSet, v *model.RateLimitWindow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimitWindow!")
+		return graphql.Null
+	}
+	return ec._RateLimitWindow(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNReconnectAccountInput2wagraphᚋgraphᚋmodelᚐReconnectAccountInput(ctx context.Context, v any) (model.ReconnectAccountInput, error) {
 	res, err := ec.unmarshalInputReconnectAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17444,6 +19285,19 @@ func (ec *executionContext) marshalNResetAccountPayload2ᚖwagraphᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._ResetAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetRateLimitsInput2wagraphᚋgraphᚋmodelᚐResetRateLimitsInput(ctx context.Context, v any) (model.ResetRateLimitsInput, error) {
+	res, err := ec.unmarshalInputResetRateLimitsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐResetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResetRateLimitsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetRateLimitsPayload!")
+		return graphql.Null
+	}
+	return ec._ResetRateLimitsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRetryJobInput2wagraphᚋgraphᚋmodelᚐRetryJobInput(ctx context.Context, v any) (model.RetryJobInput, error) {
@@ -17493,6 +19347,19 @@ func (ec *executionContext) marshalNSetContactsOptOutPayload2ᚖwagraphᚋgraph�
 		return graphql.Null
 	}
 	return ec._SetContactsOptOutPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetRateLimitsInput2wagraphᚋgraphᚋmodelᚐSetRateLimitsInput(ctx context.Context, v any) (model.SetRateLimitsInput, error) {
+	res, err := ec.unmarshalInputSetRateLimitsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetRateLimitsPayload2ᚖwagraphᚋgraphᚋmodelᚐSetRateLimitsPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetRateLimitsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetRateLimitsPayload!")
+		return graphql.Null
+	}
+	return ec._SetRateLimitsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSortDirection2wagraphᚋgraphᚋmodelᚐSortDirection(ctx context.Context, v any) (model.SortDirection, error) {

@@ -11,6 +11,7 @@ import (
 	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
+	"wagraph/internal/sending"
 	"wagraph/internal/supervisor"
 )
 
@@ -29,6 +30,9 @@ type Resolver struct {
 	JobService *jobs.Service
 	// ContactService is the contact base: contacts, personas, CSV import.
 	ContactService *contact.Service
+	// Sending holds the accounts' send limits (setRateLimits,
+	// rateLimitStatus).
+	Sending *sending.Policy
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
 	QRImages *QRImages

@@ -70,6 +70,21 @@ type AccountEdge struct {
 	Node *Account `json:"node"`
 }
 
+// An account's own limits (set with `setRateLimits`) or the defaults from
+// config, before the warm-up caps them.
+type AccountRateLimits struct {
+	// The account these limits are for.
+	AccountID string `json:"accountId"`
+	// Limits on every send, shortest window first.
+	Limits []*RateLimit `json:"limits"`
+	// Most sends in any 24 hours to recipients who never wrote to the account.
+	NewChatsPerDay int `json:"newChatsPerDay"`
+	// True when set with `setRateLimits`; false: the defaults from config (RATE_LIMIT_*).
+	Custom bool `json:"custom"`
+	// When they were set; null for the defaults.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+}
+
 // One change of an account's status.
 type AccountStatusChange struct {
 	// The account's version after this change (1 for its creation).
@@ -665,6 +680,59 @@ type QRCodeEvent struct {
 type Query struct {
 }
 
+// One send limit: at most `max` sends in any interval of `windowSeconds`
+// (a sliding window, not a calendar minute, hour or day).
+type RateLimit struct {
+	// Most sends allowed in any interval of the window.
+	Max int `json:"max"`
+	// The window's length in seconds: 60 a minute, 3600 an hour, 86400 a day.
+	WindowSeconds int `json:"windowSeconds"`
+}
+
+// A limit to set: at most `max` sends in any interval of `windowSeconds`.
+type RateLimitInput struct {
+	// Most sends in the window: 1 to 100000.
+	Max int `json:"max"`
+	// The window in seconds: 1 to 31622400 (366 days).
+	WindowSeconds int `json:"windowSeconds"`
+}
+
+// An account's send limits now and how much of each is used. The limits are
+// the account's own (or the defaults) with the daily window capped by the
+// warm-up of a newly linked number; see docs/sending.md.
+type RateLimitStatus struct {
+	// The account.
+	AccountID string `json:"accountId"`
+	// Every send is checked against these windows, shortest first.
+	Windows []*RateLimitWindow `json:"windows"`
+	// Sends to new chats (recipients who never wrote to the account), per 24 hours; counted on top of `windows`.
+	NewChats *RateLimitWindow `json:"newChats"`
+	// The limits as configured, before the warm-up.
+	Configured *AccountRateLimits `json:"configured"`
+	// When the number was last linked; null when it never was.
+	LinkedAt *time.Time `json:"linkedAt,omitempty"`
+	// The day since linking: 1 on the day it was linked; 0 when it never was.
+	WarmupDay int `json:"warmupDay"`
+	// Today's daily cap from the warm-up; null when the warm-up is over or turned off (RATE_LIMIT_WARMUP=off).
+	WarmupCap *int `json:"warmupCap,omitempty"`
+}
+
+// The usage of one limit now.
+type RateLimitWindow struct {
+	// Most sends allowed in any interval of the window (after the warm-up cap).
+	Max int `json:"max"`
+	// The window's length in seconds.
+	WindowSeconds int `json:"windowSeconds"`
+	// Sends in the last window.
+	Used int `json:"used"`
+	// How many more sends the window allows now.
+	Remaining int `json:"remaining"`
+	// When `remaining` next grows: while the window is full, when it admits again; null when nothing was sent in the window.
+	NextFreeAt *time.Time `json:"nextFreeAt,omitempty"`
+	// When `used` is back to 0; null when nothing was sent in the window.
+	ResetAt *time.Time `json:"resetAt,omitempty"`
+}
+
 // Input of reconnectAccount.
 type ReconnectAccountInput struct {
 	// The account to reconnect.
@@ -687,6 +755,20 @@ type ResetAccountInput struct {
 type ResetAccountPayload struct {
 	// The account, PENDING.
 	Account *Account `json:"account"`
+}
+
+// Drop an account's own send limits.
+type ResetRateLimitsInput struct {
+	// The account.
+	AccountID string `json:"accountId"`
+}
+
+// What resetRateLimits returns.
+type ResetRateLimitsPayload struct {
+	// The account's limits now: the defaults from config.
+	Limits *AccountRateLimits `json:"limits"`
+	// Its limits and their usage now, with the warm-up applied.
+	Status *RateLimitStatus `json:"status"`
 }
 
 // Which job to retry.
@@ -727,6 +809,24 @@ type SetContactsOptOutInput struct {
 type SetContactsOptOutPayload struct {
 	// How many contacts changed (those already in that state are not counted).
 	UpdatedCount int `json:"updatedCount"`
+}
+
+// An account's own send limits, replacing the defaults.
+type SetRateLimitsInput struct {
+	// The account.
+	AccountID string `json:"accountId"`
+	// 1 to 8 limits, shortest window first, each window once, e.g. 6 per 60, 60 per 3600, 300 per 86400.
+	Limits []*RateLimitInput `json:"limits"`
+	// Most sends in any 24 hours to new chats: 1 to 100000; left out: the default (RATE_LIMIT_NEW_CHATS_PER_DAY).
+	NewChatsPerDay *int `json:"newChatsPerDay,omitempty"`
+}
+
+// What setRateLimits returns.
+type SetRateLimitsPayload struct {
+	// The account's limits as stored.
+	Limits *AccountRateLimits `json:"limits"`
+	// Its limits and their usage now, with the warm-up applied.
+	Status *RateLimitStatus `json:"status"`
 }
 
 // Input of startActivation.

@@ -22,6 +22,8 @@ import (
 	"wagraph/internal/jobs"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
+	"wagraph/internal/ratelimit"
+	"wagraph/internal/sending"
 	"wagraph/internal/store"
 	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
@@ -44,6 +46,11 @@ type App struct {
 	Supervisor *supervisor.Supervisor
 	// Contacts is the contact base: contacts, personas, import and export.
 	Contacts *contact.Service
+	// Limiter decides sends per account: in-process, or on Redis (shared by
+	// every instance) when REDIS_URL is set. Sending knows each account's
+	// limits (defaults, overrides, warm-up).
+	Limiter ratelimit.Limiter
+	Sending *sending.Policy
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -132,9 +139,38 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	// The contacts gauge counts through the service, built right after.
 	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
 	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs}
+	if err := a.newSending(); err != nil {
+		return nil, err
+	}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending}
 	a.Handler = a.routes(resolver)
 	return a, nil
+}
+
+// newSending builds the send limiter and the accounts' limits policy from
+// the RATE_LIMIT_* settings.
+func (a *App) newSending() error {
+	if a.Redis != nil {
+		a.Limiter = ratelimit.NewRedis(a.Redis)
+	} else {
+		a.Limiter = ratelimit.NewMemory()
+	}
+	c := a.Config
+	defaults := sending.Defaults{
+		Limits: []ratelimit.Limit{
+			{Max: c.RateLimitPerMinute, Window: time.Minute},
+			{Max: c.RateLimitPerHour, Window: time.Hour},
+			{Max: c.RateLimitPerDay, Window: sending.Day},
+		},
+		NewChatsPerDay: c.RateLimitNewChatsPerDay,
+		Warmup:         c.RateLimitWarmup,
+	}
+	p, err := sending.New(a.DB, a.Limiter, defaults, sending.Options{})
+	if err != nil {
+		return fmt.Errorf("RATE_LIMIT_*: %w", err)
+	}
+	a.Sending = p
+	return nil
 }
 
 func (a *App) openDatabase(ctx context.Context) error {

@@ -65,6 +65,17 @@ type Config struct {
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
 
+	// RateLimitPerMinute, PerHour and PerDay are every account's default
+	// send limits (setRateLimits overrides them per account);
+	// RateLimitNewChatsPerDay the default for messages to recipients who
+	// never wrote to the account. RateLimitWarmup is the daily cap on day
+	// 1, 2, … after an account is linked; nil: no warm-up.
+	RateLimitPerMinute      int
+	RateLimitPerHour        int
+	RateLimitPerDay         int
+	RateLimitNewChatsPerDay int
+	RateLimitWarmup         []int
+
 	// SimulateScanDelay is how long the simulated phone waits before it
 	// scans a QR code or enters a pairing code (simulate mode only).
 	SimulateScanDelay time.Duration
@@ -117,6 +128,11 @@ var Settings = []Setting{
 	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
+	{"RATE_LIMIT_PER_MINUTE", "6", "Default sends per account in any minute (setRateLimits overrides per account); see docs/sending.md."},
+	{"RATE_LIMIT_PER_HOUR", "60", "Default sends per account in any hour."},
+	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
+	{"RATE_LIMIT_NEW_CHATS_PER_DAY", "30", "Default sends per account in any 24 hours to recipients who never wrote to the account (new chats)."},
+	{"RATE_LIMIT_WARMUP", "20,40,80,160", "Daily send cap on day 1, 2, … after an account is linked (comma-separated, increasing); from the day after the last, the account's own limits; off: no warm-up."},
 	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
@@ -179,6 +195,15 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
+	c.RateLimitPerMinute = p.int("RATE_LIMIT_PER_MINUTE")
+	c.RateLimitPerHour = p.int("RATE_LIMIT_PER_HOUR")
+	c.RateLimitPerDay = p.int("RATE_LIMIT_PER_DAY")
+	c.RateLimitNewChatsPerDay = p.int("RATE_LIMIT_NEW_CHATS_PER_DAY")
+	warmup, err := parseWarmup(env("RATE_LIMIT_WARMUP"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.RateLimitWarmup = warmup
 	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
@@ -248,6 +273,9 @@ func (c Config) validate() []error {
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
 		"AUTH_FREE_FAILURES": c.AuthFreeFailures,
 		"JOB_WORKERS":        c.JobWorkers,
+
+		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
+		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
 	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
@@ -346,4 +374,22 @@ func (p parser) duration(key string) time.Duration {
 		*p.errs = append(*p.errs, fmt.Errorf("%s=%q: use a positive duration such as 30s, 5m or 336h", key, p.env(key)))
 	}
 	return v
+}
+
+// parseWarmup reads RATE_LIMIT_WARMUP: daily caps for day 1, 2, … after
+// linking, each at least 1 and not below the day before; "off" turns the
+// warm-up off.
+func parseWarmup(v string) ([]int, error) {
+	if strings.EqualFold(v, "off") {
+		return nil, nil
+	}
+	var caps []int
+	for i, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 100_000 || (i > 0 && n < caps[i-1]) {
+			return nil, fmt.Errorf("RATE_LIMIT_WARMUP %q: give the daily cap for day 1, 2, … as increasing numbers from 1 to 100000, e.g. 20,40,80,160, or off", v)
+		}
+		caps = append(caps, n)
+	}
+	return caps, nil
 }

@@ -52,6 +52,13 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"SWEEP_PHONE_NUMBERS_INTERVAL": c.PhoneSweepInterval,
 		"CONTACT_DEFAULT_REGION":       c.ContactDefaultRegion,
 	}
+	for k, v := range map[string]any{
+		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
+		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
+		"RATE_LIMIT_WARMUP": warmupString(c.RateLimitWarmup),
+	} {
+		fields[k] = v
+	}
 	v, ok := fields[key]
 	if !ok {
 		t.Fatalf("setting %s is documented but this test does not know its field; add it", key)
@@ -115,6 +122,12 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"SWEEP_PHONE_NUMBERS_INTERVAL": "35m",
 		"CONTACT_DEFAULT_REGION":       "br",
 	}
+	for k, v := range map[string]string{
+		"RATE_LIMIT_PER_MINUTE": "33", "RATE_LIMIT_PER_HOUR": "34", "RATE_LIMIT_PER_DAY": "35",
+		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36", "RATE_LIMIT_WARMUP": "37,38",
+	} {
+		e[k] = v
+	}
 	got := mustLoad(t, e)
 	want := config.Config{
 		ListenAddr: "127.0.0.1:9999", DatabaseURL: "postgres://u:p@db:5432/wagraph", RedisURL: "redis://cache:6379/2",
@@ -132,6 +145,8 @@ func TestEveryVariableIsRead(t *testing.T) {
 		JobRescueAfter: 33 * time.Minute, TimeoutSweepInterval: 34 * time.Second, PhoneSweepInterval: 35 * time.Minute,
 		ContactDefaultRegion: "BR",
 	}
+	want.RateLimitPerMinute, want.RateLimitPerHour, want.RateLimitPerDay, want.RateLimitNewChatsPerDay = 33, 34, 35, 36
+	want.RateLimitWarmup = []int{37, 38}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
@@ -349,5 +364,36 @@ func TestRedisURLErrorIsRedacted(t *testing.T) {
 	_, err := load(t, env{"REDIS_URL": "http://:hunter2@cache:6379"})
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v: want an error that does not show the password", err)
+	}
+}
+
+func warmupString(caps []int) string {
+	if caps == nil {
+		return "off"
+	}
+	s := make([]string, len(caps))
+	for i, c := range caps {
+		s[i] = fmt.Sprint(c)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestRateLimitWarmup(t *testing.T) {
+	get := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
+	c, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": " 10, 10,50 "}))
+	if err != nil || fmt.Sprint(c.RateLimitWarmup) != "[10 10 50]" {
+		t.Fatalf("warmup 10,10,50: %v %v", c.RateLimitWarmup, err)
+	}
+	c, err = config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": "OFF"}))
+	if err != nil || c.RateLimitWarmup != nil {
+		t.Fatalf("warmup off: %v %v", c.RateLimitWarmup, err)
+	}
+	for _, bad := range []string{"20,10", "0,5", "x", "20,,40"} {
+		if _, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_WARMUP": bad})); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_WARMUP") {
+			t.Errorf("warmup %q: want a RATE_LIMIT_WARMUP error, got %v", bad, err)
+		}
+	}
+	if _, err := config.Load(nil, get(map[string]string{"RATE_LIMIT_PER_DAY": "0"})); err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_PER_DAY") {
+		t.Errorf("RATE_LIMIT_PER_DAY=0: want an error, got %v", err)
 	}
 }

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS account_send_limits;
