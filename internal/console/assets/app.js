@@ -135,16 +135,19 @@ function Badge({ status }) {
   return html`<span class=${"badge " + status}>${status.replace(/_/g, " ")}</span>`;
 }
 
-// ConfirmDialog is a modal <dialog>: Escape and Cancel close it, focus starts on Cancel.
-function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, onClose }) {
+// ConfirmDialog is a modal <dialog>, shown while it is rendered: Escape and
+// Cancel close it, focus starts on Cancel and returns to the opener after.
+function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClose }) {
   const ref = useRef(null);
   useEffect(() => {
     const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) { d.showModal(); d.querySelector("button.secondary").focus(); }
-    if (!open && d.open) d.close();
-  }, [open]);
-  return html`<dialog ref=${ref} aria-labelledby="dialog-title" onClose=${onClose} onCancel=${onClose}>
+    const opener = document.activeElement;
+    d.showModal();
+    d.querySelector("button.secondary").focus();
+    return () => { if (d.open) d.close(); if (opener && opener.isConnected) opener.focus(); };
+  }, []);
+  const cancel = (e) => { e.preventDefault(); onClose(); };
+  return html`<dialog ref=${ref} aria-labelledby="dialog-title" onCancel=${cancel}>
     <h2 id="dialog-title">${title}</h2>
     ${children}
     <div class="buttons">
@@ -271,9 +274,9 @@ function Accounts({ token, role, live }) {
         </div>`}
       </li>`)}
     </ul>`}
-    <${ConfirmDialog} open=${!!deleting} title="Delete this account?" confirmLabel="Delete account" onConfirm=${remove} onClose=${() => setDeleting(null)}>
-      <p>${deleting ? `“${deleting.name}” is unlinked from its phone and deleted with its history. This cannot be undone.` : ""}</p>
-    </${ConfirmDialog}>
+    ${deleting && html`<${ConfirmDialog} title="Delete this account?" confirmLabel="Delete account" onConfirm=${remove} onClose=${() => setDeleting(null)}>
+      <p>“${deleting.name}” is unlinked from its phone and deleted with its history. This cannot be undone.</p>
+    </${ConfirmDialog}>`}
   </main>`;
 }
 
@@ -415,9 +418,9 @@ function AccountPage({ id, token, role, live }) {
       </table>
     </section>
 
-    <${ConfirmDialog} open=${confirmReset} title="Reset this account?" confirmLabel="Reset account" onConfirm=${reset} onClose=${() => setConfirmReset(false)}>
+    ${confirmReset && html`<${ConfirmDialog} title="Reset this account?" confirmLabel="Reset account" onConfirm=${reset} onClose=${() => setConfirmReset(false)}>
       <p>“${acc.name}” is disconnected, its device is unlinked from WhatsApp and its session deleted. It becomes PENDING and must be linked again.</p>
-    </${ConfirmDialog}>
+    </${ConfirmDialog}>`}
   </main>`;
 }
 
@@ -510,4 +513,6 @@ function App() {
     <${Toasts} />`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = "";
+render(html`<${App} />`, root);
