@@ -110,8 +110,8 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 // waitText waits until the first element matching the CSS selector sel
 // shows text containing want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
-	return void(chromedp.Poll[bool](`(() => { const el = document.querySelector(` + jsString(sel) + `);
-		return !!el && el.offsetParent !== null && el.textContent.includes(` + jsString(want) + `); })()`, chromedp.WithPollingTimeout(30*time.Second)))
+	return void(chromedp.Poll[bool](`(() => { const el = document.querySelector(`+jsString(sel)+`);
+		return !!el && el.offsetParent !== null && el.textContent.includes(`+jsString(want)+`); })()`, chromedp.WithPollingTimeout(30*time.Second)))
 }
 
 // signIn opens the console and signs in with token.
