@@ -214,3 +214,56 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		t.Error("the token stayed in sessionStorage after signing out")
 	}
 }
+
+// A VIEWER signs in after a wrong token was refused with a toast, sees the
+// accounts and the health screen but no write buttons; when the connection
+// drops the header says so, and once it is back the list is live again.
+func TestConsoleViewerAndConnectionDrop(t *testing.T) {
+	ctx := browser(t)
+	s := start(t)
+	viewer := s.Token(t, auth.Viewer)
+	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
+	apptest.Post(t, op, `mutation { createAccount(input: {name: "Shop front"}) { account { id } } }`).NoErrors(t)
+	proxy := apptest.NewProxy(t, strings.TrimPrefix(s.URL, "http://"))
+	url := "http://" + proxy.Addr()
+
+	do(t, ctx, "a wrong token",
+		chromedp.Navigate(url+"/"),
+		chromedp.SendKeys(chromedp.CSS(`#token`), "not-a-token"),
+		click("Sign in"),
+		chromedp.WaitVisible(chromedp.CSS(`.toast.error .suggestion`)),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+	)
+	do(t, ctx, "sign in as VIEWER",
+		chromedp.Reload(),
+		chromedp.SendKeys(chromedp.CSS(`#token`), viewer),
+		click("Sign in"),
+		waitText(`#connection`, "connected"),
+		waitText(`ul.accounts`, "Shop front"),
+	)
+	if n := evaluate[int](t, ctx, `document.querySelectorAll("main button, #new-account").length`); n != 0 {
+		t.Errorf("a VIEWER sees %d write controls on the accounts screen", n)
+	}
+	do(t, ctx, "open the account",
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Shop front"]`)),
+		waitText(`h1`, "Shop front"),
+		waitText(`table tbody`, "PENDING"),
+	)
+	if n := evaluate[int](t, ctx, `document.querySelectorAll("main button").length`); n != 0 {
+		t.Errorf("a VIEWER sees %d buttons on the account page", n)
+	}
+	do(t, ctx, "the health screen",
+		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Health"]`)),
+		waitText(`.health-status`, "UP"),
+		waitText(`main table`, "database"),
+		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Accounts"]`)),
+		waitText(`ul.accounts`, "Shop front"),
+	)
+
+	proxy.Cut()
+	do(t, ctx, "the connection drops", waitText(`#connection`, "reconnecting"))
+	proxy.Restore(t)
+	do(t, ctx, "the connection is back", waitText(`#connection`, "connected"))
+	apptest.Post(t, op, `mutation { createAccount(input: {name: "Back office"}) { account { id } } }`).NoErrors(t)
+	do(t, ctx, "the list is live again", waitText(`ul.accounts`, "Back office"))
+}
