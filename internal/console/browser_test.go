@@ -3,7 +3,8 @@ package console_test
 // The console in a real browser (headless Chromium through chromedp)
 // against a --simulate server: a person signs in, creates an account, links
 // it by QR and sees it become ACTIVE live, resets it through the dialog and
-// reads an error's suggestion in a toast. Every wait is on what the person
+// reads an error's suggestion in a toast, then links it by pairing code.
+// Every wait is on what the person
 // sees.
 
 import (
@@ -203,10 +204,24 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.toast.error .suggestion`)),
 	)
 
-	// Back on the list the account is PENDING; signing out forgets the token.
+	// A reload keeps the tab signed in; the pairing-code flow links the
+	// account again.
+	do(t, ctx, "link by pairing code after a reload",
+		chromedp.Reload(),
+		waitText(`#connection`, "connected"),
+		waitText(`h1 .badge`, "PENDING"),
+		chromedp.SendKeys(chromedp.CSS(`#pairing-phone`), "+49 151 23456789"),
+		click("Get a pairing code"),
+		chromedp.WaitVisible(chromedp.CSS(`.pairing`)),
+		waitText(`.qr`, "Link with phone number instead"),
+		waitText(`h1 .badge`, "ACTIVE"),
+		waitText(`dl.facts`, "+4915123456789"),
+	)
+
+	// Back on the list the account is ACTIVE; signing out forgets the token.
 	do(t, ctx, "sign out",
 		chromedp.Click(chromedp.Search(`//a[normalize-space()="← Accounts"]`)),
-		waitText(`ul.accounts .badge`, "PENDING"),
+		waitText(`ul.accounts .badge`, "ACTIVE"),
 		click("Sign out"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
 	)
