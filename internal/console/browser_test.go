@@ -4,8 +4,7 @@ package console_test
 // against a --simulate server: a person signs in, creates an account, links
 // it by QR and sees it become ACTIVE live, resets it through the dialog and
 // reads an error's suggestion in a toast, then links it by pairing code.
-// Every wait is on what the person
-// sees.
+// Every wait is on what the person sees.
 
 import (
 	"context"
