@@ -188,6 +188,12 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		click("Cancel"),
 		chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
 		waitText(`h1 .badge`, "ACTIVE"),
+		// Escape closes the dialog too, and gives the focus back.
+		click("Reset…"),
+		button("Reset account"),
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
+		void(chromedp.Poll[bool](`document.activeElement && document.activeElement.textContent === "Reset…"`)),
 		// This time by keyboard: Enter on the focused button, then confirm.
 		chromedp.SendKeys(buttonPath("Reset…"), kb.Enter),
 		button("Reset account"),
@@ -271,6 +277,24 @@ func TestConsoleViewerAndConnectionDrop(t *testing.T) {
 		waitText(`.health-status`, "UP"),
 		waitText(`main table`, "database"),
 		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Accounts"]`)),
+		waitText(`ul.accounts`, "Shop front"),
+	)
+
+	// At a phone's width nothing sticks out sideways.
+	for _, page := range []string{"#/accounts", "#/health"} {
+		do(t, ctx, "a phone-sized "+page,
+			chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile),
+			chromedp.Navigate(url+"/"+page),
+			waitText(`#connection`, "connected"),
+			chromedp.WaitVisible(chromedp.CSS(`main h1`)),
+		)
+		if w := evaluate[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Errorf("%s at 375 px is %d px wider than the screen", page, w)
+		}
+	}
+	do(t, ctx, "back to a laptop's width",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(url+"/#/accounts"),
 		waitText(`ul.accounts`, "Shop front"),
 	)
 
