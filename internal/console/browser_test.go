@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/client"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -300,8 +301,29 @@ func TestConsoleViewerAndConnectionDrop(t *testing.T) {
 
 	proxy.Cut()
 	do(t, ctx, "the connection drops", waitText(`#connection`, "reconnecting"))
+	// Deleted while the console was cut off: gone once it is back.
+	var shop string
+	for _, id := range accountIDs(t, op) {
+		shop = id
+	}
+	apptest.Post(t, s.Client(apptest.Bearer(s.Token(t, auth.Admin))), `mutation { deleteAccount(input: {accountId: "`+shop+`"}) { deletedAccountId } }`).NoErrors(t)
 	proxy.Restore(t)
 	do(t, ctx, "the connection is back", waitText(`#connection`, "connected"))
 	apptest.Post(t, op, `mutation { createAccount(input: {name: "Back office"}) { account { id } } }`).NoErrors(t)
 	do(t, ctx, "the list is live again", waitText(`ul.accounts`, "Back office"))
+	do(t, ctx, "the account deleted meanwhile is gone",
+		void(chromedp.Poll[bool](`document.querySelectorAll("ul.accounts > li").length === 1`)),
+		waitText(`ul.accounts`, "Back office"),
+	)
+}
+
+// accountIDs lists the ids of all accounts.
+func accountIDs(t *testing.T, c *client.Client) []string {
+	t.Helper()
+	data := apptest.Post(t, c, `{ accounts(first: 100) { edges { node { id } } } }`).NoErrors(t)
+	var ids []string
+	for _, e := range apptest.Path(data, "accounts", "edges").([]any) {
+		ids = append(ids, apptest.Path(e, "node", "id").(string))
+	}
+	return ids
 }

@@ -192,7 +192,7 @@ function SignIn({ onSignedIn }) {
 // ---- accounts list ------------------------------------------------------------
 const ACCOUNT_FIELDS = "id name status version phoneNumber statusReason { code message suggestion }";
 
-function Accounts({ token, role, live }) {
+function Accounts({ token, role, live, epoch }) {
   const [accounts, setAccounts] = useState(null);
   const [name, setName] = useState("");
   const [renaming, setRenaming] = useState(null); // { id, name }
@@ -200,15 +200,28 @@ function Accounts({ token, role, live }) {
   const canWrite = RANK[role] >= RANK.OPERATOR;
   const canDelete = RANK[role] >= RANK.ADMIN;
 
+  // Live events that arrive while the list loads win over the loaded list
+  // when newer (id -> account, or null when deleted).
+  const during = useRef(null);
   const load = async () => {
+    const seen = new Map();
+    during.current = seen;
     try {
       const data = await gql(token, `{ accounts(first: 100) { edges { node { ${ACCOUNT_FIELDS} } } } }`);
-      setAccounts(data.accounts.edges.map((e) => e.node));
-    } catch (e) { toastError(e); setAccounts([]); }
+      let list = data.accounts.edges.map((e) => e.node);
+      for (const [id, acc] of seen) {
+        list = list.filter((x) => x.id !== id || (acc && x.version > acc.version));
+        if (acc && !list.some((x) => x.id === id)) list.push(acc);
+      }
+      setAccounts(list);
+    } catch (e) { toastError(e); setAccounts((xs) => xs || []); }
+    if (during.current === seen) during.current = null;
   };
-  useEffect(() => { load(); }, [token]);
+  // Load again on every (re)connection: changes made while the live
+  // connection was down (deletions among them) show up.
+  useEffect(() => { load(); }, [token, epoch]);
 
-  const upsert = (acc) => setAccounts((xs) => {
+  const upsert = (acc) => { if (during.current) during.current.set(acc.id, acc); setAccounts((xs) => {
     const list = xs || [];
     const i = list.findIndex((x) => x.id === acc.id);
     if (i < 0) return [...list, acc];
@@ -216,10 +229,11 @@ function Accounts({ token, role, live }) {
     const next = list.slice();
     next[i] = { ...list[i], ...acc };
     return next;
-  });
+  }); };
+  const drop = (id) => { if (during.current) during.current.set(id, null); setAccounts((xs) => (xs || []).filter((x) => x.id !== id)); };
   useSubscription(live, `subscription { accountStatusChanged { accountId version deleted account { ${ACCOUNT_FIELDS} } } }`, {}, (d) => {
     const ev = d.accountStatusChanged;
-    if (ev.deleted) setAccounts((xs) => (xs || []).filter((x) => x.id !== ev.accountId));
+    if (ev.deleted) drop(ev.accountId);
     else upsert(ev.account);
   }, []);
 
@@ -245,7 +259,7 @@ function Accounts({ token, role, live }) {
     setDeleting(null);
     try {
       await gql(token, `mutation($id: ID!) { deleteAccount(input: {accountId: $id}) { deletedAccountId } }`, { id: acc.id });
-      setAccounts((xs) => xs.filter((x) => x.id !== acc.id));
+      drop(acc.id);
       toast("info", `Account “${acc.name}” deleted.`);
     } catch (e) { toastError(e); }
   };
@@ -295,7 +309,7 @@ function useCountdown(deadline) {
   return deadline ? Math.max(0, Math.round((deadline - now) / 1000)) : null;
 }
 
-function AccountPage({ id, token, role, live }) {
+function AccountPage({ id, token, role, live, epoch }) {
   const [acc, setAcc] = useState(null);
   const [history, setHistory] = useState([]);
   const [code, setCode] = useState(null); // { image, pairingCode, deadline, activationDeadline }
@@ -324,7 +338,7 @@ function AccountPage({ id, token, role, live }) {
       fromActivation(d.account);
     } catch (e) { toastError(e); }
   };
-  useEffect(() => { load(); }, [id, token]);
+  useEffect(() => { load(); }, [id, token, epoch]); // again after a reconnection
 
   useSubscription(live, `subscription($id: ID!) { accountStatusChanged(accountId: $id) { version deleted account { ${DETAIL} } change { ${CHANGE} } } }`, { id }, (d) => {
     const ev = d.accountStatusChanged;
@@ -457,6 +471,7 @@ function App() {
   const [role, setRole] = useState(null);
   const [conn, setConn] = useState("connecting");
   const [live, setLive] = useState(null);
+  const [epoch, setEpoch] = useState(0); // counts live (re)connections
   const hash = useHash();
 
   useEffect(() => {
@@ -469,7 +484,10 @@ function App() {
   }, [token]);
   useEffect(() => {
     if (!token || !role) return undefined;
-    const client = openLive(token, setConn);
+    const client = openLive(token, (st) => {
+      setConn(st);
+      if (st === "connected") setEpoch((n) => n + 1);
+    });
     setLive(client);
     const offline = () => setConn("offline");
     const online = () => setConn("reconnecting");
@@ -508,8 +526,8 @@ function App() {
       <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
     </header>
     ${page === "health" ? html`<${Health} token=${token} />`
-      : page === "account" ? html`<${AccountPage} key=${m[1]} id=${decodeURIComponent(m[1])} token=${token} role=${role} live=${live} />`
-      : html`<${Accounts} token=${token} role=${role} live=${live} />`}
+      : page === "account" ? html`<${AccountPage} key=${m[1]} id=${decodeURIComponent(m[1])} token=${token} role=${role} live=${live} epoch=${epoch} />`
+      : html`<${Accounts} token=${token} role=${role} live=${live} epoch=${epoch} />`}
     <${Toasts} />`;
 }
 
