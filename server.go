@@ -191,7 +191,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if secret != "" {
 			// Printed to stdout once, never logged: it is the only copy.
 			fmt.Fprintf(stdout, "\nFirst start: created an ADMIN API token. It is shown only this once:\n\n    %s\n\n"+
-				"Open %s/graphiql and put it in the Headers tab as\n    {\"Authorization\": \"Bearer %s\"}\n\n", secret, base, secret)
+				"Open %s/ (the console) and sign in with it, or open %s/graphiql and put it in the Headers tab as\n    {\"Authorization\": \"Bearer %s\"}\n\n", secret, base, base, secret)
 		}
 	}
 	fmt.Fprint(stdout, a.SimulateGuide(base)) // empty unless --simulate

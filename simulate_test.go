@@ -18,7 +18,7 @@ func TestServeSimulateGuide(t *testing.T) {
 	if token == "" {
 		t.Fatalf("first start printed no token:\n%s", out)
 	}
-	for _, want := range []string{"SIMULATE MODE", s.base + "/graphiql", "200ms", "docs/simulator.md"} {
+	for _, want := range []string{"SIMULATE MODE", s.base + "/graphiql", "console at " + s.base + "/,", "200ms", "docs/simulator.md"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start message lacks %q:\n%s", want, out)
 		}

@@ -22,13 +22,22 @@ import (
 	"wagraph/internal/testenv"
 )
 
-func TestRootRedirectsToGraphiQL(t *testing.T) {
+// / is the admin console (a page with a strict CSP and a module script),
+// its assets are under /console/, and GraphiQL stays at /graphiql.
+func TestRootIsTheConsoleAndGraphiQLStays(t *testing.T) {
 	s := apptest.Start(t, nil)
-	resp, _ := s.Get(t, "/")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/graphiql" {
-		t.Errorf("GET / = %d Location %q, want 302 to /graphiql", resp.StatusCode, resp.Header.Get("Location"))
+	resp, body := s.Get(t, "/")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), `<script type="module" src="/console/app.js">`) {
+		t.Errorf("GET / = %d %s:\n%s\nwant the console page", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	resp, body := s.Get(t, "/graphiql")
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("GET / has CSP %q, want scripts from 'self' only", csp)
+	}
+	if resp, _ := s.Get(t, "/console/app.js"); resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+		t.Errorf("GET /console/app.js = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, body = s.Get(t, "/graphiql")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /graphiql = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}

@@ -10,6 +10,7 @@ import (
 	"wagraph/graph"
 	"wagraph/internal/apperr"
 	"wagraph/internal/auth"
+	"wagraph/internal/console"
 	"wagraph/internal/graphiql"
 	"wagraph/internal/observe"
 )
@@ -18,7 +19,7 @@ import (
 //
 //	/graphql   GraphQL over POST, GET and websocket
 //	/graphiql  GraphiQL (paste the token into its Headers tab)
-//	/          redirects to /graphiql
+//	/          the admin console (internal/console), assets under /console/
 //	/healthz   liveness, /readyz readiness, /metrics Prometheus
 //	/export/contacts.csv  the contacts as CSV (VIEWER and up)
 func (a *App) routes(resolver *graph.Resolver) http.Handler {
@@ -56,7 +57,10 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	// Any method, so that cors answers a browser's preflight (OPTIONS); the
 	// handler itself serves GET only.
 	handle("/export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
-	mux.Handle("GET /{$}", http.RedirectHandler("/graphiql", http.StatusFound))
+	// The admin console: a page on the public GraphQL API, in the binary.
+	admin := console.Handler()
+	handle("GET /{$}", "/", admin)
+	handle("GET "+console.Prefix, console.Prefix, admin)
 	return observe.RequestLogging(a.Log, mux)
 }
 

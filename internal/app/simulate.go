@@ -69,7 +69,10 @@ SIMULATE MODE: WhatsApp is simulated inside this process; nothing reaches WhatsA
 A simulated phone scans every QR code (or enters every pairing code) %[1]s after an
 activation starts (SIMULATE_SCAN_DELAY), with a fresh number (+1555...).
 
-Try in GraphiQL (%[2]s/graphiql), with the token in the Headers tab:
+The quickest way: open the console at %[2]s/, sign in with the token, create an
+account, open it and press "Link with a QR code" (docs/user-guide.md).
+
+Or try in GraphiQL (%[2]s/graphiql), with the token in the Headers tab:
 
   1. Create an account:
        mutation { createAccount(input: {name: "Demo 1"}) { account { id status } } }
