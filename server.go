@@ -119,7 +119,8 @@ const usage = `wagraph is a GraphQL API for running many WhatsApp accounts.
 
 Usage:
   wagraph [serve] [--listen ADDR] [--log-level LEVEL] [--simulate]
-        serve GraphQL on /graphql and GraphiQL on /graphiql (the default command);
+        serve the console on /, GraphQL on /graphql and GraphiQL on /graphiql
+        (the default command);
         --simulate runs the built-in WhatsApp simulator instead of WhatsApp
   wagraph migrate
         apply pending database migrations and exit
