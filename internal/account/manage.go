@@ -6,6 +6,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/paging"
 	"wagraph/internal/textrule"
 )
 
@@ -117,7 +118,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Account, error) {
 
 // List returns a page of accounts in creation order.
 func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) {
-	n, err := pageSize(in.First)
+	n, err := paging.Size(in.First)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (*AccountPage, error) 
 // History returns a page of an account's status changes, newest first:
 // those older than beforeVersion when it is positive.
 func (s *Service) History(ctx context.Context, accountID string, first *int, beforeVersion int64) (*HistoryPage, error) {
-	n, err := pageSize(first)
+	n, err := paging.Size(first)
 	if err != nil {
 		return nil, err
 	}

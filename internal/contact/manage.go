@@ -3,7 +3,6 @@ package contact
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,13 +10,14 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/paging"
 	"wagraph/internal/textrule"
 )
 
 // Page sizes and bulk limits.
 const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
+	DefaultPageSize = paging.Default
+	MaxPageSize     = paging.Max
 	// MaxIDs is the most ids one bulk operation takes; larger sets are
 	// selected by filter.
 	MaxIDs = 1000
@@ -29,17 +29,6 @@ const (
 	maxPersonaNameLen  = 100
 	maxDescriptionRune = 1000
 )
-
-func pageSize(first *int) (int, error) {
-	if first == nil {
-		return DefaultPageSize, nil
-	}
-	if *first < 0 || *first > MaxPageSize {
-		return 0, apperr.Invalid("first", "first must be between 0 and "+strconv.Itoa(MaxPageSize),
-			"Ask for at most "+strconv.Itoa(MaxPageSize)+" items and page on with 'after'.")
-	}
-	return *first, nil
-}
 
 func checkAttributes(m map[string]string) error {
 	if len(m) > MaxAttributes {
@@ -102,7 +91,7 @@ type Page struct {
 // List returns a page of contacts matching the filter, in the order asked
 // for, with how many match in all.
 func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
-	n, err := pageSize(in.First)
+	n, err := paging.Size(in.First)
 	if err != nil {
 		return nil, err
 	}

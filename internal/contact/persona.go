@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/paging"
 	"wagraph/internal/textrule"
 )
 
@@ -195,7 +196,7 @@ type PersonaPage struct {
 // counts, after the persona afterID, optionally those whose name contains
 // search.
 func (s *Service) ListPersonas(ctx context.Context, first *int, afterID, search string) (*PersonaPage, error) {
-	n, err := pageSize(first)
+	n, err := paging.Size(first)
 	if err != nil {
 		return nil, err
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/paging"
 )
 
 // Page sizes for List.
 const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
+	DefaultPageSize = paging.Default
+	MaxPageSize     = paging.Max
 )
 
 // Job is one job as operators see it.
@@ -68,13 +69,9 @@ type Page struct {
 
 // List returns a page of jobs matching in.Filter, newest first.
 func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
-	first := DefaultPageSize
-	if in.First != nil {
-		if *in.First < 0 || *in.First > MaxPageSize {
-			return nil, apperr.Invalid("first", "first must be between 0 and "+strconv.Itoa(MaxPageSize),
-				"Ask for at most "+strconv.Itoa(MaxPageSize)+" jobs and page on with 'after'.")
-		}
-		first = *in.First
+	first, err := paging.Size(in.First)
+	if err != nil {
+		return nil, err
 	}
 	params := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(first + 1)
 	count := s.db.NewSelect().Table("river_job")
