@@ -9,8 +9,6 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,53 +19,8 @@ import (
 
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
+	"wagraph/internal/testenv"
 )
-
-// chromium returns the browser's path. Without one the test is skipped on a
-// developer's machine and fails in CI (CI set), where .ci/run installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; CI needs it for the console's browser tests (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
-
-// browser starts a headless Chromium and returns a tab's context with the
-// browser already running (chromedp stops the browser with the context of
-// its first action, so that one has no deadline).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(tab, 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // do runs the steps in order; a failure names the step (counted from 1).
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -142,7 +95,7 @@ func start(t *testing.T) *apptest.Server {
 }
 
 func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
-	ctx := browser(t)
+	ctx := testenv.Browser(t, 3*time.Minute, chromedp.WindowSize(1280, 900))
 	s := start(t)
 	token := s.Token(t, auth.Admin)
 	signIn(t, ctx, s.URL, token)
@@ -240,7 +193,7 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 // accounts and the health screen but no write buttons; when the connection
 // drops the header says so, and once it is back the list is live again.
 func TestConsoleViewerAndConnectionDrop(t *testing.T) {
-	ctx := browser(t)
+	ctx := testenv.Browser(t, 3*time.Minute, chromedp.WindowSize(1280, 900))
 	s := start(t)
 	viewer := s.Token(t, auth.Viewer)
 	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))

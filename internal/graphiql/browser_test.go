@@ -7,8 +7,6 @@ package graphiql_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,52 +15,8 @@ import (
 
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
+	"wagraph/internal/testenv"
 )
-
-// chromium returns the browser's path. Without one the test is skipped on a
-// developer's machine and fails in CI (CI set), where .ci/run installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; CI needs it for GraphiQL's browser test (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
-
-// browser starts a headless Chromium for the test and returns a tab's
-// context, with the browser already running (chromedp stops the browser
-// with the context of its first action, so that one has no deadline).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // storageOf returns every key and value of window[area] ("localStorage" or
 // "sessionStorage").
@@ -94,7 +48,7 @@ const (
 // with the token's role, the token is in sessionStorage and nowhere in
 // localStorage, and a reload of the tab keeps the typed header.
 func TestBrowserKeepsTheTokenInSessionStorageOnly(t *testing.T) {
-	ctx := browser(t)
+	ctx := testenv.Browser(t, 60*time.Second)
 	s := apptest.Start(t, apptest.Env{"LOG_LEVEL": "warn"})
 	token := s.Token(t, auth.Viewer)
 
