@@ -138,7 +138,7 @@ type ImportMetrics interface {
 // NopImportMetrics observes nothing.
 type NopImportMetrics struct{}
 
-func (NopImportMetrics) ImportFinished(ImportState)             {}
+func (NopImportMetrics) ImportFinished(ImportState)            {}
 func (NopImportMetrics) ImportBatch(int, int64, time.Duration) {}
 
 // ImportOptions tune the Importer. Zero fields take the defaults.
