@@ -12,8 +12,10 @@ import (
 	"wagraph/graph/model"
 )
 
-// pinSubscriptions hands gqlgen a channel the test fills.
+// pinSubscriptions hands gqlgen a channel the test fills. The embedded
+// interface stands for the subscriptions the test does not use.
 type pinSubscriptions struct {
+	SubscriptionResolver
 	ch chan *model.AccountStatusEvent
 }
 

@@ -30,6 +30,9 @@ type Resolver struct {
 	JobService *jobs.Service
 	// ContactService is the contact base: contacts, personas, CSV import.
 	ContactService *contact.Service
+	// Importer runs job-backed CSV imports (importContactsCsv,
+	// importProgress).
+	Importer *contact.Importer
 	// Sending holds the accounts' send limits (setRateLimits,
 	// rateLimitStatus).
 	Sending *sending.Policy

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // A WhatsApp account managed by wagraph.
@@ -179,6 +181,18 @@ type APIToken struct {
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 	// When it was revoked; revoked tokens are refused.
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+}
+
+// The import to cancel.
+type CancelImportInput struct {
+	// The import's id.
+	ID string `json:"id"`
+}
+
+// What cancelImport returns.
+type CancelImportPayload struct {
+	// The import, CANCELED.
+	Job *ImportJob `json:"job"`
 }
 
 // Which job to cancel.
@@ -460,6 +474,25 @@ type HealthComponent struct {
 	LatencyMs float64 `json:"latencyMs"`
 }
 
+// A CSV file to import by a background job. See docs/contacts.md for the
+// columns, limits and the report.
+type ImportContactsCSVInput struct {
+	// The file (a multipart upload): a header row, then one contact per row; comma, semicolon or tab separated; UTF-8. At most IMPORT_UPLOAD_MAX_BYTES.
+	File graphql.Upload `json:"file"`
+	// Personas every imported contact is added to (at most 20).
+	PersonaIds []string `json:"personaIds,omitempty"`
+	// ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Work out the report without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// What importContactsCsv returns.
+type ImportContactsCSVPayload struct {
+	// The queued import; follow it with importProgress or importJob.
+	Job *ImportJob `json:"job"`
+}
+
 // A CSV file to import now. See docs/contacts.md for the columns.
 type ImportContactsCSVTextInput struct {
 	// The file's text: a header row, then one contact per row; comma, semicolon or tab separated. Bounded by the request size (MAX_REQUEST_BYTES) and by 1 MiB and 10,000 rows.
@@ -494,6 +527,85 @@ type ImportContactsInput struct {
 type ImportContactsPayload struct {
 	// What the import did.
 	Report *ContactImportReport `json:"report"`
+}
+
+// Why an import failed.
+type ImportFailure struct {
+	// The error code (see docs/api.md), e.g. INVALID_INPUT or INTERNAL.
+	Code string `json:"code"`
+	// What happened.
+	Message string `json:"message"`
+}
+
+// A CSV file imported by a background job (importContactsCsv): its progress
+// and report. See docs/contacts.md.
+type ImportJob struct {
+	// The import's id; its contacts carry it as an IMPORT source.
+	ID string `json:"id"`
+	// The background job (River) that runs it; see the jobs query.
+	JobID string `json:"jobId"`
+	// Where the import is.
+	State ImportState `json:"state"`
+	// The uploaded file's name, as sent.
+	FileName string `json:"fileName"`
+	// The file's size in bytes.
+	FileBytes int `json:"fileBytes"`
+	// Bytes of the file imported so far.
+	BytesDone int `json:"bytesDone"`
+	// Share of the file imported so far, from 0 to 1.
+	Progress float64 `json:"progress"`
+	// Personas every imported contact is added to (when the import is DONE).
+	PersonaIds []string `json:"personaIds"`
+	// The region numbers without a country code are read in; null: the server's CONTACT_DEFAULT_REGION.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Whether this is a dry run (nothing is changed; the report says what would be).
+	DryRun bool `json:"dryRun"`
+	// What the import did so far: complete once the import is DONE.
+	Report *ContactImportReport `json:"report"`
+	// Why a FAILED import failed; null otherwise.
+	Failure *ImportFailure `json:"failure,omitempty"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When a worker first started it; null while QUEUED.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// When it ended; null before.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// When it last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Increases with every change; an importProgress event whose version is not higher than one you have is stale.
+	Version int `json:"version"`
+}
+
+// A page of imports, newest first.
+type ImportJobConnection struct {
+	// The imports on this page with their cursors.
+	Edges []*ImportJobEdge `json:"edges"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many imports there are in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// One import in a page.
+type ImportJobEdge struct {
+	// Pass as `after` to continue after this import.
+	Cursor string `json:"cursor"`
+	// The import.
+	Node *ImportJob `json:"node"`
+}
+
+// One event of importProgress.
+type ImportProgressEvent struct {
+	// The import's id.
+	JobID string `json:"jobId"`
+	// The import's version (ImportJob.version); drop an event whose version is not higher than one you have.
+	Version int `json:"version"`
+	// The import as this event left it.
+	Job *ImportJob `json:"job"`
+	// True on the first event, which reports the current state.
+	Snapshot bool `json:"snapshot"`
+	// True on the last event (state DONE, FAILED or CANCELED); the subscription completes after it.
+	Final bool `json:"final"`
 }
 
 // A unit of background work (River): a group scrape, an import, a queued
@@ -1251,6 +1363,73 @@ func (e *HealthStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e HealthStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a job-backed import is.
+type ImportState string
+
+const (
+	// Stored and waiting for a worker.
+	ImportStateQueued ImportState = "QUEUED"
+	// Being imported, batch by batch; a crash resumes after the last batch written.
+	ImportStateRunning ImportState = "RUNNING"
+	// Every row was read; the report is complete. Final.
+	ImportStateDone ImportState = "DONE"
+	// The import could not go on (the error says why); what it wrote stays. Final.
+	ImportStateFailed ImportState = "FAILED"
+	// Canceled by cancelImport; what it wrote before stays. Final.
+	ImportStateCanceled ImportState = "CANCELED"
+)
+
+var AllImportState = []ImportState{
+	ImportStateQueued,
+	ImportStateRunning,
+	ImportStateDone,
+	ImportStateFailed,
+	ImportStateCanceled,
+}
+
+func (e ImportState) IsValid() bool {
+	switch e {
+	case ImportStateQueued, ImportStateRunning, ImportStateDone, ImportStateFailed, ImportStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ImportState) String() string {
+	return string(e)
+}
+
+func (e *ImportState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportState", str)
+	}
+	return nil
+}
+
+func (e ImportState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -46,6 +46,8 @@ type App struct {
 	Supervisor *supervisor.Supervisor
 	// Contacts is the contact base: contacts, personas, import and export.
 	Contacts *contact.Service
+	// Imports runs job-backed CSV imports (importContactsCsv).
+	Imports *contact.Importer
 	// Limiter decides sends per account: in-process, or on Redis (shared by
 	// every instance) when REDIS_URL is set. Sending knows each account's
 	// limits (defaults, overrides, warm-up).
@@ -124,6 +126,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
+	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
+		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
+	}
+	// The contacts gauge counts through the service, built right after.
+	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
+	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
+	// Job-backed imports: built before the jobs start, which run them.
+	a.Imports = contact.NewImporter(a.Contacts, a.Jobs, a.Bus, contact.ImportOptions{MaxUploadBytes: cfg.ImportUploadMaxBytes, Metrics: a.Metrics.Imports()})
+	a.Imports.RegisterJobs(a.JobRegistry)
 	for _, register := range o.registerJobs {
 		register(a.JobRegistry)
 	}
@@ -133,16 +144,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
-		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
-	}
-	// The contacts gauge counts through the service, built right after.
-	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
-	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
 	if err := a.newSending(); err != nil {
 		return nil, err
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, Importer: a.Imports, JobService: a.Jobs, Sending: a.Sending}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }

@@ -64,6 +64,8 @@ type Config struct {
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
+	// ImportUploadMaxBytes bounds the files of one upload (importContactsCsv).
+	ImportUploadMaxBytes int64
 
 	// RateLimitPerMinute, PerHour and PerDay are every account's default
 	// send limits (setRateLimits overrides them per account);
@@ -128,6 +130,7 @@ var Settings = []Setting{
 	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
+	{"IMPORT_UPLOAD_MAX_BYTES", "104857600", "Maximum size in bytes of the files of one upload (importContactsCsv, a multipart request); MAX_REQUEST_BYTES still bounds the rest of the request."},
 	{"RATE_LIMIT_PER_MINUTE", "6", "Default sends per account in any minute (setRateLimits overrides per account); see docs/sending.md."},
 	{"RATE_LIMIT_PER_HOUR", "60", "Default sends per account in any hour."},
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
@@ -195,6 +198,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
+	c.ImportUploadMaxBytes = int64(p.int("IMPORT_UPLOAD_MAX_BYTES"))
 	c.RateLimitPerMinute = p.int("RATE_LIMIT_PER_MINUTE")
 	c.RateLimitPerHour = p.int("RATE_LIMIT_PER_HOUR")
 	c.RateLimitPerDay = p.int("RATE_LIMIT_PER_DAY")
@@ -276,6 +280,7 @@ func (c Config) validate() []error {
 
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
+		"IMPORT_UPLOAD_MAX_BYTES": int(c.ImportUploadMaxBytes),
 	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
@@ -313,6 +318,7 @@ func (c Config) Redacted() map[string]any {
 		"job_rescue_after": c.JobRescueAfter.String(), "sweep_timeouts_interval": c.TimeoutSweepInterval.String(),
 		"sweep_phone_numbers_interval": c.PhoneSweepInterval.String(),
 		"contact_default_region":       c.ContactDefaultRegion,
+		"import_upload_max_bytes":      c.ImportUploadMaxBytes,
 	}
 }
 
