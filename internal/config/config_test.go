@@ -59,6 +59,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 	} {
 		fields[k] = v
 	}
+	fields["IMPORT_UPLOAD_MAX_BYTES"] = c.ImportUploadMaxBytes
 	v, ok := fields[key]
 	if !ok {
 		t.Fatalf("setting %s is documented but this test does not know its field; add it", key)
@@ -125,6 +126,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	for k, v := range map[string]string{
 		"RATE_LIMIT_PER_MINUTE": "33", "RATE_LIMIT_PER_HOUR": "34", "RATE_LIMIT_PER_DAY": "35",
 		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36", "RATE_LIMIT_WARMUP": "37,38",
+		"IMPORT_UPLOAD_MAX_BYTES": "39",
 	} {
 		e[k] = v
 	}
@@ -147,6 +149,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	}
 	want.RateLimitPerMinute, want.RateLimitPerHour, want.RateLimitPerDay, want.RateLimitNewChatsPerDay = 33, 34, 35, 36
 	want.RateLimitWarmup = []int{37, 38}
+	want.ImportUploadMaxBytes = 39
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
