@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/client"
+
 	"wagraph/internal/apperr"
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
@@ -189,5 +191,33 @@ func TestUploadRefusals(t *testing.T) {
 	var n int
 	if err := s.App.DB.NewRaw("SELECT count(*) FROM contact_imports").Scan(t.Context(), &n); err != nil || n != 0 {
 		t.Fatalf("%d imports stored from refused uploads (%v)", n, err)
+	}
+}
+
+// importContacts (a JSON list) is bounded as documented: a list too large
+// for one request is refused before anything is written, with a code and
+// a suggestion, whichever limit it reaches first.
+func TestImportContactsListLimit(t *testing.T) {
+	s := apptest.Start(t, apptest.Env{"LOG_LEVEL": "warn"})
+	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
+	list := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"phoneNumber": fmt.Sprintf("+49151%08d", i)}
+		}
+		return out
+	}
+	const m = `mutation($c: [ContactInput!]!) { importContacts(input: {contacts: $c, dryRun: true}) { report { rowsRead created } } }`
+	rep := apptest.Post(t, op, m, client.Var("c", list(8000))).NoErrors(t)
+	if apptest.Path(rep, "importContacts", "report", "created") != float64(8000) {
+		t.Fatalf("8000 contacts: %v", rep)
+	}
+	res := apptest.Post(t, op, m, client.Var("c", list(10_001)))
+	if e := res.Only(t); res.Status != http.StatusRequestEntityTooLarge || e.Code() != string(apperr.BadRequest) ||
+		!strings.Contains(e.Message, "JSON values") || e.Suggestion() == "" {
+		t.Fatalf("10,001 contacts: %d %+v", res.Status, e)
+	}
+	if n, _ := s.App.Contacts.Count(t.Context()); n != 0 {
+		t.Fatalf("%d contacts written", n)
 	}
 }
