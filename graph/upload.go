@@ -42,6 +42,9 @@ type uploadLimits struct {
 	MaxBytes int64
 	// MaxFieldBytes bounds the operations and map parts.
 	MaxFieldBytes int64
+	// MemoryBytes is how much of a file is kept in memory before it is
+	// spooled to a temporary file; 0 is uploadMemoryBytes.
+	MemoryBytes int64
 }
 
 func isMultipart(r *http.Request) bool {
@@ -134,7 +137,7 @@ func readMultipartParts(r *http.Request, limits uploadLimits, sp *spooled) (*gra
 				"Name every file in the map, or leave the part out.")
 		}
 		delete(fileMap, key)
-		up, rerr := spool(part, &left, limits.MaxBytes, sp)
+		up, rerr := spool(part, &left, limits, sp)
 		if rerr != nil {
 			return nil, rerr
 		}
@@ -185,16 +188,20 @@ func readError(err error) *requestError {
 }
 
 // spool reads one file part within the bytes left of the upload limit.
-func spool(part *multipart.Part, left *int64, limit int64, sp *spooled) (graphql.Upload, *requestError) {
+func spool(part *multipart.Part, left *int64, limits uploadLimits, sp *spooled) (graphql.Upload, *requestError) {
+	limit, memory := limits.MaxBytes, limits.MemoryBytes
+	if memory <= 0 {
+		memory = uploadMemoryBytes
+	}
 	up := graphql.Upload{Filename: part.FileName(), ContentType: part.Header.Get("Content-Type")}
 	tooLarge := badRequest(http.StatusRequestEntityTooLarge,
 		fmt.Sprintf("the upload is larger than %d bytes, the most this server takes (IMPORT_UPLOAD_MAX_BYTES)", limit),
 		"Split the file into smaller ones, or ask the operators to raise IMPORT_UPLOAD_MAX_BYTES.")
-	head, err := io.ReadAll(io.LimitReader(part, min(uploadMemoryBytes, *left)+1))
+	head, err := io.ReadAll(io.LimitReader(part, min(memory, *left)+1))
 	if err != nil {
 		return up, readError(err)
 	}
-	if int64(len(head)) <= uploadMemoryBytes && int64(len(head)) <= *left {
+	if int64(len(head)) <= memory && int64(len(head)) <= *left {
 		*left -= int64(len(head))
 		up.File, up.Size = bytes.NewReader(head), int64(len(head))
 		return up, nil
@@ -209,8 +216,7 @@ func spool(part *multipart.Part, left *int64, limit int64, sp *spooled) (graphql
 	sp.files = append(sp.files, f)
 	n, err := io.Copy(f, io.MultiReader(bytes.NewReader(head), io.LimitReader(part, *left-int64(len(head))+1)))
 	if err != nil {
-		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			_ = mbe
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return up, tooLarge
 		}
 		return up, readError(err)
