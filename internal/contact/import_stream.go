@@ -140,6 +140,9 @@ type fileCursor struct {
 	start  int64 // the file offset the csv reader started at
 	line0  int   // the line it started on
 	header headerMap
+	// done is the file offset the rows read so far end at (the last
+	// batch's checkpoint).
+	done int64
 }
 
 // openFile reads the stored file's header and positions the cursor at
@@ -170,7 +173,7 @@ func (im *Importer) openFile(ctx context.Context, r *importRow, offset int64, li
 	}
 	h := cur.header
 	cur = newFileCursor(newChunkReader(ctx, im.db.DB, r.ID, int64(im.opts.ChunkBytes), r.Chunks, offset), sep, offset, line)
-	cur.header = h
+	cur.header, cur.done = h, offset
 	return cur, nil
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -99,13 +101,40 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 			return false, err
 		}
 	}
-	cur, err := im.openFile(ctx, row, row.BytesDone, row.NextLine)
+	// Reading (CSV, numbers) runs one batch ahead of writing, so that the
+	// two overlap; a batch read ahead when the run stops is read again by
+	// the next run, from the checkpoint.
+	readCtx, stopReading := context.WithCancel(ctx)
+	cur, err := im.openFile(readCtx, row, row.BytesDone, row.NextLine)
 	if err != nil {
+		stopReading()
 		return false, err
 	}
-	for {
-		b := im.readBatch(cur, row, seen, im.opts.BatchRows)
-		if b.rowsRead == 0 && b.eof {
+	batches := make(chan *importBatch, 1)
+	var reading sync.WaitGroup
+	reading.Add(1)
+	go func(row *importRow) {
+		defer reading.Done()
+		defer close(batches)
+		for {
+			b := im.readBatch(cur, row, seen, im.opts.BatchRows)
+			select {
+			case batches <- b:
+			case <-readCtx.Done():
+				return
+			}
+			if b.eof || b.err != nil {
+				return
+			}
+		}
+	}(row)
+	defer func() {
+		stopReading()
+		reading.Wait()
+	}()
+	ended := false
+	for b := range batches {
+		if ended = b.eof; b.rowsRead == 0 && b.eof {
 			break
 		}
 		next, err := im.writeBatch(ctx, row, b)
@@ -123,6 +152,12 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		if time.Now().After(stopAt) || ctx.Err() != nil {
 			return false, ctx.Err()
 		}
+	}
+	if !ended { // the reading stopped: ctx ended
+		if err := context.Cause(ctx); err != nil {
+			return false, err
+		}
+		return false, errors.New("contact: the import's reading stopped early")
 	}
 	return true, im.finish(ctx, row)
 }
@@ -161,21 +196,31 @@ type importBatch struct {
 	dups     int
 	rowsRead int
 	bytes    int64 // the file's bytes the batch covers
+	start    int64 // the checkpoint before it
 	end      int64 // the checkpoint after it
 	endLine  int
 	eof      bool
 	err      error // a read error (not a bad row): the run stops
 }
 
-// readBatch reads up to BatchRows data rows. seen holds the keys of
-// earlier rows for dry runs (nil: only this batch's rows are compared
-// here; earlier batches are looked up in the database).
+// readBatch reads up to limit data rows. seen holds the keys of earlier
+// rows for dry runs (nil: only this batch's rows are compared here;
+// earlier batches are looked up in the database). Numbers are normalized
+// on every core (libphonenumber is most of the reading's cost); rows are
+// then classified in file order.
 func (im *Importer) readBatch(cur *fileCursor, row *importRow, seen map[string]int, limit int) *importBatch {
 	b := &importBatch{}
 	if seen == nil {
 		seen = map[string]int{}
 	}
 	source := Source{Kind: SourceImport, ImportID: row.ID}
+	type pending struct {
+		line   int
+		obs    Observation
+		id     identity
+		reason string
+	}
+	rows := make([]pending, 0, limit)
 	for b.rowsRead < limit {
 		line, rec, err := cur.next()
 		if errors.Is(err, io.EOF) {
@@ -185,8 +230,7 @@ func (im *Importer) readBatch(cur *fileCursor, row *importRow, seen map[string]i
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			b.rowsRead++
-			b.invalid++
-			b.skipped = append(b.skipped, RowError{Line: line, Reason: fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)})
+			rows = append(rows, pending{line: line, reason: fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)})
 			continue
 		}
 		if err != nil {
@@ -195,39 +239,62 @@ func (im *Importer) readBatch(cur *fileCursor, row *importRow, seen map[string]i
 		}
 		b.rowsRead++
 		if reason := badText(rec); reason != "" {
-			b.invalid++
-			b.skipped = append(b.skipped, RowError{Line: line, Reason: reason})
+			rows = append(rows, pending{line: line, reason: reason})
 			continue
 		}
 		r := mapRow(line, rec, cur.header.roles, cur.header.names)
-		if r.Err != "" {
-			b.invalid++
-			b.skipped = append(b.skipped, RowError{Line: line, Reason: r.Err})
-			continue
-		}
 		o := r.Obs
 		o.Region, o.Source = row.DefaultRegion, source
-		id, err := im.svc.identify(o)
-		if err != nil {
+		rows = append(rows, pending{line: line, obs: o, reason: r.Err})
+	}
+	parallel(len(rows), func(i int) {
+		if p := &rows[i]; p.reason == "" {
+			id, err := im.svc.identify(p.obs)
+			if err != nil {
+				p.reason = reasonOf(err)
+			}
+			p.id = id
+		}
+	})
+	for _, p := range rows {
+		if p.reason != "" {
 			b.invalid++
-			b.skipped = append(b.skipped, RowError{Line: line, Reason: reasonOf(err)})
+			b.skipped = append(b.skipped, RowError{Line: p.line, Reason: p.reason})
 			continue
 		}
-		if first, dup := duplicateOf(seen, id); dup {
+		if first, dup := duplicateOf(seen, p.id); dup {
 			b.dups++
-			b.skipped = append(b.skipped, RowError{Line: line, Reason: "duplicate of line " + strconv.Itoa(first)})
+			b.skipped = append(b.skipped, RowError{Line: p.line, Reason: "duplicate of line " + strconv.Itoa(first)})
 			continue
 		}
-		for _, k := range []string{id.phone, id.lid} {
+		for _, k := range []string{p.id.phone, p.id.lid} {
 			if k != "" {
-				seen[k] = line
+				seen[k] = p.line
 			}
 		}
-		b.rows = append(b.rows, batchRow{line: line, id: id, obs: o})
+		b.rows = append(b.rows, batchRow{line: p.line, id: p.id, obs: p.obs})
 	}
+	b.start = cur.done
 	b.end, b.endLine = cur.position()
-	b.bytes = b.end - row.BytesDone
+	b.bytes = b.end - b.start
+	cur.done = b.end
 	return b
+}
+
+// parallel runs fn(0..n-1) on every core.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), max(n/256, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // badText says why a row's cells are not text ("" when they are).
@@ -502,7 +569,7 @@ func (im *Importer) finish(ctx context.Context, row *importRow) error {
 			}
 		}
 		res, err := tx.NewUpdate().Model((*importRow)(nil)).
-			Set("state = ?", string(ImportDone)).Set("finished_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
+			Set("state = ?", string(ImportDone)).Set("bytes_done = file_bytes").Set("finished_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
 			Where("id = ? AND state = ?", row.ID, string(ImportRunning)).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("contact: finish import: %w", err)
