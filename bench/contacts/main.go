@@ -40,6 +40,7 @@ func main() {
 	flag.IntVar(&o.Contacts, "contacts", 1_000_000, "contacts in Postgres for the query and export measurements")
 	flag.IntVar(&o.Queries, "queries", 200, "runs of each contacts query")
 	flag.BoolVar(&o.SQLite, "sqlite", true, "also import the file into SQLite")
+	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres database of the queries (its URL is printed), to look at query plans")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -55,6 +56,7 @@ type options struct {
 	Contacts    int
 	Queries     int
 	SQLite      bool
+	Keep        bool
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -86,7 +88,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer pg.drop()
+	if o.Keep {
+		fmt.Fprintln(w, "keeping the database:", pg.url)
+	} else {
+		defer pg.drop()
+	}
 	res, err := importFile(ctx, pg.db, file)
 	if err != nil {
 		return fmt.Errorf("postgres import: %w", err)
