@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 )
 
@@ -41,11 +42,19 @@ func main() {
 	flag.IntVar(&o.Queries, "queries", 200, "runs of each contacts query")
 	flag.BoolVar(&o.SQLite, "sqlite", true, "also import the file into SQLite")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres database of the queries (its URL is printed), to look at query plans")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "contacts:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -110,9 +110,9 @@ func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 		}
 		after = &p
 	}
-	total, err := applyFilter(s.db.NewSelect().Model((*contactRow)(nil)), f).Count(ctx)
+	total, err := s.count(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("contact: count: %w", err)
+		return nil, err
 	}
 	rows, err := s.page(ctx, s.db.DB, f, in.Order, after, n+1)
 	if err != nil {

@@ -1,0 +1,27 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+)
+
+// count returns how many contacts match f (the pages' totalCount). A
+// filter on a persona alone is counted from the persona's links, which
+// name existing contacts only (foreign key, deleted with the contact): an
+// index range of the persona instead of a join over every contact, which
+// at a million contacts is the difference between milliseconds and a
+// second.
+func (s *Service) count(ctx context.Context, f Filter) (int, error) {
+	if f.PersonaID != "" && f == (Filter{PersonaID: f.PersonaID}) {
+		n, err := s.db.NewSelect().Table("contact_personas").Where("persona_id = ?", f.PersonaID).Count(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("contact: count persona: %w", err)
+		}
+		return int(n), nil
+	}
+	n, err := applyFilter(s.db.NewSelect().Model((*contactRow)(nil)), f).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("contact: count: %w", err)
+	}
+	return int(n), nil
+}
