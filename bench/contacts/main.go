@@ -41,6 +41,7 @@ func main() {
 	flag.IntVar(&o.Contacts, "contacts", 1_000_000, "contacts in Postgres for the query and export measurements")
 	flag.IntVar(&o.Queries, "queries", 200, "runs of each contacts query")
 	flag.BoolVar(&o.SQLite, "sqlite", true, "also import the file into SQLite")
+	flag.BoolVar(&o.Postgres, "postgres", true, "measure Postgres (floor, import, queries, export); false: SQLite only")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres database of the queries (its URL is printed), to look at query plans")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
@@ -65,11 +66,12 @@ type options struct {
 	Contacts    int
 	Queries     int
 	SQLite      bool
+	Postgres    bool
 	Keep        bool
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
-	if o.PostgresURL == "" {
+	if o.PostgresURL == "" && o.Postgres {
 		return fmt.Errorf("give a Postgres server with -pg or TEST_DATABASE_URL")
 	}
 	dir, err := os.MkdirTemp("", "wagraph-bench-contacts-")
@@ -86,6 +88,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		o.Rows, gen.distinct, gen.duplicates, gen.invalid, float64(gen.bytes)/1e6)
 
 	var failures []string
+	if !o.Postgres {
+		return importSQLite(ctx, dir, file, o.Rows, w)
+	}
 	floor, err := floorImport(ctx, o.PostgresURL, file)
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
@@ -128,16 +133,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 
 	if o.SQLite {
-		lite, err := newSQLite(ctx, filepath.Join(dir, "bench.db"))
-		if err != nil {
+		if err := importSQLite(ctx, dir, file, o.Rows, w); err != nil {
 			return err
 		}
-		res, err := importFile(ctx, lite, file)
-		_ = lite.Close()
-		if err != nil {
-			return fmt.Errorf("sqlite import: %w", err)
-		}
-		printImport(w, "sqlite", o.Rows, res)
 	}
 
 	q, err := measureQueries(ctx, pg.db, o, w)
@@ -152,6 +150,20 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		return fmt.Errorf("%d targets missed", len(failures))
 	}
 	fmt.Fprintln(w, "all targets met")
+	return nil
+}
+
+func importSQLite(ctx context.Context, dir, file string, rows int, w io.Writer) error {
+	lite, err := newSQLite(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		return err
+	}
+	defer lite.Close()
+	res, err := importFile(ctx, lite, file)
+	if err != nil {
+		return fmt.Errorf("sqlite import: %w", err)
+	}
+	printImport(w, "sqlite", rows, res)
 	return nil
 }
 
