@@ -118,6 +118,12 @@ func TestImportCsvOverMultipart(t *testing.T) {
 				t.Fatalf("queries: %v", list)
 			}
 
+			// An import that has ended cannot be canceled.
+			e := apptest.Post(t, s.Client(apptest.Bearer(op)), `mutation { cancelImport(input: {id: "`+id+`"}) { job { state } } }`).Only(t)
+			if e.Code() != string(apperr.InvalidTransition) || !strings.Contains(e.Message, "DONE") {
+				t.Fatalf("cancel a DONE import: %s %q", e.Code(), e.Message)
+			}
+
 			// VIEWER reads but does not import.
 			_, res = postMultipart(t, s, viewer, body, ct)
 			if len(res.Errors) != 1 || res.Errors[0].Code() != string(apperr.Forbidden) {
