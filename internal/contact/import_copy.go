@@ -51,8 +51,9 @@ func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, ro
 		return fmt.Errorf("contact: copy import rows: %w", err)
 	}
 	staged := len(rows)
-	if !row.DryRun {
-		// A row whose number an earlier batch of this import gave.
+	if !row.DryRun && row.BytesDone > 0 {
+		// A row whose number an earlier batch of this import gave (the
+		// first batch has none before it).
 		var dupLines []int
 		err := tx.NewRaw(`DELETE FROM `+stageTable+` AS s USING mkt_wap_contacts AS c, contact_sources AS cs
 			WHERE c.phone_e164 = s.phone AND cs.contact_id = c.id AND cs.kind = ? AND cs.account_id = '' AND cs.group_jid = '' AND cs.import_id = ?
