@@ -145,6 +145,8 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 			return false, err
 		}
 		row = next
+		im.log.Debug().Str("import_id", row.ID).Int("rows", row.RowsRead).Int64("bytes_done", row.BytesDone).Int64("bytes", row.FileBytes).
+			Msg("contact import batch written")
 		im.publish(ctx, row.toJob())
 		if b.eof {
 			break
