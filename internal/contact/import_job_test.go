@@ -286,3 +286,25 @@ func TestStartImportRefusesFiles(t *testing.T) {
 		}
 	})
 }
+
+// The report lists the first 1,000 skipped rows, by line, and counts the
+// rest, however the batches fall.
+func TestImportJobKeepsTheFirstThousandErrors(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		_, im := newImporter(t, db, contact.ImportOptions{BatchRows: 300})
+		var b strings.Builder
+		b.WriteString("phone\n")
+		for i := range 1205 {
+			fmt.Fprintf(&b, "bad %d\n", i)
+		}
+		b.WriteString("+4915123456789\n")
+		job := runImport(t, im, contact.StartImportInput{}, b.String())
+		if got, want := counts(job.Report), "rows=1206 created=1 updated=0 unchanged=0 merged=0 dups=0 invalid=1205 omitted=205"; got != want {
+			t.Fatalf("report: %s, want %s", got, want)
+		}
+		errs := must[[]contact.RowError](t)(im.ImportErrors(context.Background(), job.ID))
+		if len(errs) != contact.MaxReportedErrors || errs[0].Line != 2 || errs[len(errs)-1].Line != 1001 {
+			t.Fatalf("%d errors, lines %d to %d; want the first 1000 (lines 2 to 1001)", len(errs), errs[0].Line, errs[len(errs)-1].Line)
+		}
+	})
+}
