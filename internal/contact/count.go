@@ -57,20 +57,28 @@ func (s *Service) count(ctx context.Context, f Filter) (int, error) {
 	return int(n), nil
 }
 
-// pageFilter is applyFilter for a page in id order after a position: the
-// persona's condition also carries the page's bound, so that the persona's
-// links are read from the position on (an index range) rather than from
-// the first one on every page, which made deep pages, and the export by
-// persona, slower with every page.
+// pageFilter is applyFilter for a page. In id order, a persona's members
+// are joined rather than tested one contact at a time: the persona's links
+// are read in contact order from the page's position on (an index range of
+// the persona), so a page costs its own rows whatever its depth and
+// however few contacts the persona has; testing every contact in id order
+// read ten contacts per member of a persona of a tenth, and deep pages
+// (the export by persona) got slower with every page.
 func pageFilter(q *bun.SelectQuery, f Filter, o Order, after *position) *bun.SelectQuery {
-	if f.PersonaID == "" || after == nil || o.column() != "" {
+	if f.PersonaID == "" || o.column() != "" {
 		return applyFilter(q, f)
-	}
-	cmp := ">"
-	if o.Desc {
-		cmp = "<"
 	}
 	persona := f.PersonaID
 	f.PersonaID = ""
-	return applyFilter(q, f).Where("EXISTS (SELECT 1 FROM contact_personas AS cp WHERE cp.contact_id = c.id AND cp.persona_id = ? AND cp.contact_id "+cmp+" ?)", persona, after.id)
+	// One link per contact and persona (primary key): the join repeats no
+	// contact.
+	q = q.Join("JOIN contact_personas AS cp ON cp.contact_id = c.id AND cp.persona_id = ?", persona)
+	if after != nil {
+		cmp := ">"
+		if o.Desc {
+			cmp = "<"
+		}
+		q = q.Where("cp.contact_id "+cmp+" ?", after.id)
+	}
+	return applyFilter(q, f)
 }
