@@ -30,11 +30,20 @@ func TestPersonaPagesAndCounts(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		for _, desc := range []bool{false, true} {
+		for _, tc := range []struct {
+			desc bool
+			f    contact.Filter
+		}{
+			{false, contact.Filter{PersonaID: p.ID}},
+			{true, contact.Filter{PersonaID: p.ID}},
+			{false, contact.Filter{PersonaID: p.ID, HasPhone: ptr(true)}}, // joined, not read first
+			{true, contact.Filter{PersonaID: p.ID, HasPhone: ptr(true)}},
+		} {
+			desc := tc.desc
 			var got []string
 			after := ""
 			for range 20 {
-				page := must[*contact.Page](t)(s.List(ctx, contact.ListInput{Filter: contact.Filter{PersonaID: p.ID},
+				page := must[*contact.Page](t)(s.List(ctx, contact.ListInput{Filter: tc.f,
 					Order: contact.Order{Desc: desc}, First: ptr(3), After: after}))
 				if page.TotalCount != len(want) {
 					t.Fatalf("totalCount %d, want %d", page.TotalCount, len(want))

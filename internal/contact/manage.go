@@ -131,7 +131,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 
 func (s *Service) page(ctx context.Context, db bun.IDB, f Filter, o Order, after *position, limit int) ([]*contactRow, error) {
 	var rows []*contactRow
-	q := o.apply(pageFilter(db.NewSelect().Model(&rows), f, o, after), after)
+	q := o.apply(pageFilter(db.NewSelect().Model(&rows), f, o, after, limit), after)
 	if err := q.Limit(int64(limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("contact: list: %w", err)
 	}
