@@ -32,6 +32,8 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"time"
+
+	"wagraph/internal/store"
 )
 
 func main() {
@@ -42,6 +44,7 @@ func main() {
 	flag.IntVar(&o.Queries, "queries", 200, "runs of each contacts query")
 	flag.BoolVar(&o.SQLite, "sqlite", true, "also import the file into SQLite")
 	flag.BoolVar(&o.Postgres, "postgres", true, "measure Postgres (floor, import, queries, export); false: SQLite only")
+	flag.StringVar(&o.QueriesOn, "queries-on", "", "only measure the queries and export, on this existing database (e.g. one kept with -keep)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres database of the queries (its URL is printed), to look at query plans")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
@@ -68,9 +71,22 @@ type options struct {
 	SQLite      bool
 	Postgres    bool
 	Keep        bool
+	QueriesOn   string
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
+	if o.QueriesOn != "" {
+		db, err := store.Open(ctx, o.QueriesOn, store.Options{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		failures, err := measureQueries(ctx, db, o, w)
+		if err == nil && len(failures) > 0 {
+			err = fmt.Errorf("targets missed: %v", failures)
+		}
+		return err
+	}
 	if o.PostgresURL == "" && o.Postgres {
 		return fmt.Errorf("give a Postgres server with -pg or TEST_DATABASE_URL")
 	}
