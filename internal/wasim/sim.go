@@ -72,6 +72,7 @@ type world struct {
 	rejects     map[types.JID]int
 	hsDelay     time.Duration
 	refuse      bool
+	counts      map[types.JID]*DeviceCounts // logins per device (shared.go)
 }
 
 // Start generates the simulator's keys and starts serving the websocket over
