@@ -105,7 +105,7 @@ func (a *api) pairingCode(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if n := len(digitsOf(in.PhoneNumber)); n < 8 || n > 15 || len(in.PhoneNumber) > 32 {
+	if _, ok := phoneDigits(in.PhoneNumber); !ok {
 		writeError(w, badRequest("phoneNumber %q: give the number the pairing code was requested for, e.g. +49 151 23456789", in.PhoneNumber))
 		return
 	}
@@ -287,8 +287,8 @@ func parseJID(s string) (types.JID, error) {
 // JID on server.
 func parseUser(s, server string) (types.JID, error) {
 	if !strings.Contains(s, "@") {
-		d := digitsOf(s)
-		if len(d) < 8 || len(d) > 15 || len(s) > 32 {
+		d, ok := phoneDigits(s)
+		if !ok {
 			return types.EmptyJID, fmt.Errorf("%q is neither a JID nor a phone number", s)
 		}
 		return types.NewJID(d, server), nil
@@ -303,16 +303,23 @@ func parseUser(s, server string) (types.JID, error) {
 	return jid.ToNonAD(), nil
 }
 
-func digitsOf(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
+// phoneDigits reads a phone number written with digits, an optional plus
+// and the usual separators, and returns its 8 to 15 digits.
+func phoneDigits(s string) (string, bool) {
+	if len(s) > 32 {
+		return "", false
+	}
+	var d strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			d.WriteRune(r)
+		case strings.ContainsRune("+ -().", r):
+		default:
+			return "", false
 		}
-		if r == '+' || r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' {
-			return -1
-		}
-		return 'x' // anything else makes the number invalid
-	}, s)
+	}
+	return d.String(), d.Len() >= 8 && d.Len() <= 15
 }
 
 // decode reads a JSON body of at most maxBodyBytes into v, refusing unknown
