@@ -128,10 +128,11 @@ Usage:
         SIMULATE=ADDR uses a shared one started with ` + "`wagraph simulator`" + `
   wagraph migrate
         apply pending database migrations and exit
-  wagraph simulator [--listen ADDR] [--ws-listen ADDR] [--first-number DIGITS]
+  wagraph simulator [--listen ADDR] [--ws-listen ADDR] [--state FILE] [--first-number DIGITS]
         run the WhatsApp protocol simulator as a process of its own, for tests
         and demos: its control API on ADDR (default 127.0.0.1:7900), which
-        wagraph instances use as SIMULATE=ADDR; never expose it
+        wagraph instances use as SIMULATE=ADDR; never expose it. --state keeps
+        its phones and devices in FILE across its restarts
   wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]
         create an API token and print it once (the server need not run)
   wagraph help

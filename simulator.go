@@ -25,6 +25,8 @@ func simulator(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"control API address (SIMULATOR_LISTEN); wagraph instances use it as SIMULATE")
 	wsListen := fs.String("ws-listen", envOr("SIMULATOR_WS_LISTEN", "127.0.0.1:0"),
 		"WhatsApp websocket address (SIMULATOR_WS_LISTEN); port 0 picks a free one")
+	state := fs.String("state", os.Getenv("SIMULATOR_STATE"),
+		"file to keep the phones and devices in across restarts of the simulator (SIMULATOR_STATE; default: memory only)")
 	first := fs.String("first-number", "", "first phone number handed out, digits only (default: a random +1555 block)")
 	logLevel := fs.String("log-level", envOr("LOG_LEVEL", "info"), "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -48,16 +50,16 @@ func simulator(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				"and lets anyone log out or ban any simulated device. Keep it on 127.0.0.1 or a private test network.")
 		}
 	}
-	srv, err := simserver.Start(ctx, simserver.Options{Listen: *listen, WebsocketListen: *wsListen, FirstNumber: *first, Logger: log})
+	srv, err := simserver.Start(ctx, simserver.Options{Listen: *listen, WebsocketListen: *wsListen, FirstNumber: *first, Logger: log, StateFile: *state})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	fmt.Fprintf(stdout, "\nWhatsApp simulator: control API %s, websocket %s\n\n"+
 		"Point wagraph instances at it:\n    SIMULATE=%s wagraph\n\n"+
-		"It keeps its phones and linked devices in memory until it stops. The control API is for\n"+
-		"tests and demos only and has no authentication: never expose it (docs/simulator.md).\n\n",
-		srv.URL(), srv.Sim.Addr(), srv.URL())
+		"%s The control API is for tests and demos only and has no\n"+
+		"authentication: never expose it (docs/simulator.md).\n\n",
+		srv.URL(), srv.Sim.Addr(), srv.URL(), keeps(*state))
 	log.Info().Str("control", srv.URL()).Str("websocket", srv.Sim.Addr()).Msg("simulator is up")
 	select {
 	case <-ctx.Done():
@@ -66,6 +68,14 @@ func simulator(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case err := <-srv.Done():
 		return err
 	}
+}
+
+// keeps says where the simulator keeps its phones.
+func keeps(state string) string {
+	if state == "" {
+		return "It keeps its phones and linked devices in memory until it stops (--state FILE keeps them)."
+	}
+	return "It keeps its phones and linked devices in " + state + " across restarts."
 }
 
 // randomFirstNumber picks where phone numbers start: +1 555 and seven

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,14 +19,17 @@ func TestSimulatorCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	stdout, stderr := newOutput(), newOutput()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"simulator", "--listen", "127.0.0.1:0"}, stdout, stderr) }()
+	state := filepath.Join(t.TempDir(), "simulator.json")
+	go func() {
+		done <- run(ctx, []string{"simulator", "--listen", "127.0.0.1:0", "--state", state}, stdout, stderr)
+	}()
 	line := stdout.waitFor(t.Context(), t, "SIMULATE=")
 	addr := regexp.MustCompile(`SIMULATE=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
 	if addr == nil {
 		t.Fatalf("no SIMULATE=http://127.0.0.1:PORT in %q", line)
 	}
-	if out := stdout.String(); !strings.Contains(out, "never expose it") {
-		t.Errorf("the start message does not warn against exposing the control API:\n%s", out)
+	if out := stdout.String(); !strings.Contains(out, "never expose it") || !strings.Contains(out, state) {
+		t.Errorf("the start message does not warn against exposing the control API or name the state file:\n%s", out)
 	}
 	sim, err := simserver.Dial(t.Context(), addr[1])
 	if err != nil {
@@ -39,6 +44,9 @@ func TestSimulatorCommand(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", strings.TrimPrefix(addr[1], "http://")); err == nil {
 		t.Error("the control API still answers after the simulator stopped")
+	}
+	if raw, err := os.ReadFile(state); err != nil || !strings.Contains(string(raw), `"phones"`) {
+		t.Errorf("state file after the stop: %v %.80q", err, raw)
 	}
 }
 

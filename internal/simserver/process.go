@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,7 +26,12 @@ type Options struct {
 	FirstNumber string
 	// RootKey signs the Noise certificates; nil generates one.
 	RootKey *[32]byte
-	Logger  zerolog.Logger
+	// StateFile, if set, is where the simulator keeps its state (keys,
+	// phones, devices, groups) across restarts: read at start when it
+	// exists, written every few seconds and at Close. Its websocket
+	// address is reused unless WebsocketListen is set.
+	StateFile string
+	Logger    zerolog.Logger
 }
 
 // DefaultListen is where `wagraph simulator` serves its control API.
@@ -39,6 +45,11 @@ type Server struct {
 	srv *http.Server
 	log zerolog.Logger
 	err chan error
+
+	state     *stateWriter // nil without a state file
+	stop      chan struct{}
+	saved     chan struct{} // closed when the save loop has ended
+	closeOnce sync.Once
 }
 
 // Start starts the simulator and serves its control API until Close (or
@@ -47,8 +58,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Listen == "" {
 		opts.Listen = DefaultListen
 	}
+	var state *wasim.State
+	if opts.StateFile != "" {
+		var err error
+		if state, err = loadState(opts.StateFile); err != nil {
+			return nil, err
+		}
+		if state != nil && opts.WebsocketListen == "" {
+			opts.WebsocketListen = state.WebsocketAddr // where the clients reconnect
+		}
+	}
 	sim, err := wasim.Start(context.WithoutCancel(ctx), wasim.Options{
-		Logger: opts.Logger, Addr: opts.WebsocketListen, FirstNumber: opts.FirstNumber, RootKey: opts.RootKey,
+		Logger: opts.Logger, Addr: opts.WebsocketListen, FirstNumber: opts.FirstNumber, RootKey: opts.RootKey, State: state,
 	})
 	if err != nil {
 		return nil, err
@@ -59,7 +80,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		sim.Close()
 		return nil, fmt.Errorf("listen on %s: %w (is another simulator running? use --listen)", opts.Listen, err)
 	}
-	s := &Server{Sim: sim, ln: ln, log: opts.Logger, err: make(chan error, 1)}
+	s := &Server{Sim: sim, ln: ln, log: opts.Logger, err: make(chan error, 1), stop: make(chan struct{}), saved: make(chan struct{})}
+	if opts.StateFile != "" {
+		s.state = &stateWriter{path: opts.StateFile, sim: sim}
+		if err := s.state.save(); err != nil { // fail now, not at the first change
+			sim.Close()
+			_ = ln.Close()
+			return nil, err
+		}
+		go s.saveLoop()
+	} else {
+		close(s.saved)
+	}
 	s.srv = &http.Server{
 		Handler:           Handler(sim, opts.Logger),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -87,8 +119,33 @@ func (s *Server) Done() <-chan error { return s.err }
 // Close stops the control API and the simulator, cutting every client's
 // connection. It is safe to call more than once.
 func (s *Server) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-	s.Sim.Close()
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.srv.Shutdown(ctx)
+		s.Sim.Close()
+		close(s.stop)
+		<-s.saved
+	})
+}
+
+// saveLoop writes the state file every saveEvery, and a last time when the
+// server closes.
+func (s *Server) saveLoop() {
+	defer close(s.saved)
+	t := time.NewTicker(saveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.stop:
+			if err := s.state.save(); err != nil {
+				s.log.Error().Err(err).Msg("the simulator's state was not saved")
+			}
+			return
+		}
+		if err := s.state.save(); err != nil {
+			s.log.Error().Err(err).Msg("the simulator's state was not saved; retrying")
+		}
+	}
 }
