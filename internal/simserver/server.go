@@ -94,7 +94,7 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 		phone, err = a.sim.ScanQR(ctx, in.QR)
 	}
 	if err != nil {
-		writeError(w, errorFor(err))
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, phoneOf(phone))
@@ -116,7 +116,7 @@ func (a *api) pairingCode(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), maxLinkWait)
 	defer cancel()
 	if err := a.sim.PairWithCode(ctx, in.PhoneNumber, in.Code); err != nil {
-		writeError(w, errorFor(err))
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
@@ -156,7 +156,7 @@ func (a *api) addGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	jid, err := a.sim.AddGroup(owner, spec)
 	if err != nil {
-		writeError(w, errorFor(err))
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, GroupResponse{JID: jid.String()})
@@ -200,7 +200,7 @@ func (a *api) fault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, errorFor(err))
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
@@ -265,6 +265,16 @@ func matches(filter types.JID, d wasim.DeviceInfo) bool {
 		}
 	}
 	return false
+}
+
+// fail answers with the API error for err; errors the API has no code for
+// are logged too.
+func (a *api) fail(w http.ResponseWriter, err error) {
+	e := errorFor(err)
+	if e.Status >= http.StatusInternalServerError {
+		a.log.Error().Err(err).Msg("control API request failed")
+	}
+	writeError(w, e)
 }
 
 func phoneOf(p *wasim.Phone) Phone {
