@@ -206,7 +206,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, a.SimulateGuide(base)) // empty unless --simulate
 	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Kind)).
-		Bool("redis", a.Redis != nil).Bool("simulate", cfg.Simulate).Msg("wagraph is up")
+		Bool("redis", a.Redis != nil).Bool("simulate", cfg.Simulate || cfg.SimulatorURL != "").Msg("wagraph is up")
 
 	return serveUntilDone(ctx, a, ln, log)
 }

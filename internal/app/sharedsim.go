@@ -30,9 +30,9 @@ func (a *App) connectSimulator(ctx context.Context) error {
 func (a *App) sharedSimulatorGuide(baseURL string) string {
 	return fmt.Sprintf(`
 SIMULATE MODE: WhatsApp is simulated by the shared simulator at %[1]s;
-nothing reaches WhatsApp. Its phones do not scan by themselves: start an activation
-(console at %[2]s/ or GraphiQL at %[2]s/graphiql), then have a new simulated
-phone scan the account's QR code through the simulator's control API:
+nothing reaches WhatsApp. Its phones do not scan by themselves. Start an activation
+in the console (%[2]s/) or in GraphiQL (%[2]s/graphiql), then have
+a new simulated phone scan the account's QR code through the simulator's control API:
 
     curl -s %[1]s/v1/scan -H 'Content-Type: application/json' -d '{"qr": "QR_CODE"}'
 

@@ -337,7 +337,8 @@ func phoneDigits(s string) (string, bool) {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		writeError(w, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeBadRequest,
-			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
+			Message: fmt.Sprintf("Content-Type %q: send JSON as application/json (curl: -H 'Content-Type: application/json'); "+
+				"other types are refused so that no web page can post here", ct)})
 		return false
 	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
