@@ -10,13 +10,18 @@ import (
 
 	"wagraph/internal/simserver"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/wasim"
 )
+
+// root signs the test simulators' certificates: whatsmeow trusts one root
+// per process, so every run in this binary shares it.
+var root = wasim.NewRootKey()
 
 // The benchmark's loop, short: three accounts linked through the shared
 // simulator's control API, the instance restarted, all three ACTIVE again
 // with one more login each and no replaced stream, on each database.
 func TestRestartWithLinkedAccounts(t *testing.T) {
-	srv, err := simserver.Start(context.Background(), simserver.Options{Listen: "127.0.0.1:0"})
+	srv, err := simserver.Start(context.Background(), simserver.Options{Listen: "127.0.0.1:0", RootKey: &root})
 	if err != nil {
 		t.Fatal(err)
 	}
