@@ -277,7 +277,7 @@ export function ContactPage({ id, token, role }) {
     <h2>Sources</h2>
     <table><thead><tr><th scope="col">Source</th><th scope="col">Where</th><th scope="col" class="optional">First seen</th><th scope="col" class="optional">Last seen</th></tr></thead>
       <tbody>${c.sources.map((s, i) => html`<tr key=${i}><td>${s.kind.toLowerCase()}</td>
-        <td class="break">${s.groupJid ? "group " + s.groupJid : s.importId ? "import " + s.importId : s.accountId ? html`<a href=${"#/accounts/" + encodeURIComponent(s.accountId)}>account</a>` : "—"}</td>
+        <td class="break">${s.groupJid ? s.groupJid : s.importId ? s.importId : s.accountId ? html`<a href=${"#/accounts/" + encodeURIComponent(s.accountId)}>account</a>` : "—"}</td>
         <td class="optional">${fmtTime(s.firstSeenAt)}</td><td class="optional">${fmtTime(s.lastSeenAt)}</td></tr>`)}</tbody></table>
     ${deleting && html`<${ConfirmDialog} title="Delete this contact?" confirmLabel="Delete contact" onConfirm=${remove} onClose=${() => setDeleting(false)}>
       <p>“${contactName(c)}” is deleted with its sources and persona links. This cannot be undone.</p>

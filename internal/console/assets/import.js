@@ -1,6 +1,6 @@
 // CSV import: the browser reads the chosen file and an importer sends it;
 // the report shows what the import did (or would do, on a dry run).
-import { html, useState, can, toast, toastError, gql } from "./lib.js";
+import { html, useState, useEffect, useRef, can, toast, toastError, gql } from "./lib.js";
 import { useOptions } from "./contacts.js";
 
 const REPORT = "importId dryRun rowsRead created updated unchanged merged duplicates invalid errors { line reason } errorsOmitted";
@@ -28,8 +28,12 @@ export const importers = [textImporter];
 export const fmtBytes = (n) => (n >= MIB ? (n / MIB).toFixed(1) + " MiB" : Math.ceil(n / 1024) + " KiB");
 
 function Report({ r }) {
+  // The report takes the focus when it arrives: it scrolls into view and a
+  // screen reader reads its title.
+  const title = useRef(null);
+  useEffect(() => { title.current.focus(); }, [r]);
   return html`<section class="report panel" aria-labelledby="report-title">
-    <h2 id="report-title">${r.dryRun ? "Dry run: nothing was changed" : "Import done"}</h2>
+    <h2 id="report-title" tabindex="-1" ref=${title}>${r.dryRun ? "Dry run: nothing was changed" : "Import done"}</h2>
     <p>${r.rowsRead} rows read${r.dryRun ? "; an import would make these changes" : ""}.</p>
     <dl class="facts counts">
       <dt>Created</dt><dd data-count="created">${r.created}</dd>

@@ -14,6 +14,8 @@ export const RANK = { VIEWER: 0, OPERATOR: 1, ADMIN: 2 };
 export const can = (role, need) => RANK[role] >= RANK[need];
 
 // ---- toasts -------------------------------------------------------------
+// MAX_TOASTS is how many messages show at once; a new one pushes out the oldest.
+const MAX_TOASTS = 3;
 let toastSeq = 0;
 const toastListeners = new Set();
 export function toast(kind, message, suggestion) {
@@ -28,7 +30,7 @@ export function Toasts() {
   const [items, setItems] = useState([]);
   useEffect(() => {
     const add = (t) => {
-      setItems((xs) => [...xs, t]);
+      setItems((xs) => [...xs, t].slice(-MAX_TOASTS));
       setTimeout(() => setItems((xs) => xs.filter((x) => x.id !== t.id)), t.kind === "error" ? 12000 : 5000);
     };
     toastListeners.add(add);

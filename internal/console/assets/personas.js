@@ -1,6 +1,6 @@
 // The personas screen: audience segments with their contact counts; create,
 // rename and describe (OPERATOR and up), delete (ADMIN).
-import { html, useState, useEffect, can, toast, toastError, gql, ConfirmDialog } from "./lib.js";
+import { html, useState, useEffect, useRef, can, toast, toastError, gql, ConfirmDialog } from "./lib.js";
 
 const PAGE = 50;
 const FIELDS = "id name description contactCount";
@@ -16,12 +16,21 @@ export function Personas({ token, role }) {
 
   const fetchPage = async (after) => {
     const d = await gql(token, `query($n: Int, $after: String) { personas(first: $n, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${FIELDS} } } } }`, { n: PAGE, after });
-    setPage({ total: d.personas.totalCount, hasNext: d.personas.pageInfo.hasNextPage, end: d.personas.pageInfo.endCursor });
-    return d.personas.edges.map((e) => e.node);
+    return [d.personas.edges.map((e) => e.node), { total: d.personas.totalCount, hasNext: d.personas.pageInfo.hasNextPage, end: d.personas.pageInfo.endCursor }];
   };
-  const load = async () => { try { setList(await fetchPage(null)); } catch (e) { toastError(e); setList((x) => x || []); } };
+  // Only the latest load shows, so a slow first load cannot hide a persona
+  // created meanwhile.
+  const seq = useRef(0);
+  const load = async () => {
+    const n = ++seq.current;
+    try { const [l, pg] = await fetchPage(null); if (n === seq.current) { setList(l); setPage(pg); } } catch (e) { toastError(e); setList((x) => x || []); }
+  };
   const more = async () => {
-    try { const next = await fetchPage(page.end); setList((xs) => [...xs.filter((x) => !next.some((n) => n.id === x.id)), ...next]); } catch (e) { toastError(e); }
+    try {
+      const [next, pg] = await fetchPage(page.end);
+      setList((xs) => [...xs.filter((x) => !next.some((n) => n.id === x.id)), ...next]);
+      setPage(pg);
+    } catch (e) { toastError(e); }
   };
   useEffect(() => { load(); }, [token]);
 
@@ -29,8 +38,7 @@ export function Personas({ token, role }) {
     ev.preventDefault();
     try {
       const d = await gql(token, `mutation($in: CreatePersonaInput!) { createPersona(input: $in) { persona { ${FIELDS} } } }`, { in: draft });
-      setList((xs) => [...(xs || []), d.createPersona.persona]);
-      setPage((p) => ({ ...p, total: p.total + 1 }));
+      await load();
       setDraft({ name: "", description: "" });
       toast("info", `Persona “${d.createPersona.persona.name}” created.`);
     } catch (e) { toastError(e); }

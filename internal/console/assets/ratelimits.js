@@ -19,6 +19,14 @@ export function windowName(s) {
   return s + " s";
 }
 
+// warmup says where the account is in the warm-up of a newly linked number.
+function warmup(st) {
+  if (st.warmupCap != null && st.warmupDay > 0) return `Warm-up day ${st.warmupDay}: at most ${st.warmupCap} sends in 24 hours today.`;
+  if (st.warmupCap != null) return `Not linked yet: the warm-up allows at most ${st.warmupCap} sends in 24 hours until the phone links and the days count.`;
+  if (st.warmupDay > 0) return `Linked ${fmtTime(st.linkedAt)}; the warm-up is over.`;
+  return "No warm-up (RATE_LIMIT_WARMUP=off).";
+}
+
 function Gauge({ w, label }) {
   const full = w.remaining === 0;
   return html`<div class=${"gauge" + (full ? " full" : "")}>
@@ -93,7 +101,7 @@ export function RateLimits({ accountId, token, role }) {
   return html`<section class="ratelimits" aria-labelledby="limits-title">
     <h2 id="limits-title">Send limits</h2>
     <p class="hint">${cfg.custom ? "This account's own limits, set " + fmtTime(cfg.updatedAt) + "." : "The server's default limits."}
-      ${st.warmupCap != null ? ` Warm-up day ${st.warmupDay}: at most ${st.warmupCap} sends in 24 hours today.` : st.warmupDay > 0 ? ` Linked ${fmtTime(st.linkedAt)}; the warm-up is over.` : " Not linked yet: the warm-up starts when the phone links."}
+      ${" " + warmup(st)}
       ${at && html` <span class="updated">Updated ${at.toLocaleTimeString()}.</span>`}</p>
     <div class="gauges">
       ${st.windows.map((w) => html`<${Gauge} key=${w.windowSeconds} w=${w} label=${"Per " + windowName(w.windowSeconds)} />`)}
