@@ -224,6 +224,13 @@ func TestConsoleContactsImportPersonasExport(t *testing.T) {
 	if hash := evaluate[string](t, ctx, `location.hash`); hash != "#/contacts?personaId="+personaID {
 		t.Errorf("the persona's contacts are at %s", hash)
 	}
+	if shown := evaluate[string](t, ctx, `document.querySelector("#f-persona").selectedOptions[0].text`); shown != "Berlin customers" {
+		t.Errorf("the persona filter shows %q", shown)
+	}
+	// The token went in a header, never in an address the browser fetched.
+	if urls := evaluate[[]string](t, ctx, `performance.getEntriesByType("resource").map((e) => e.name).filter((u) => u.includes("export"))`); len(urls) != 1 || strings.Contains(urls[0], s.Token(t, auth.Admin)[:8]) {
+		t.Errorf("the export was fetched from %q", urls)
+	}
 
 	// One contact: opt it out, then delete it through the dialog.
 	do(t, ctx, "open a contact",
@@ -314,4 +321,27 @@ func TestConsoleRateLimits(t *testing.T) {
 	if apptest.Path(st, "rateLimitStatus", "configured", "custom") != false {
 		t.Errorf("after Use the defaults the limits are %v", st)
 	}
+}
+
+// The accounts list pages: 50 at a time with the total, "Show more" for the
+// rest.
+func TestConsoleAccountsPaged(t *testing.T) {
+	ctx := laptop(t, 2*time.Minute)
+	s := start(t)
+	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
+	for i := 1; i <= 53; i++ {
+		apptest.Post(t, op, fmt.Sprintf(`mutation { createAccount(input: {name: "Phone %02d"}) { account { id } } }`, i)).NoErrors(t)
+	}
+	signIn(t, ctx, s.URL, s.Token(t, auth.Viewer))
+	do(t, ctx, "the first page",
+		waitText(`.paging`, "Showing 50 of 53 accounts."),
+		void(chromedp.Poll[bool](`document.querySelectorAll("ul.accounts > li").length === 50`)),
+		click("Show more"),
+		waitText(`.paging`, "Showing 53 of 53 accounts."),
+		waitText(`ul.accounts > li:last-child`, "Phone 53"),
+		chromedp.WaitNotPresent(buttonPath("Show more")),
+	)
+	// A new account shows up live and counts.
+	apptest.Post(t, op, `mutation { createAccount(input: {name: "Phone 54"}) { account { id } } }`).NoErrors(t)
+	do(t, ctx, "a new account", waitText(`.paging`, "Showing 54 of 54 accounts."))
 }

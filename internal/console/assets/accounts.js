@@ -25,13 +25,15 @@ export function Accounts({ token, role, live, epoch }) {
     try {
       const data = await gql(token, `query($n: Int) { accounts(first: $n) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${ACCOUNT_FIELDS} } } } }`, { n: PAGE });
       let list = data.accounts.edges.map((e) => e.node);
+      const pi = data.accounts.pageInfo;
       for (const [id, acc] of seen) {
-        list = list.filter((x) => x.id !== id || (acc && x.version > acc.version));
-        if (acc && !list.some((x) => x.id === id)) list.push(acc);
+        if (!acc) { list = list.filter((x) => x.id !== id); continue; }
+        const i = list.findIndex((x) => x.id === id);
+        if (i >= 0 && list[i].version <= acc.version) list[i] = acc;
+        else if (i < 0 && !pi.hasNextPage) list.push(acc);
       }
       setAccounts(list);
-      const pi = data.accounts.pageInfo;
-      setPage({ total: data.accounts.totalCount, hasNext: pi.hasNextPage, end: pi.endCursor });
+      setPage({ total: Math.max(data.accounts.totalCount, list.length), hasNext: pi.hasNextPage, end: pi.endCursor });
     } catch (e) { toastError(e); setAccounts((xs) => xs || []); }
     if (during.current === seen) during.current = null;
   };
@@ -48,9 +50,15 @@ export function Accounts({ token, role, live, epoch }) {
   // connection was down (deletions among them) show up.
   useEffect(() => { load(); }, [token, epoch]);
 
+  // An account not in the list is new, unless the list has more pages: then
+  // it is on one of those (the list is in creation order) and shows with
+  // "Show more".
+  const hasNext = useRef(false);
+  hasNext.current = page.hasNext;
   const upsert = (acc) => { if (during.current) during.current.set(acc.id, acc); setAccounts((xs) => {
     const list = xs || [];
     const i = list.findIndex((x) => x.id === acc.id);
+    if (i < 0 && hasNext.current) return list;
     if (i < 0) { setPage((p) => ({ ...p, total: p.total + 1 })); return [...list, acc]; }
     if (list[i].version > acc.version) return list;
     const next = list.slice();
