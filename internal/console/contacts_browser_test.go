@@ -232,6 +232,17 @@ func TestConsoleContactsImportPersonasExport(t *testing.T) {
 		t.Errorf("the export was fetched from %q", urls)
 	}
 
+	// One ticked contact out of the persona again.
+	do(t, ctx, "remove a contact from the persona",
+		chromedp.Click(chromedp.CSS(`input[aria-label="Select Berlin Kunde 02"]`)),
+		waitText(`.selection`, "1 selected"),
+		choose(`#sel-persona`, "Berlin customers"),
+		click("Remove from persona"),
+		waitText(`.toast.info`, "1 contact removed from “Berlin customers”; it holds 24 now."),
+		waitText(`.count`, "24 contacts match the filter"),
+		dismissToasts(),
+	)
+
 	// One contact: opt it out, then delete it through the dialog.
 	do(t, ctx, "open a contact",
 		chromedp.Click(chromedp.Search(`//table//a[normalize-space()="Berlin Kunde 01"]`)),

@@ -122,7 +122,10 @@ export function Contacts({ token, role, query }) {
   const key = filterQuery(filter);
   const [opts] = useOptions(token);
   const [data, setData] = useState(null); // the contacts connection shown
-  const [cursors, setCursors] = useState([null]); // `after` of each page so far
+  // The `after` of each page so far, for the filter key.
+  const [paging, setPaging] = useState({ key, cursors: [null] });
+  const cursors = paging.key === key ? paging.cursors : [null];
+  const setCursors = (f) => setPaging({ key, cursors: f(cursors) });
   const [selected, setSelected] = useState(new Set());
   const [allMatching, setAllMatching] = useState(false);
   const [persona, setPersona] = useState("");
@@ -132,7 +135,7 @@ export function Contacts({ token, role, query }) {
   const canDelete = can(role, "ADMIN");
   const after = cursors[cursors.length - 1];
 
-  useEffect(() => { setCursors([null]); setSelected(new Set()); setAllMatching(false); }, [key]);
+  useEffect(() => { setSelected(new Set()); setAllMatching(false); }, [key]);
   useEffect(() => {
     let stale = false;
     gql(token, `query($f: ContactFilter, $n: Int, $after: String) { contacts(filter: $f, first: $n, after: $after) {
