@@ -204,6 +204,18 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		waitText(`dl.facts`, "+4915123456789"),
 	)
 
+	// The health screen shows an ADMIN the background jobs too.
+	do(t, ctx, "the health screen",
+		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Health"]`)),
+		waitText(`.health-status`, "UP"),
+		waitText(`main table`, "database"),
+		waitText(`#jobs-title`, "Background jobs"),
+		waitText(`table.jobs`, "completed"),
+		chromedp.WaitVisible(chromedp.Search(`//main//h3[normalize-space()="Latest failures"]`)),
+	)
+	shot(t, ctx, "health")
+	do(t, ctx, "back to the account", chromedp.NavigateBack(), waitText(`h1`, "Marketing phone"))
+
 	// Back on the list the account is ACTIVE; signing out forgets the token.
 	do(t, ctx, "sign out",
 		chromedp.Click(chromedp.Search(`//a[normalize-space()="← Accounts"]`)),
@@ -257,8 +269,11 @@ func TestConsoleViewerAndConnectionDrop(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Health"]`)),
 		waitText(`.health-status`, "UP"),
 		waitText(`main table`, "database"),
+		waitText(`main`, "Opted out"),
 	)
-	shot(t, ctx, "health")
+	if evaluate[bool](t, ctx, `document.body.innerText.includes("Background jobs")`) {
+		t.Error("a VIEWER is shown the background jobs (ADMIN only)")
+	}
 	do(t, ctx, "back to the accounts",
 		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Accounts"]`)),
 		waitText(`ul.accounts`, "Shop front"),

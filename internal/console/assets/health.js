@@ -1,14 +1,25 @@
-// The health screen: the server's components and accounts by status.
-import { html, useState, useEffect, toastError, gql, Badge } from "./lib.js";
+// The health screen: the server's components, accounts by status, contacts,
+// and for ADMIN the background jobs by state with the latest failures.
+import { html, useState, useEffect, can, toastError, gql, fmtTime, Badge } from "./lib.js";
 
 const STATUSES = ["PENDING", "AWAITING_SCAN", "AUTHENTICATING", "WARMING", "ACTIVE", "DISCONNECTED", "RECONNECTING", "LOGGED_OUT", "BANNED", "EXPIRED", "FAILED"];
 
-export function Health({ token }) {
+const JOB_STATES = ["PENDING", "AVAILABLE", "SCHEDULED", "RUNNING", "RETRYABLE", "COMPLETED", "CANCELLED", "DISCARDED"];
+// FAILING are the states of jobs whose last attempt failed.
+const FAILING = ["RETRYABLE", "DISCARDED"];
+
+// jobsQuery asks for the job counts by state and the latest failing jobs
+// (the jobs query is ADMIN only).
+const jobsQuery = () => JOB_STATES.map((s) => `job_${s}: jobs(first: 1, filter: {state: ${s}}) { totalCount }`).join(" ") + " " +
+  FAILING.map((s) => `failing_${s}: jobs(first: 5, filter: {state: ${s}}) { edges { node { id kind state attempts maxAttempts errors { attempt at message } } } }`).join(" ");
+
+export function Health({ token, role }) {
+  const admin = can(role, "ADMIN");
   const [data, setData] = useState(null);
   const load = async () => {
     try {
       const counts = STATUSES.map((s) => `${s}: accounts(first: 1, status: [${s}]) { totalCount }`).join(" ");
-      setData(await gql(token, `{ health { status version uptimeSeconds components { name status error latencyMs } } ${counts} contacts(first: 1) { totalCount } optedOut: contacts(first: 1, filter: {optedOut: true}) { totalCount } personas(first: 1) { totalCount } }`));
+      setData(await gql(token, `{ health { status version uptimeSeconds components { name status error latencyMs } } ${counts} contacts(first: 1) { totalCount } optedOut: contacts(first: 1, filter: {optedOut: true}) { totalCount } personas(first: 1) { totalCount } ${admin ? jobsQuery() : ""} }`));
     } catch (e) { toastError(e); }
   };
   useEffect(() => { load(); }, [token]);
@@ -30,5 +41,23 @@ export function Health({ token }) {
       <dt>Opted out</dt><dd><a href="#/contacts?optedOut=true">${data.optedOut.totalCount}</a></dd>
       <dt>Personas</dt><dd><a href="#/personas">${data.personas.totalCount}</a></dd>
     </dl>
+    ${admin && data.job_AVAILABLE && html`<${Jobs} data=${data} />`}
   </main>`;
+}
+
+function Jobs({ data }) {
+  const failing = FAILING.flatMap((s) => data["failing_" + s].edges.map((e) => e.node));
+  return html`<section aria-labelledby="jobs-title">
+    <h2 id="jobs-title">Background jobs</h2>
+    <table class="jobs"><thead><tr><th scope="col">State</th><th scope="col">Jobs</th></tr></thead>
+      <tbody>${JOB_STATES.map((s) => html`<tr key=${s}><td>${s.toLowerCase()}</td><td>${data["job_" + s].totalCount}</td></tr>`)}</tbody></table>
+    <h3>Latest failures</h3>
+    ${failing.length === 0 ? html`<p>No job is failing.</p>` : html`<table class="failing">
+      <thead><tr><th scope="col">Job</th><th scope="col">State</th><th scope="col" class="optional">Attempts</th><th scope="col">Last error</th></tr></thead>
+      <tbody>${failing.map((j) => {
+        const last = j.errors[j.errors.length - 1];
+        return html`<tr key=${j.id}><td>${j.kind}</td><td>${j.state.toLowerCase()}</td><td class="optional">${j.attempts} of ${j.maxAttempts}</td>
+          <td class="break">${last ? last.message + " (" + fmtTime(last.at) + ")" : "—"}</td></tr>`;
+      })}</tbody></table>`}
+  </section>`;
 }
