@@ -210,7 +210,7 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		waitText(`.health-status`, "UP"),
 		waitText(`main table`, "database"),
 		waitText(`#jobs-title`, "Background jobs"),
-		waitText(`table.jobs`, "completed"),
+		waitText(`ul.jobs`, "completed"),
 		chromedp.WaitVisible(chromedp.Search(`//main//h3[normalize-space()="Latest failures"]`)),
 	)
 	shot(t, ctx, "health")

@@ -28,13 +28,14 @@ export function Health({ token, role }) {
   return html`<main>
     <h1>Health</h1>
     <p>Server <strong class="health-status">${hl.status}</strong>, version ${hl.version}, up ${Math.floor(hl.uptimeSeconds / 3600)} h ${Math.floor(hl.uptimeSeconds / 60) % 60} min.
-      <button type="button" class="secondary" onClick=${load}>Refresh</button></p>
+      ${" "}<button type="button" class="secondary" onClick=${load}>Refresh</button></p>
     <h2>Components</h2>
     <table><thead><tr><th scope="col">Component</th><th scope="col">Status</th><th scope="col">Latency</th><th scope="col" class="optional">Error</th></tr></thead>
       <tbody>${hl.components.map((c) => html`<tr key=${c.name}><td>${c.name}</td><td>${c.status}</td><td>${c.latencyMs.toFixed(1)} ms</td><td class="optional">${c.error || ""}</td></tr>`)}</tbody></table>
     <h2>Accounts by status</h2>
-    <table><thead><tr><th scope="col">Status</th><th scope="col">Accounts</th></tr></thead>
-      <tbody>${STATUSES.map((s) => html`<tr key=${s}><td><${Badge} status=${s} /></td><td>${data[s].totalCount}</td></tr>`)}</tbody></table>
+    <ul class="tiles" aria-label="Accounts by status">
+      ${STATUSES.map((s) => html`<li key=${s}><${Badge} status=${s} /> <strong>${data[s].totalCount}</strong></li>`)}
+    </ul>
     <h2>Contacts</h2>
     <dl class="facts">
       <dt>Contacts</dt><dd><a href="#/contacts">${data.contacts.totalCount}</a></dd>
@@ -49,8 +50,9 @@ function Jobs({ data }) {
   const failing = FAILING.flatMap((s) => data["failing_" + s].edges.map((e) => e.node));
   return html`<section aria-labelledby="jobs-title">
     <h2 id="jobs-title">Background jobs</h2>
-    <table class="jobs"><thead><tr><th scope="col">State</th><th scope="col">Jobs</th></tr></thead>
-      <tbody>${JOB_STATES.map((s) => html`<tr key=${s}><td>${s.toLowerCase()}</td><td>${data["job_" + s].totalCount}</td></tr>`)}</tbody></table>
+    <ul class="tiles jobs" aria-label="Background jobs by state">
+      ${JOB_STATES.map((s) => html`<li key=${s}><span>${s.toLowerCase()}</span> <strong>${data["job_" + s].totalCount}</strong></li>`)}
+    </ul>
     <h3>Latest failures</h3>
     ${failing.length === 0 ? html`<p>No job is failing.</p>` : html`<table class="failing">
       <thead><tr><th scope="col">Job</th><th scope="col">State</th><th scope="col" class="optional">Attempts</th><th scope="col">Last error</th></tr></thead>
