@@ -189,6 +189,9 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.toast.error .suggestion`)),
 	)
 	shot(t, ctx, "error-toast")
+	if evaluate[bool](t, ctx, `document.querySelector(".qr") !== null`) {
+		t.Error("after a refused pairing code the page shows an empty “Link the phone” panel")
+	}
 
 	// A reload keeps the tab signed in; the pairing-code flow links the
 	// account again.

@@ -239,7 +239,7 @@ export function AccountPage({ id, token, role, live, epoch }) {
       ${acc.bannedUntil && html`<dt>Banned until</dt><dd>${fmtTime(acc.bannedUntil)}</dd>`}
     </dl>
 
-    ${code && html`<section class="panel qr" aria-labelledby="link-title">
+    ${code && (code.image || code.pairingCode) && html`<section class="panel qr" aria-labelledby="link-title">
       <h2 id="link-title">Link the phone</h2>
       ${code.image && html`<p>On the phone: WhatsApp → Settings → Linked devices → Link a device, then scan this code.</p>
         <img src=${code.image} alt="QR code to scan with WhatsApp on the phone" />
