@@ -146,8 +146,9 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		click("Link with a QR code"),
 		chromedp.WaitVisible(chromedp.CSS(`.qr img`)),
 		waitText(`.qr`, "A new code in"),
+		dismissToasts(),
 	)
-	shot(t, ctx, "account-qr")
+	shot(t, ctx, "account-qr", "main h1")
 	src := evaluate[string](t, ctx, `document.querySelector(".qr img").src`)
 	if !strings.HasPrefix(src, "data:image/png;base64,") {
 		t.Errorf("the QR image is %.40q, want a PNG data URL", src)
