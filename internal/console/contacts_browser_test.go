@@ -156,6 +156,7 @@ func TestConsoleContactsImportPersonasExport(t *testing.T) {
 		fill(`#new-persona-description`, "Everyone from the Berlin fair"),
 		click("Create persona"),
 		waitText(`table.personas`, "Berlin customers"),
+		dismissToasts(),
 		chromedp.Navigate(s.URL+"/#/contacts?search=berlin"),
 		waitText(`.count`, "25 contacts match the filter"),
 		chromedp.Click(chromedp.CSS(`th.check input`)),

@@ -46,6 +46,8 @@ function App() {
   const [live, setLive] = useState(null);
   const [epoch, setEpoch] = useState(0); // counts live (re)connections
   const hash = useHash();
+  // A new screen starts at its top.
+  useEffect(() => { window.scrollTo(0, 0); }, [hash.split("?")[0]]);
 
   useEffect(() => {
     if (!token || role) return;
