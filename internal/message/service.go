@@ -238,8 +238,14 @@ func (s *Service) recipient(ctx context.Context, to string) (string, *contact.Co
 	if looksLikeNumber(to) {
 		phone, perr := contact.NormalizePhone(to, s.opts.DefaultRegion)
 		if perr != nil {
-			return "", nil, apperr.Invalid("to", fmt.Sprintf("%q is not a phone number", clip(to)),
-				"Give the number in E.164 with its country code, e.g. +4915123456789, or a contact id.")
+			// A number written in full international form that the
+			// numbering plan does not know (new ranges, test numbers) goes
+			// as written: WhatsApp's own lookup decides whether it exists.
+			var ok bool
+			if phone, ok = plainE164(to); !ok {
+				return "", nil, apperr.Invalid("to", fmt.Sprintf("%q is not a phone number", clip(to)),
+					"Give the number in E.164 with its country code, e.g. +4915123456789, or a contact id.")
+			}
 		}
 		if c, err = s.Contacts.ByPhone(ctx, phone); err != nil {
 			return "", nil, err
@@ -280,6 +286,26 @@ func looksLikeNumber(s string) bool {
 		}
 	}
 	return n >= 5
+}
+
+// plainE164 reads "+" and 8 to 15 digits (separators allowed) as E.164.
+func plainE164(s string) (string, bool) {
+	if !strings.HasPrefix(s, "+") {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteByte('+')
+	for _, r := range s[1:] {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" -().", r):
+		default:
+			return "", false
+		}
+	}
+	n := b.Len() - 1
+	return b.String(), n >= 8 && n <= 15 && b.String()[1] != '0'
 }
 
 func checkText(field, text string) (string, error) {
