@@ -27,7 +27,9 @@ type ServerError struct {
 	Err  error
 }
 
-func (e *ServerError) Error() string   { return fmt.Sprintf("whatsapp: message refused with error %d", e.Code) }
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("whatsapp: message refused with error %d", e.Code)
+}
 func (e *ServerError) Unwrap() error   { return e.Err }
 func (e *ServerError) ServerCode() int { return e.Code }
 
