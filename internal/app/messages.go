@@ -29,7 +29,9 @@ func (a *App) newMessages() {
 // before it is built. A message received before then is not recorded, so
 // its sender counts as a new chat: the error is on the side of sending
 // less.
-type inboundRelay struct{ svc atomic.Pointer[message.Service] }
+type inboundRelay struct {
+	svc atomic.Pointer[message.Service]
+}
 
 func (r *inboundRelay) RecordInbound(ctx context.Context, accountID, peer string, at time.Time) error {
 	if s := r.svc.Load(); s != nil {
