@@ -134,7 +134,7 @@ func (a *admitSpy) Admit(ctx context.Context, accountID string, newChat bool) (s
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	svc      *message.Service
 	jobs     *jobs.Service
@@ -150,7 +150,7 @@ type harness struct {
 // generous are limits that never refuse in a test.
 var generous = []ratelimit.Limit{{Max: 100_000, Window: time.Minute}}
 
-func newHarness(t *testing.T, db *store.DB, limits []ratelimit.Limit, tune func(*message.Options)) *harness {
+func newHarness(t testing.TB, db *store.DB, limits []ratelimit.Limit, tune func(*message.Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
@@ -165,7 +165,11 @@ func newHarness(t *testing.T, db *store.DB, limits []ratelimit.Limit, tune func(
 		t.Fatal(err)
 	}
 	reg := jobs.NewRegistry()
-	js, err := jobs.New(db, reg, jobs.Options{Logger: log, Workers: 4, PollInterval: 20 * time.Millisecond, StopTimeout: 5 * time.Second})
+	workers := 4
+	if _, bench := t.(*testing.B); bench {
+		workers = 50
+	}
+	js, err := jobs.New(db, reg, jobs.Options{Logger: log, Workers: workers, PollInterval: 20 * time.Millisecond, StopTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,9 @@ type lookups struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]lookupEntry // by number (E.164)
-	next  map[string]time.Time   // by account: the earliest next query
+	cache map[string]lookupEntry   // by number (E.164)
+	next  map[string]time.Time     // by account: the earliest next query
+	turns map[string]chan struct{} // by account: held while it queries
 }
 
 type lookupEntry struct {
@@ -27,11 +28,15 @@ type lookupEntry struct {
 	expires time.Time
 }
 
+// maxLookupWait is the longest a send job waits for its account's next
+// query slot; a longer wait snoozes the job instead of holding a worker.
+const maxLookupWait = 5 * time.Second
+
 // maxCached bounds the cache; expired entries are dropped when it is full.
 const maxCached = 200_000
 
 func newLookups(interval, ttl time.Duration, now func() time.Time) *lookups {
-	return &lookups{interval: interval, ttl: ttl, now: now, cache: map[string]lookupEntry{}, next: map[string]time.Time{}}
+	return &lookups{interval: interval, ttl: ttl, now: now, cache: map[string]lookupEntry{}, next: map[string]time.Time{}, turns: map[string]chan struct{}{}}
 }
 
 // cached returns the answer for phone, if one is fresh.
@@ -56,6 +61,26 @@ func (l *lookups) reserve(accountID string) time.Duration {
 	}
 	l.next[accountID] = now.Add(l.interval)
 	return 0
+}
+
+// turn waits until no other query of the account is running and returns
+// the function that ends this one's turn; false when ctx ended first.
+// Senders waiting for the same account's query find its answers cached
+// when their turn comes, instead of asking again.
+func (l *lookups) turn(ctx context.Context, accountID string) (func(), bool) {
+	l.mu.Lock()
+	ch := l.turns[accountID]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		l.turns[accountID] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // store keeps answers.
@@ -92,8 +117,26 @@ func (s *Service) onWhatsApp(ctx context.Context, m *messageRow) (on bool, wait 
 	if on, ok := s.lookups.cached(m.Recipient); ok {
 		return on, 0, nil
 	}
+	done, ok := s.lookups.turn(ctx, m.AccountID)
+	if !ok {
+		return false, 0, ctx.Err()
+	}
+	defer done()
+	if on, ok := s.lookups.cached(m.Recipient); ok {
+		return on, 0, nil // the query before ours answered it
+	}
 	if wait := s.lookups.reserve(m.AccountID); wait > 0 {
-		return false, wait, nil
+		if wait > maxLookupWait {
+			return false, wait, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false, 0, ctx.Err()
+		}
+		s.lookups.reserve(m.AccountID)
 	}
 	phones := []string{m.Recipient}
 	if m.BatchID != "" && s.opts.LookupBatch > 1 {
