@@ -8,7 +8,7 @@ import (
 
 	"wagraph/internal/contact"
 	"wagraph/internal/message"
-		"wagraph/internal/store/storetest"
+	"wagraph/internal/store/storetest"
 )
 
 // BenchmarkDrain drains a batch through the send worker with a fake
