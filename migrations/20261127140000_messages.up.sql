@@ -58,6 +58,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency_idx ON messages (account_
 --bun:split
 CREATE INDEX IF NOT EXISTS messages_account_idx ON messages (account_id, id);
 --bun:split
+-- An account's queue (its backlog spreads the waits of refused sends).
+CREATE INDEX IF NOT EXISTS messages_account_status_idx ON messages (account_id, status);
+--bun:split
 CREATE INDEX IF NOT EXISTS messages_batch_idx ON messages (batch_id, status);
 --bun:split
 CREATE INDEX IF NOT EXISTS messages_status_idx ON messages (status, id);

@@ -179,3 +179,49 @@ func TestQueueRefusesBadInput(t *testing.T) {
 		t.Fatalf("over MaxBatch: %v", err)
 	}
 }
+
+// Messages the limits refuse do not all wake when the window frees (one
+// would go and the rest be refused again, round after round): each waits a
+// random share of the time the account's backlog takes at the limit's pace.
+func TestRefusedMessagesSpreadTheirWaits(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h := newHarness(t, db, []ratelimit.Limit{{Max: 1, Window: time.Hour}}, nil)
+	ctx := context.Background()
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, h.addContact(fmt.Sprintf("+49151000040%02d", i), "").ID)
+	}
+	b, err := h.svc.Queue(ctx, message.QueueInput{AccountID: h.account, Recipients: contact.Selection{IDs: ids}, Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page *message.Page
+	h.until("19 messages to wait", func() bool {
+		page, err = h.svc.List(ctx, message.ListInput{Filter: message.Filter{BatchID: b.ID, Status: message.Queued}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting := 0
+		for _, m := range page.Messages {
+			if m.Wait != nil {
+				waiting++
+			}
+		}
+		return waiting == 19
+	})
+	first, last := page.Messages[0].Wait.Until, page.Messages[0].Wait.Until
+	for _, m := range page.Messages {
+		if m.Wait.Code != "RATE_LIMITED" || m.Wait.Until.Before(time.Now().Add(50*time.Minute)) {
+			t.Fatalf("wait = %+v, want RATE_LIMITED until the hour is over at least", m.Wait)
+		}
+		if m.Wait.Until.Before(first) {
+			first = m.Wait.Until
+		}
+		if m.Wait.Until.After(last) {
+			last = m.Wait.Until
+		}
+	}
+	if last.Sub(first) < time.Hour {
+		t.Fatalf("19 waits between %v and %v: not spread over the backlog's 19 hours", first, last)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/ratelimit"
 	"wagraph/internal/sending"
 )
 
@@ -133,6 +134,26 @@ func countInBatch(ctx context.Context, tx bun.IDB, batchID string, to Status, n 
 		return nil, fmt.Errorf("count in batch %s: %w", batchID, err)
 	}
 	return b, nil
+}
+
+// maxSpread bounds backlogSpread.
+const maxSpread = 7 * 24 * time.Hour
+
+// backlogSpread is how long the account's queued messages take to go at
+// the pace of limit (its window over its maximum per message).
+func (s *Service) backlogSpread(ctx context.Context, accountID string, limit ratelimit.Limit) (time.Duration, error) {
+	if limit.Max <= 0 || limit.Window <= 0 {
+		return 0, nil
+	}
+	n, err := s.DB.NewSelect().Model((*messageRow)(nil)).Where("m.account_id = ? AND m.status = ?", accountID, string(Queued)).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("message: count the account's queue: %w", err)
+	}
+	per := limit.Window / time.Duration(limit.Max)
+	if n > 0 && per > maxSpread/time.Duration(n) {
+		return maxSpread, nil
+	}
+	return time.Duration(n) * per, nil
 }
 
 // batchJitter is the jitter of m's batch (0 for a single message).

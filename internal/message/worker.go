@@ -120,10 +120,15 @@ func (s *Service) admit(ctx context.Context, m *messageRow) (snooze time.Duratio
 	}
 	now := s.opts.Now()
 	if !adm.Allowed {
-		until := adm.RetryAt
-		if j := s.batchJitter(ctx, m); j > 0 {
-			until = until.Add(s.opts.Jitter(j))
+		// Not every waiting message may wake at RetryAt: one would go and
+		// the rest be refused again, over and over. Each waits a random
+		// share of the time the account's backlog takes at the refusing
+		// limit's pace (and the batch's jitter on top).
+		spread, err := s.backlogSpread(ctx, m.AccountID, adm.Refused)
+		if err != nil {
+			return 0, false, err
 		}
+		until := adm.RetryAt.Add(s.opts.Jitter(spread + s.batchJitter(ctx, m)))
 		code := waitCode(adm)
 		if err := s.hold(ctx, m.ID, code, until); err != nil {
 			return 0, false, err
