@@ -172,6 +172,25 @@ func TestSendFailures(t *testing.T) {
 		}
 		h.sender.set(func(f *fakeSender) { f.notActive = false })
 		h.waitStatus(id, message.Sent)
+
+		// A message whose send got no answer, then found the account gone:
+		// it waits, and goes later under the id of its first try.
+		h.sender.set(func(f *fakeSender) { f.fail = 1 })
+		id = send("+4915100000016").ID
+		h.until("the first try", func() bool { return len(h.sender.tries()) > 0 && h.sender.tries()[len(h.sender.tries())-1].To == "+4915100000016" })
+		h.sender.set(func(f *fakeSender) { f.notActive = true })
+		h.until("the message to wait for its account", func() bool { m = h.message(id); return m.Wait != nil })
+		h.sender.set(func(f *fakeSender) { f.notActive = false })
+		m = h.waitStatus(id, message.Sent)
+		var ids []string
+		for _, s := range h.sender.tries() {
+			if s.To == "+4915100000016" {
+				ids = append(ids, s.ID)
+			}
+		}
+		if len(ids) != 2 || ids[0] != ids[1] || ids[1] != m.WAMessageID {
+			t.Fatalf("tries under ids %v, message id %s; want both under one id", ids, m.WAMessageID)
+		}
 	})
 }
 

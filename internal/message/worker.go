@@ -135,7 +135,11 @@ func (s *Service) admit(ctx context.Context, m *messageRow) (snooze time.Duratio
 		}
 		return max(until.Sub(now), time.Millisecond), false, nil
 	}
-	m.WAMessageID = newWAMessageID()
+	if m.WAMessageID == "" {
+		// A message put back in the queue keeps its id: an earlier try may
+		// have reached WhatsApp, and a second one must not look new.
+		m.WAMessageID = newWAMessageID()
+	}
 	ok, err := s.markSending(ctx, m)
 	if err != nil || !ok {
 		return 0, !ok, err // canceled meanwhile: nothing to send
