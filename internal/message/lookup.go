@@ -18,9 +18,9 @@ type lookups struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]lookupEntry   // by number (E.164)
-	next  map[string]time.Time     // by account: the earliest next query
-	turns map[string]chan struct{} // by account: held while it queries
+	cache map[string]lookupEntry // by number (E.164)
+	next  map[string]time.Time   // by account: the earliest next query
+	turns *turns                 // by account: held while it queries
 }
 
 type lookupEntry struct {
@@ -36,7 +36,7 @@ const maxLookupWait = 5 * time.Second
 const maxCached = 200_000
 
 func newLookups(interval, ttl time.Duration, now func() time.Time) *lookups {
-	return &lookups{interval: interval, ttl: ttl, now: now, cache: map[string]lookupEntry{}, next: map[string]time.Time{}, turns: map[string]chan struct{}{}}
+	return &lookups{interval: interval, ttl: ttl, now: now, cache: map[string]lookupEntry{}, next: map[string]time.Time{}, turns: newTurns()}
 }
 
 // cached returns the answer for phone, if one is fresh.
@@ -63,18 +63,32 @@ func (l *lookups) reserve(accountID string) time.Duration {
 	return 0
 }
 
-// turn waits until no other query of the account is running and returns
-// the function that ends this one's turn; false when ctx ended first.
-// Senders waiting for the same account's query find its answers cached
-// when their turn comes, instead of asking again.
+// turn waits until no other query of the account is running (see
+// turns); senders waiting for the same account's query find its answers
+// cached when their turn comes, instead of asking again.
 func (l *lookups) turn(ctx context.Context, accountID string) (func(), bool) {
-	l.mu.Lock()
-	ch := l.turns[accountID]
+	return l.turns.turn(ctx, accountID)
+}
+
+// turns lets one caller per account at a time through. An account's slot
+// stays in the map once made (a channel per account that ever sent).
+type turns struct {
+	mu sync.Mutex
+	by map[string]chan struct{}
+}
+
+func newTurns() *turns { return &turns{by: map[string]chan struct{}{}} }
+
+// turn waits for the account's turn and returns the function that ends
+// it; false when ctx ended first.
+func (t *turns) turn(ctx context.Context, accountID string) (func(), bool) {
+	t.mu.Lock()
+	ch := t.by[accountID]
 	if ch == nil {
 		ch = make(chan struct{}, 1)
-		l.turns[accountID] = ch
+		t.by[accountID] = ch
 	}
-	l.mu.Unlock()
+	t.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, true

@@ -177,7 +177,9 @@ func TestSendFailures(t *testing.T) {
 		// it waits, and goes later under the id of its first try.
 		h.sender.set(func(f *fakeSender) { f.fail = 1 })
 		id = send("+4915100000016").ID
-		h.until("the first try", func() bool { return len(h.sender.tries()) > 0 && h.sender.tries()[len(h.sender.tries())-1].To == "+4915100000016" })
+		h.until("the first try", func() bool {
+			return len(h.sender.tries()) > 0 && h.sender.tries()[len(h.sender.tries())-1].To == "+4915100000016"
+		})
 		h.sender.set(func(f *fakeSender) { f.notActive = true })
 		h.until("the message to wait for its account", func() bool { m = h.message(id); return m.Wait != nil })
 		h.sender.set(func(f *fakeSender) { f.notActive = false })

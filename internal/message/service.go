@@ -119,6 +119,7 @@ type Service struct {
 	opts    Options
 	log     zerolog.Logger
 	lookups *lookups
+	sends   *turns
 }
 
 // New builds the service; register its worker with RegisterJobs.
@@ -126,6 +127,7 @@ func New(d Deps, opts Options) *Service {
 	opts = opts.withDefaults()
 	s := &Service{Deps: d, opts: opts, log: opts.Logger.With().Str("component", "message").Logger()}
 	s.lookups = newLookups(opts.LookupInterval, opts.LookupTTL, opts.Now)
+	s.sends = newTurns()
 	return s
 }
 

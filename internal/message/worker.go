@@ -163,7 +163,16 @@ func (s *Service) notActive(ctx context.Context, m *messageRow) (time.Duration, 
 
 // deliver hands a SENDING message to WhatsApp and records the answer.
 func (s *Service) deliver(ctx context.Context, m *messageRow) error {
+	// One send per account at a time: whatsmeow sends one message per
+	// client at a time anyway, and sends that wait for each other inside it
+	// (fetching new recipients' devices and keys side by side) are slower
+	// in all than one after the other.
+	done, ok := s.sends.turn(ctx, m.AccountID)
+	if !ok {
+		return ctx.Err()
+	}
 	res, err := s.Sender.Send(ctx, m.AccountID, m.Recipient, m.Body, m.WAMessageID)
+	done()
 	if err == nil {
 		if err := s.markSent(ctx, m, res.At); err != nil {
 			return err
