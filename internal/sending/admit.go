@@ -20,15 +20,33 @@ type Admission struct {
 	Refused ratelimit.Limit
 	// NewChats reports that the new-chats limit refused (Refused is it).
 	NewChats bool
+	// Pause is the pause that refused (nothing was counted); RetryAt is
+	// its end or, for an open-ended pause, when to look again
+	// (PauseOptions.Recheck). PausedError(Pause) is the error to show.
+	Pause *Pause
 }
 
 // Admit asks whether accountID may send one message now and, when it may,
-// counts it: against the account's windows (warm-up applied) and, for a
+// counts it. A paused account is refused first, with nothing counted
+// (Admission.Pause; RetryAt is always set when refused). Otherwise it counts: against the account's windows (warm-up applied) and, for a
 // recipient who never wrote to the account (newChat), against the
 // new-chats limit too. The new-chats limit is asked first; when it admits
 // and the account's windows then refuse, the new-chat slot stays used, so
 // the error is on the side of sending less, never more.
 func (p *Policy) Admit(ctx context.Context, accountID string, newChat bool) (Admission, error) {
+	pz, err := p.CurrentPause(ctx, accountID)
+	if err != nil {
+		return Admission{}, err
+	}
+	if pz != nil {
+		now := p.now()
+		retry := pz.Until
+		if pz.OpenEnded() {
+			retry = now.Add(p.pauses.Recheck)
+		}
+		p.metrics.Decision(false, WindowPaused)
+		return Admission{At: now, RetryAt: retry, Pause: pz}, nil
+	}
 	e, err := p.Limits(ctx, accountID)
 	if err != nil {
 		return Admission{}, err
@@ -39,6 +57,7 @@ func (p *Policy) Admit(ctx context.Context, accountID string, newChat bool) (Adm
 			return Admission{}, err
 		}
 		if !d.Allowed {
+			p.metrics.Decision(false, WindowNewChats)
 			return refused(d, true), nil
 		}
 	}
@@ -47,8 +66,14 @@ func (p *Policy) Admit(ctx context.Context, accountID string, newChat bool) (Adm
 		return Admission{}, err
 	}
 	if !d.Allowed {
+		p.metrics.Decision(false, WindowKind(d.Refused.Window))
+		if newChat { // the new-chat slot stays used
+			p.pub.changed(accountID)
+		}
 		return refused(d, false), nil
 	}
+	p.metrics.Decision(true, "")
+	p.pub.changed(accountID)
 	return Admission{Allowed: true, At: d.At}, nil
 }
 
