@@ -55,7 +55,7 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 	for k, v := range map[string]any{
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
-		"RATE_LIMIT_WARMUP": warmupString(c.RateLimitWarmup),
+		"RATE_LIMIT_WARMUP":    warmupString(c.RateLimitWarmup),
 		"RATE_LIMIT_PAUSE_463": c.RateLimitPause463, "RATE_LIMIT_FAILURE_BURST": c.RateLimitFailureBurst,
 		"RATE_LIMIT_FAILURE_WINDOW": c.RateLimitFailureWindow, "RATE_LIMIT_FAILURE_PAUSE": c.RateLimitFailurePause,
 		"RATE_LIMIT_PAUSE_RECHECK": c.RateLimitPauseRecheck, "SWEEP_SEND_PAUSES_INTERVAL": c.SendPauseSweepInterval,
