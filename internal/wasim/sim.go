@@ -70,6 +70,7 @@ type world struct {
 	sent        []SentMessage
 	bans        map[types.JID]tempBan
 	rejects     map[types.JID]int
+	reachout    map[string]reachoutLock // by account user; reachout.go
 	hsDelay     time.Duration
 	refuse      bool
 }
