@@ -262,7 +262,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	wopts := whatsapp.Options{Logger: a.Log}
+	wopts := whatsapp.Options{Logger: a.Log, Pauses: a.Sending}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}

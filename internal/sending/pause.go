@@ -69,11 +69,15 @@ func (p *Pause) endsAfter(q *Pause) bool {
 }
 
 // replaces reports whether a new pause takes the place of the current one:
-// when it ends later, or when it is WhatsApp's own statement of a time-lock
-// whose end the current pause (a 463 without an end) could only guess.
+// when it ends later, except that WhatsApp's own statement of a time-lock
+// and its end wins over a 463 pause, whose end is only a guess, either way.
 func (p *Pause) replaces(cur *Pause) bool {
-	if cur.Reason == PauseSendRefused463 && p.Reason == PauseReachoutTimelock {
+	switch {
+	case cur.Reason == PauseSendRefused463 && p.Reason == PauseReachoutTimelock:
 		return true
+	case cur.Reason == PauseReachoutTimelock && p.Reason == PauseSendRefused463:
+		// A 463 during a known time-lock says nothing new.
+		return false
 	}
 	return p.endsAfter(cur)
 }
@@ -232,9 +236,23 @@ func (p *Policy) Pause(ctx context.Context, accountID string, until time.Time, n
 // MANUAL): WhatsApp's reach-out time-lock, a temporary ban, error 463 or a
 // burst of failures. Since defaults to now. A pause already in force that
 // ends later stays; the pause in force afterwards is returned.
+//
+// A signal without an end gets one, so that sending resumes by itself: a
+// temporary ban PauseOptions.BanWithoutExpiry (the account reconnects then,
+// and a ban still in force pauses it again), any other signal Refused463.
 func (p *Policy) Signal(ctx context.Context, accountID string, s Pause) (*Pause, error) {
+	if s.Reason == PauseManual || s.Reason == "" {
+		return nil, apperr.Invalid("reason", fmt.Sprintf("pause reason %q is not a ban signal", s.Reason), "Use Pause for an operator's pause.")
+	}
 	if s.Since.IsZero() {
 		s.Since = p.now()
+	}
+	if s.Until.IsZero() {
+		d := p.pauses.Refused463
+		if s.Reason == PauseTemporaryBan {
+			d = p.pauses.BanWithoutExpiry
+		}
+		s.Until = p.now().Add(d)
 	}
 	return p.pause(ctx, accountID, s)
 }

@@ -228,3 +228,38 @@ func TestPausedError(t *testing.T) {
 		t.Fatalf("open-ended paused error: %+v", e)
 	}
 }
+
+func TestSignalWithoutAnEndGetsOne(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p, clk, _ := newPausePolicy(t, db)
+		cur, err := p.Signal(ctx, "acc", sending.Pause{Reason: sending.PauseTemporaryBan, Code: 103})
+		if err != nil || !cur.Until.Equal(clk.t.Add(time.Hour)) || !cur.Since.Equal(clk.t) {
+			t.Fatalf("ban without an expiry: %+v %v; want an hour", cur, err)
+		}
+		if _, err := p.Resume(ctx, "acc"); err != nil {
+			t.Fatal(err)
+		}
+		lock := clk.t.Add(2 * time.Hour)
+		if _, err := p.Signal(ctx, "acc", sending.Pause{Reason: sending.PauseReachoutTimelock, Until: lock}); err != nil {
+			t.Fatal(err)
+		}
+		// A 463 during a known time-lock keeps WhatsApp's end, though its
+		// own guess (24 h) is later.
+		if err := p.RecordSendResult(ctx, "acc", 463); err != nil {
+			t.Fatal(err)
+		}
+		if cur, _ := p.CurrentPause(ctx, "acc"); cur.Reason != sending.PauseReachoutTimelock || !cur.Until.Equal(lock) {
+			t.Fatalf("463 during a time-lock: %+v", cur)
+		}
+		if _, err := p.Signal(ctx, "acc", sending.Pause{Reason: sending.PauseManual}); apperr.CodeOf(err) != apperr.InvalidInput {
+			t.Fatalf("MANUAL as a signal: %v", err)
+		}
+		if lifted, err := p.Lift(ctx, "acc", sending.PauseReachoutTimelock); err != nil || lifted == nil {
+			t.Fatalf("lift: %+v %v", lifted, err)
+		}
+		if a, err := p.Admit(ctx, "acc", true); err != nil || !a.Allowed {
+			t.Fatalf("admit after the lift: %+v %v", a, err)
+		}
+	})
+}
