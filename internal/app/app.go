@@ -274,6 +274,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
 	})
+	a.Metrics.AccountStatuses(a.Accounts.CountByStatus)
 	// The sweeps are River periodic jobs, run by the elected leader.
 	a.Supervisor.RegisterJobs(a.JobRegistry)
 	if err := a.Supervisor.Start(ctx); err != nil {
