@@ -3,6 +3,7 @@ package sending
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wagraph/internal/bus"
@@ -47,12 +48,25 @@ func (p *Policy) WatchRateLimit(ctx context.Context, accountID string) (*live.Cu
 }
 
 func (p *Policy) event(ctx context.Context, accountID string) (RateLimitEvent, error) {
-	at := p.now()
+	v := p.pub.version(p.now())
 	st, err := p.Status(ctx, accountID)
 	if err != nil {
 		return RateLimitEvent{}, err
 	}
-	return RateLimitEvent{AccountID: accountID, Version: at.UnixNano(), Status: st}, nil
+	return RateLimitEvent{AccountID: accountID, Version: v, Status: st}, nil
+}
+
+// version is at in Unix nanoseconds, made strictly increasing within the
+// process, so that two statuses read in the same clock tick (or under a
+// stopped test clock) are both newer than the one before.
+func (pb *publisher) version(at time.Time) int64 {
+	for {
+		last := pb.last.Load()
+		v := max(at.UnixNano(), last+1)
+		if pb.last.CompareAndSwap(last, v) {
+			return v
+		}
+	}
 }
 
 // publisher publishes rate-limit events: at once for pauses and limit
@@ -63,6 +77,8 @@ type publisher struct {
 	p        *Policy
 	bus      bus.Bus
 	interval time.Duration
+
+	last atomic.Int64 // the newest version handed out
 
 	mu      sync.Mutex
 	closed  bool
