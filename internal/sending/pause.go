@@ -310,7 +310,10 @@ func (p *Policy) pause(ctx context.Context, accountID string, np Pause) (*Pause,
 	}
 	if applied {
 		p.metrics.Paused(np.Reason)
-		ev := p.log.Warn().Str("account_id", accountID).Str("reason", string(np.Reason)).Int("code", np.Code)
+		ev := p.log.Warn().Str("account_id", accountID).Str("reason", string(np.Reason))
+		if np.Code != 0 {
+			ev = ev.Int("code", np.Code)
+		}
 		if !np.Until.IsZero() {
 			ev = ev.Time("until", np.Until)
 		}
