@@ -263,3 +263,24 @@ func TestSignalWithoutAnEndGetsOne(t *testing.T) {
 		}
 	})
 }
+
+func TestPauseOptionsValidate(t *testing.T) {
+	for _, o := range []sending.PauseOptions{{FailureBurst: 1}, {FailureWindow: 400 * sending.Day}, {FailureWindow: time.Microsecond}} {
+		if _, err := sending.New(nil, ratelimit.NewMemory(), defaults, sending.Options{Pauses: o}); apperr.CodeOf(err) != apperr.InvalidInput {
+			t.Errorf("options %+v: %v, want INVALID_INPUT", o, err)
+		}
+	}
+	p, err := sending.New(nil, ratelimit.NewMemory(), defaults, sending.Options{Pauses: sending.PauseOptions{FailureBurst: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a bus there is no live stream, and failures never pause.
+	if _, err := p.WatchRateLimit(context.Background(), "acc"); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("watch without a bus: %v", err)
+	}
+	for range 10 {
+		if err := p.RecordSendResult(context.Background(), "acc", 500); err != nil {
+			t.Fatalf("failure with the burst check off: %v", err)
+		}
+	}
+}
