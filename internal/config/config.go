@@ -61,6 +61,9 @@ type Config struct {
 
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
+	// SimulatorURL, from SIMULATE=<address>, is the control API of a shared
+	// simulator (`wagraph simulator`) to use instead of WhatsApp.
+	SimulatorURL string
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
@@ -149,7 +152,7 @@ var Settings = []Setting{
 	{"RATE_LIMIT_FAILURE_PAUSE", "30m", "How long a burst of failed sends pauses the account's sending."},
 	{"RATE_LIMIT_PAUSE_RECHECK", "1m", "How long a send waiting on a pause without an end (pauseSending without until) sleeps before it looks again."},
 	{"SWEEP_SEND_PAUSES_INTERVAL", "30s", "Period of the job that moves expired send pauses into their history and tells live rate-limit gauges (pauses end on time without it)."},
-	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
+	{"SIMULATE", "false", "true: run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate). An address (127.0.0.1:7900): use the shared simulator started there with `wagraph simulator`, as any number of instances can (docs/simulator.md). Either uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
@@ -198,7 +201,6 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		SessionIdleExpiry:  p.duration("SESSION_IDLE_EXPIRY"),
 		RestoreConcurrency: p.int("RESTORE_CONCURRENCY"),
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
-		Simulate:           p.bool("SIMULATE"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
 		JobWorkers:         p.int("JOB_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
@@ -226,7 +228,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.RateLimitFailurePause = p.duration("RATE_LIMIT_FAILURE_PAUSE")
 	c.RateLimitPauseRecheck = p.duration("RATE_LIMIT_PAUSE_RECHECK")
 	c.SendPauseSweepInterval = p.duration("SWEEP_SEND_PAUSES_INTERVAL")
-	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
+	c.Simulate, c.SimulatorURL = p.simulate("SIMULATE")
+	if (c.Simulate || c.SimulatorURL != "") && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
 	fs := flag.NewFlagSet("wagraph", flag.ContinueOnError)
@@ -239,6 +242,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if *simulate != c.Simulate { // the flag overrides SIMULATE either way
 		c.Simulate = *simulate
+		c.SimulatorURL = "" // --simulate: the in-process simulator
 		if strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 			c.DatabaseURL = env("DATABASE_URL")
 			if c.Simulate {
@@ -337,7 +341,7 @@ func (c Config) Redacted() map[string]any {
 		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions, "ws_write_timeout": c.WSWriteTimeout.String(),
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
-		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
+		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate, "simulator_url": c.SimulatorURL,
 		"simulate_scan_delay":    c.SimulateScanDelay.String(),
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),
