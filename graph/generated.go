@@ -378,11 +378,13 @@ type ComplexityRoot struct {
 		ImportContacts            func(childComplexity int, input model.ImportContactsInput) int
 		ImportContactsCSVText     func(childComplexity int, input model.ImportContactsCSVTextInput) int
 		LogoutAccount             func(childComplexity int, input model.LogoutAccountInput) int
+		PauseSending              func(childComplexity int, input model.PauseSendingInput) int
 		QueueMessages             func(childComplexity int, input model.QueueMessagesInput) int
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
 		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
+		ResumeSending             func(childComplexity int, input model.ResumeSendingInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
 		SendMessage               func(childComplexity int, input model.SendMessageInput) int
@@ -399,6 +401,11 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PauseSendingPayload struct {
+		Pause  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	Persona struct {
@@ -474,6 +481,8 @@ type ComplexityRoot struct {
 		Configured func(childComplexity int) int
 		LinkedAt   func(childComplexity int) int
 		NewChats   func(childComplexity int) int
+		Pause      func(childComplexity int) int
+		Paused     func(childComplexity int) int
 		WarmupCap  func(childComplexity int) int
 		WarmupDay  func(childComplexity int) int
 		Windows    func(childComplexity int) int
@@ -501,6 +510,11 @@ type ComplexityRoot struct {
 		Status func(childComplexity int) int
 	}
 
+	ResumeSendingPayload struct {
+		EndedPause func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
 	RetryJobPayload struct {
 		Job func(childComplexity int) int
 	}
@@ -511,6 +525,14 @@ type ComplexityRoot struct {
 
 	SendMessagePayload struct {
 		Message func(childComplexity int) int
+	}
+
+	SendPause struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Reason  func(childComplexity int) int
+		Since   func(childComplexity int) int
+		Until   func(childComplexity int) int
 	}
 
 	SetContactsOptOutPayload struct {
@@ -536,6 +558,7 @@ type ComplexityRoot struct {
 		AccountStatusChanged func(childComplexity int, accountID *string) int
 		BatchProgress        func(childComplexity int, batchID string) int
 		QRCodeUpdated        func(childComplexity int, accountID string) int
+		RateLimitChanged     func(childComplexity int, accountID string) int
 	}
 
 	UpdateAccountPayload struct {
@@ -599,6 +622,8 @@ type MutationResolver interface {
 	RemoveContactsFromPersona(ctx context.Context, input model.PersonaContactsInput) (*model.PersonaContactsPayload, error)
 	SetRateLimits(ctx context.Context, input model.SetRateLimitsInput) (*model.SetRateLimitsPayload, error)
 	ResetRateLimits(ctx context.Context, input model.ResetRateLimitsInput) (*model.ResetRateLimitsPayload, error)
+	PauseSending(ctx context.Context, input model.PauseSendingInput) (*model.PauseSendingPayload, error)
+	ResumeSending(ctx context.Context, input model.ResumeSendingInput) (*model.ResumeSendingPayload, error)
 }
 type QrCodeEventResolver interface {
 	ImageDataURL(ctx context.Context, obj *model.QRCodeEvent) (*string, error)
@@ -624,6 +649,7 @@ type SubscriptionResolver interface {
 	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
 	QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error)
 	BatchProgress(ctx context.Context, batchID string) (<-chan *model.BatchProgressEvent, error)
+	RateLimitChanged(ctx context.Context, accountID string) (<-chan *model.RateLimitStatus, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1965,6 +1991,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LogoutAccount(childComplexity, args["input"].(model.LogoutAccountInput)), true
+	case "Mutation.pauseSending":
+		if e.ComplexityRoot.Mutation.PauseSending == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseSending_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseSending(childComplexity, args["input"].(model.PauseSendingInput)), true
 	case "Mutation.queueMessages":
 		if e.ComplexityRoot.Mutation.QueueMessages == nil {
 			break
@@ -2020,6 +2057,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetRateLimits(childComplexity, args["input"].(model.ResetRateLimitsInput)), true
+	case "Mutation.resumeSending":
+		if e.ComplexityRoot.Mutation.ResumeSending == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeSending_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeSending(childComplexity, args["input"].(model.ResumeSendingInput)), true
 	case "Mutation.retryJob":
 		if e.ComplexityRoot.Mutation.RetryJob == nil {
 			break
@@ -2144,6 +2192,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PauseSendingPayload.pause":
+		if e.ComplexityRoot.PauseSendingPayload.Pause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PauseSendingPayload.Pause(childComplexity), true
+	case "PauseSendingPayload.status":
+		if e.ComplexityRoot.PauseSendingPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PauseSendingPayload.Status(childComplexity), true
 
 	case "Persona.contactCount":
 		if e.ComplexityRoot.Persona.ContactCount == nil {
@@ -2502,6 +2563,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RateLimitStatus.NewChats(childComplexity), true
+	case "RateLimitStatus.pause":
+		if e.ComplexityRoot.RateLimitStatus.Pause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.Pause(childComplexity), true
+	case "RateLimitStatus.paused":
+		if e.ComplexityRoot.RateLimitStatus.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimitStatus.Paused(childComplexity), true
 	case "RateLimitStatus.warmupCap":
 		if e.ComplexityRoot.RateLimitStatus.WarmupCap == nil {
 			break
@@ -2585,6 +2658,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResetRateLimitsPayload.Status(childComplexity), true
 
+	case "ResumeSendingPayload.endedPause":
+		if e.ComplexityRoot.ResumeSendingPayload.EndedPause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResumeSendingPayload.EndedPause(childComplexity), true
+	case "ResumeSendingPayload.status":
+		if e.ComplexityRoot.ResumeSendingPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResumeSendingPayload.Status(childComplexity), true
+
 	case "RetryJobPayload.job":
 		if e.ComplexityRoot.RetryJobPayload.Job == nil {
 			break
@@ -2605,6 +2691,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
+
+	case "SendPause.code":
+		if e.ComplexityRoot.SendPause.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendPause.Code(childComplexity), true
+	case "SendPause.message":
+		if e.ComplexityRoot.SendPause.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendPause.Message(childComplexity), true
+	case "SendPause.reason":
+		if e.ComplexityRoot.SendPause.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendPause.Reason(childComplexity), true
+	case "SendPause.since":
+		if e.ComplexityRoot.SendPause.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendPause.Since(childComplexity), true
+	case "SendPause.until":
+		if e.ComplexityRoot.SendPause.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendPause.Until(childComplexity), true
 
 	case "SetContactsOptOutPayload.updatedCount":
 		if e.ComplexityRoot.SetContactsOptOutPayload.UpdatedCount == nil {
@@ -2685,6 +2802,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.QRCodeUpdated(childComplexity, args["accountId"].(string)), true
+	case "Subscription.rateLimitChanged":
+		if e.ComplexityRoot.Subscription.RateLimitChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_rateLimitChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RateLimitChanged(childComplexity, args["accountId"].(string)), true
 
 	case "UpdateAccountPayload.account":
 		if e.ComplexityRoot.UpdateAccountPayload.Account == nil {
@@ -2759,12 +2887,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("LogoutAccountInput", ec.unmarshalInputLogoutAccountInput),
 			graphql.NewInputUnmarshaler("MessageFilter", ec.unmarshalInputMessageFilter),
+			graphql.NewInputUnmarshaler("PauseSendingInput", ec.unmarshalInputPauseSendingInput),
 			graphql.NewInputUnmarshaler("PersonaContactsInput", ec.unmarshalInputPersonaContactsInput),
 			graphql.NewInputUnmarshaler("QueueMessagesInput", ec.unmarshalInputQueueMessagesInput),
 			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
 			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
+			graphql.NewInputUnmarshaler("ResumeSendingInput", ec.unmarshalInputResumeSendingInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
@@ -4504,6 +4634,98 @@ extend type Mutation {
   "Drop an account's own send limits: it sends under the defaults from config (RATE_LIMIT_*) again. Fails with NOT_FOUND for an unknown account."
   resetRateLimits(input: ResetRateLimitsInput!): ResetRateLimitsPayload! @hasRole(role: OPERATOR)
 }
+
+"""
+Why an account's sending is paused; docs/sending.md says what to do for each.
+"""
+enum SendPauseReason {
+  "An operator paused it (pauseSending)."
+  MANUAL
+  "WhatsApp put a reach-out time-lock on the account (no new chats until it ends); the pause ends with it."
+  REACHOUT_TIMELOCK
+  "WhatsApp banned the number for a while (codes 101–106); the pause ends with the ban."
+  TEMPORARY_BAN
+  "WhatsApp refused a send with error 463 (the reach-out time-lock) without saying for how long; wagraph pauses for RATE_LIMIT_PAUSE_463."
+  SEND_REFUSED_463
+  "Too many sends failed within a short time (RATE_LIMIT_FAILURE_BURST within RATE_LIMIT_FAILURE_WINDOW)."
+  FAILURE_BURST
+}
+
+"""
+A pause of an account's sending: every send waits (nothing is lost or
+counted) until it ends, then sending resumes by itself.
+"""
+type SendPause {
+  "Why."
+  reason: SendPauseReason!
+  "WhatsApp's code where there is one (463, or a ban's 101–106); null otherwise."
+  code: Int
+  "When the pause began."
+  since: Time!
+  "When it ends by itself; null: it lasts until resumeSending."
+  until: Time
+  "What happened, for people."
+  message: String!
+}
+
+extend type RateLimitStatus {
+  "True while the account's sending is paused (see ` + "`" + `pause` + "`" + `)."
+  paused: Boolean!
+  "The pause in force; null when the account may send."
+  pause: SendPause
+}
+
+"""
+Pause an account's sending.
+"""
+input PauseSendingInput {
+  "The account."
+  accountId: ID!
+  "When the pause ends by itself; left out: until resumeSending. Must be in the future."
+  until: Time
+  "Why, for the other operators (at most 500 characters); shown in the pause's message."
+  note: String
+}
+
+"""
+What pauseSending returns.
+"""
+type PauseSendingPayload {
+  "The pause in force now: this one, or one already in force that ends later (a ban, say)."
+  pause: SendPause!
+  "The account's limits, usage and pause now."
+  status: RateLimitStatus!
+}
+
+"""
+Resume an account's sending.
+"""
+input ResumeSendingInput {
+  "The account."
+  accountId: ID!
+}
+
+"""
+What resumeSending returns.
+"""
+type ResumeSendingPayload {
+  "The pause that was ended; null when the account was not paused."
+  endedPause: SendPause
+  "The account's limits, usage and pause now."
+  status: RateLimitStatus!
+}
+
+extend type Mutation {
+  "Pause an account's sending: queued sends wait, nothing is lost. A pause already in force that ends later stays. Fails with INVALID_INPUT for an ` + "`" + `until` + "`" + ` in the past, NOT_FOUND for an unknown account."
+  pauseSending(input: PauseSendingInput!): PauseSendingPayload! @hasRole(role: OPERATOR)
+  "End an account's pause, whatever its reason: sending resumes at once. Not an error when the account is not paused. Fails with NOT_FOUND for an unknown account."
+  resumeSending(input: ResumeSendingInput!): ResumeSendingPayload! @hasRole(role: OPERATOR)
+}
+
+extend type Subscription {
+  "An account's rate-limit status live: the status now, then the status after every change (sends admitted, at most about one event a second; pauses set, ended or expired; limits set or reset). Fails with NOT_FOUND for an unknown account."
+  rateLimitChanged("The account's id." accountId: ID!): RateLimitStatus! @hasRole(role: VIEWER)
+}
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 An RFC 3339 timestamp, always in UTC, e.g. "2026-11-24T21:16:52Z".
@@ -5229,6 +5451,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PauseSendingPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pause":
+		return ec.fieldContext_PauseSendingPayload_pause(ctx, field)
+	case "status":
+		return ec.fieldContext_PauseSendingPayload_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PauseSendingPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Persona(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5345,6 +5577,10 @@ func (ec *executionContext) childFields_RateLimitStatus(ctx context.Context, fie
 		return ec.fieldContext_RateLimitStatus_warmupDay(ctx, field)
 	case "warmupCap":
 		return ec.fieldContext_RateLimitStatus_warmupCap(ctx, field)
+	case "paused":
+		return ec.fieldContext_RateLimitStatus_paused(ctx, field)
+	case "pause":
+		return ec.fieldContext_RateLimitStatus_pause(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RateLimitStatus", field.Name)
 }
@@ -5393,6 +5629,16 @@ func (ec *executionContext) childFields_ResetRateLimitsPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type ResetRateLimitsPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ResumeSendingPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedPause":
+		return ec.fieldContext_ResumeSendingPayload_endedPause(ctx, field)
+	case "status":
+		return ec.fieldContext_ResumeSendingPayload_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResumeSendingPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RetryJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "job":
@@ -5415,6 +5661,22 @@ func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, 
 		return ec.fieldContext_SendMessagePayload_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SendPause(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_SendPause_reason(ctx, field)
+	case "code":
+		return ec.fieldContext_SendPause_code(ctx, field)
+	case "since":
+		return ec.fieldContext_SendPause_since(ctx, field)
+	case "until":
+		return ec.fieldContext_SendPause_until(ctx, field)
+	case "message":
+		return ec.fieldContext_SendPause_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendPause", field.Name)
 }
 
 func (ec *executionContext) childFields_SetContactsOptOutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5813,6 +6075,20 @@ func (ec *executionContext) field_Mutation_logoutAccount_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pauseSending_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PauseSendingInput, error) {
+			return ec.unmarshalNPauseSendingInput2wagraphᚋgraphᚋmodelᚐPauseSendingInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_queueMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5875,6 +6151,20 @@ func (ec *executionContext) field_Mutation_resetRateLimits_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ResetRateLimitsInput, error) {
 			return ec.unmarshalNResetRateLimitsInput2wagraphᚋgraphᚋmodelᚐResetRateLimitsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeSending_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResumeSendingInput, error) {
+			return ec.unmarshalNResumeSendingInput2wagraphᚋgraphᚋmodelᚐResumeSendingInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6332,6 +6622,20 @@ func (ec *executionContext) field_Subscription_batchProgress_args(ctx context.Co
 }
 
 func (ec *executionContext) field_Subscription_qrCodeUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_rateLimitChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
@@ -12800,6 +13104,130 @@ func (ec *executionContext) fieldContext_Mutation_resetRateLimits(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_pauseSending(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseSending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseSending(ctx, fc.Args["input"].(model.PauseSendingInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.PauseSendingPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PauseSendingPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PauseSendingPayload) graphql.Marshaler {
+			return ec.marshalNPauseSendingPayload2ᚖwagraphᚋgraphᚋmodelᚐPauseSendingPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseSending(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PauseSendingPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseSending_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeSending(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeSending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeSending(ctx, fc.Args["input"].(model.ResumeSendingInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ResumeSendingPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ResumeSendingPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResumeSendingPayload) graphql.Marshaler {
+			return ec.marshalNResumeSendingPayload2ᚖwagraphᚋgraphᚋmodelᚐResumeSendingPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeSending(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResumeSendingPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeSending_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12890,6 +13318,70 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PauseSendingPayload_pause(ctx context.Context, field graphql.CollectedField, obj *model.PauseSendingPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PauseSendingPayload_pause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendPause) graphql.Marshaler {
+			return ec.marshalNSendPause2ᚖwagraphᚋgraphᚋmodelᚐSendPause(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PauseSendingPayload_pause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PauseSendingPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendPause(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PauseSendingPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.PauseSendingPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PauseSendingPayload_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PauseSendingPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PauseSendingPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Persona_id(ctx context.Context, field graphql.CollectedField, obj *model.Persona) (ret graphql.Marshaler) {
@@ -14690,6 +15182,61 @@ func (ec *executionContext) fieldContext_RateLimitStatus_warmupCap(_ context.Con
 	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RateLimitStatus_paused(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimitStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RateLimitStatus_pause(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimitStatus_pause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendPause) graphql.Marshaler {
+			return ec.marshalOSendPause2ᚖwagraphᚋgraphᚋmodelᚐSendPause(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimitStatus_pause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RateLimitStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendPause(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RateLimitWindow_max(ctx context.Context, field graphql.CollectedField, obj *model.RateLimitWindow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14956,6 +15503,70 @@ func (ec *executionContext) fieldContext_ResetRateLimitsPayload_status(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _ResumeSendingPayload_endedPause(ctx context.Context, field graphql.CollectedField, obj *model.ResumeSendingPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResumeSendingPayload_endedPause(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedPause, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendPause) graphql.Marshaler {
+			return ec.marshalOSendPause2ᚖwagraphᚋgraphᚋmodelᚐSendPause(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResumeSendingPayload_endedPause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResumeSendingPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendPause(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResumeSendingPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.ResumeSendingPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResumeSendingPayload_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResumeSendingPayload_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResumeSendingPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RetryJobPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15050,6 +15661,121 @@ func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SendPause_reason(ctx context.Context, field graphql.CollectedField, obj *model.SendPause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendPause_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SendPauseReason) graphql.Marshaler {
+			return ec.marshalNSendPauseReason2wagraphᚋgraphᚋmodelᚐSendPauseReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendPause_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendPause", field, false, false, "SendPauseReason")
+}
+
+func (ec *executionContext) _SendPause_code(ctx context.Context, field graphql.CollectedField, obj *model.SendPause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendPause_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendPause_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendPause", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendPause_since(ctx context.Context, field graphql.CollectedField, obj *model.SendPause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendPause_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendPause_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendPause", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SendPause_until(ctx context.Context, field graphql.CollectedField, obj *model.SendPause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendPause_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendPause_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendPause", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SendPause_message(ctx context.Context, field graphql.CollectedField, obj *model.SendPause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendPause_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendPause_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendPause", field, false, false, "String")
 }
 
 func (ec *executionContext) _SetContactsOptOutPayload_updatedCount(ctx context.Context, field graphql.CollectedField, obj *model.SetContactsOptOutPayload) (ret graphql.Marshaler) {
@@ -15366,6 +16092,68 @@ func (ec *executionContext) fieldContext_Subscription_batchProgress(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_batchProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_rateLimitChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_rateLimitChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RateLimitChanged(ctx, fc.Args["accountId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.RateLimitStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.RateLimitStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimitStatus) graphql.Marshaler {
+			return ec.marshalNRateLimitStatus2ᚖwagraphᚋgraphᚋmodelᚐRateLimitStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_rateLimitChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimitStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_rateLimitChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17593,6 +18381,62 @@ func UnmarshalMessageFilter(ctx context.Context, raw any) (model.MessageFilter, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPauseSendingInput(ctx context.Context, obj any) (model.PauseSendingInput, error) {
+	var it model.PauseSendingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "until", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "until":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("until"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Until = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPauseSendingInput unmarshals raw into the PauseSendingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPauseSendingInput(ctx context.Context, raw any) (model.PauseSendingInput, error) {
+	var out model.PauseSendingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PauseSendingInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPersonaContactsInput(ctx context.Context, obj any) (model.PersonaContactsInput, error) {
 	var it model.PersonaContactsInput
 	if obj == nil {
@@ -17891,6 +18735,48 @@ func (ec *executionContext) unmarshalInputResetRateLimitsInput(ctx context.Conte
 func UnmarshalResetRateLimitsInput(ctx context.Context, raw any) (model.ResetRateLimitsInput, error) {
 	var out model.ResetRateLimitsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetRateLimitsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResumeSendingInput(ctx context.Context, obj any) (model.ResumeSendingInput, error) {
+	var it model.ResumeSendingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResumeSendingInput unmarshals raw into the ResumeSendingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResumeSendingInput(ctx context.Context, raw any) (model.ResumeSendingInput, error) {
+	var out model.ResumeSendingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResumeSendingInput", raw, &out)
 	return out, err
 }
 
@@ -20772,6 +21658,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "pauseSending":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseSending(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeSending":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeSending(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20818,6 +21718,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pauseSendingPayloadImplementors = []string{"PauseSendingPayload"}
+
+func (ec *executionContext) _PauseSendingPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PauseSendingPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pauseSendingPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PauseSendingPayload")
+		case "pause":
+			out.Values[i] = ec._PauseSendingPayload_pause(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._PauseSendingPayload_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -21365,6 +22303,16 @@ func (ec *executionContext) _RateLimitStatus(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "paused":
+			out.Values[i] = ec._RateLimitStatus_paused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pause":
+			out.Values[i] = ec._RateLimitStatus_pause(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21544,6 +22492,44 @@ func (ec *executionContext) _ResetRateLimitsPayload(ctx context.Context, sel ast
 	return out
 }
 
+var resumeSendingPayloadImplementors = []string{"ResumeSendingPayload"}
+
+func (ec *executionContext) _ResumeSendingPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResumeSendingPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resumeSendingPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResumeSendingPayload")
+		case "endedPause":
+			out.Values[i] = ec._ResumeSendingPayload_endedPause(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ResumeSendingPayload_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var retryJobPayloadImplementors = []string{"RetryJobPayload"}
 
 func (ec *executionContext) _RetryJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetryJobPayload) graphql.Marshaler {
@@ -21623,6 +22609,59 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("SendMessagePayload")
 		case "message":
 			out.Values[i] = ec._SendMessagePayload_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sendPauseImplementors = []string{"SendPause"}
+
+func (ec *executionContext) _SendPause(ctx context.Context, sel ast.SelectionSet, obj *model.SendPause) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sendPauseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendPause")
+		case "reason":
+			out.Values[i] = ec._SendPause_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._SendPause_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._SendPause_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._SendPause_until(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._SendPause_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21809,6 +22848,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_qrCodeUpdated(ctx, fields[0])
 	case "batchProgress":
 		return ec._Subscription_batchProgress(ctx, fields[0])
+	case "rateLimitChanged":
+		return ec._Subscription_rateLimitChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -23082,6 +24123,19 @@ func (ec *executionContext) marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageIn
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPauseSendingInput2wagraphᚋgraphᚋmodelᚐPauseSendingInput(ctx context.Context, v any) (model.PauseSendingInput, error) {
+	res, err := ec.unmarshalInputPauseSendingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPauseSendingPayload2ᚖwagraphᚋgraphᚋmodelᚐPauseSendingPayload(ctx context.Context, sel ast.SelectionSet, v *model.PauseSendingPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PauseSendingPayload!")
+		return graphql.Null
+	}
+	return ec._PauseSendingPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPersona2ᚕᚖwagraphᚋgraphᚋmodelᚐPersonaᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Persona) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23286,6 +24340,19 @@ func (ec *executionContext) marshalNResetRateLimitsPayload2ᚖwagraphᚋgraphᚋ
 	return ec._ResetRateLimitsPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNResumeSendingInput2wagraphᚋgraphᚋmodelᚐResumeSendingInput(ctx context.Context, v any) (model.ResumeSendingInput, error) {
+	res, err := ec.unmarshalInputResumeSendingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResumeSendingPayload2ᚖwagraphᚋgraphᚋmodelᚐResumeSendingPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResumeSendingPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResumeSendingPayload!")
+		return graphql.Null
+	}
+	return ec._ResumeSendingPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRetryJobInput2wagraphᚋgraphᚋmodelᚐRetryJobInput(ctx context.Context, v any) (model.RetryJobInput, error) {
 	res, err := ec.unmarshalInputRetryJobInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23333,6 +24400,24 @@ func (ec *executionContext) marshalNSendMessagePayload2ᚖwagraphᚋgraphᚋmode
 		return graphql.Null
 	}
 	return ec._SendMessagePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSendPause2ᚖwagraphᚋgraphᚋmodelᚐSendPause(ctx context.Context, sel ast.SelectionSet, v *model.SendPause) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendPause!")
+		return graphql.Null
+	}
+	return ec._SendPause(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSendPauseReason2wagraphᚋgraphᚋmodelᚐSendPauseReason(ctx context.Context, v any) (model.SendPauseReason, error) {
+	var res model.SendPauseReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSendPauseReason2wagraphᚋgraphᚋmodelᚐSendPauseReason(ctx context.Context, sel ast.SelectionSet, v model.SendPauseReason) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNSetContactsOptOutInput2wagraphᚋgraphᚋmodelᚐSetContactsOptOutInput(ctx context.Context, v any) (model.SetContactsOptOutInput, error) {
@@ -23892,6 +24977,13 @@ func (ec *executionContext) marshalOMessageWait2ᚖwagraphᚋgraphᚋmodelᚐMes
 		return graphql.Null
 	}
 	return ec._MessageWait(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSendPause2ᚖwagraphᚋgraphᚋmodelᚐSendPause(ctx context.Context, sel ast.SelectionSet, v *model.SendPause) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SendPause(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -755,6 +755,24 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// Pause an account's sending.
+type PauseSendingInput struct {
+	// The account.
+	AccountID string `json:"accountId"`
+	// When the pause ends by itself; left out: until resumeSending. Must be in the future.
+	Until *time.Time `json:"until,omitempty"`
+	// Why, for the other operators (at most 500 characters); shown in the pause's message.
+	Note *string `json:"note,omitempty"`
+}
+
+// What pauseSending returns.
+type PauseSendingPayload struct {
+	// The pause in force now: this one, or one already in force that ends later (a ban, say).
+	Pause *SendPause `json:"pause"`
+	// The account's limits, usage and pause now.
+	Status *RateLimitStatus `json:"status"`
+}
+
 // An audience segment: a named set of contacts. List its contacts with
 // `contacts(filter: {personaId})`.
 type Persona struct {
@@ -905,6 +923,10 @@ type RateLimitStatus struct {
 	WarmupDay int `json:"warmupDay"`
 	// Today's daily cap from the warm-up; null when the warm-up is over or turned off (RATE_LIMIT_WARMUP=off).
 	WarmupCap *int `json:"warmupCap,omitempty"`
+	// True while the account's sending is paused (see `pause`).
+	Paused bool `json:"paused"`
+	// The pause in force; null when the account may send.
+	Pause *SendPause `json:"pause,omitempty"`
 }
 
 // The usage of one limit now.
@@ -961,6 +983,20 @@ type ResetRateLimitsPayload struct {
 	Status *RateLimitStatus `json:"status"`
 }
 
+// Resume an account's sending.
+type ResumeSendingInput struct {
+	// The account.
+	AccountID string `json:"accountId"`
+}
+
+// What resumeSending returns.
+type ResumeSendingPayload struct {
+	// The pause that was ended; null when the account was not paused.
+	EndedPause *SendPause `json:"endedPause,omitempty"`
+	// The account's limits, usage and pause now.
+	Status *RateLimitStatus `json:"status"`
+}
+
 // Which job to retry.
 type RetryJobInput struct {
 	// The job's id.
@@ -1001,6 +1037,21 @@ type SendMessageInput struct {
 type SendMessagePayload struct {
 	// The message, QUEUED (or, for a repeated idempotency key, as it is now).
 	Message *Message `json:"message"`
+}
+
+// A pause of an account's sending: every send waits (nothing is lost or
+// counted) until it ends, then sending resumes by itself.
+type SendPause struct {
+	// Why.
+	Reason SendPauseReason `json:"reason"`
+	// WhatsApp's code where there is one (463, or a ban's 101–106); null otherwise.
+	Code *int `json:"code,omitempty"`
+	// When the pause began.
+	Since time.Time `json:"since"`
+	// When it ends by itself; null: it lasts until resumeSending.
+	Until *time.Time `json:"until,omitempty"`
+	// What happened, for people.
+	Message string `json:"message"`
 }
 
 // Opt contacts out or back in, chosen by ids or by a filter (one of the two).
@@ -1665,6 +1716,73 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why an account's sending is paused; docs/sending.md says what to do for each.
+type SendPauseReason string
+
+const (
+	// An operator paused it (pauseSending).
+	SendPauseReasonManual SendPauseReason = "MANUAL"
+	// WhatsApp put a reach-out time-lock on the account (no new chats until it ends); the pause ends with it.
+	SendPauseReasonReachoutTimelock SendPauseReason = "REACHOUT_TIMELOCK"
+	// WhatsApp banned the number for a while (codes 101–106); the pause ends with the ban.
+	SendPauseReasonTemporaryBan SendPauseReason = "TEMPORARY_BAN"
+	// WhatsApp refused a send with error 463 (the reach-out time-lock) without saying for how long; wagraph pauses for RATE_LIMIT_PAUSE_463.
+	SendPauseReasonSendRefused463 SendPauseReason = "SEND_REFUSED_463"
+	// Too many sends failed within a short time (RATE_LIMIT_FAILURE_BURST within RATE_LIMIT_FAILURE_WINDOW).
+	SendPauseReasonFailureBurst SendPauseReason = "FAILURE_BURST"
+)
+
+var AllSendPauseReason = []SendPauseReason{
+	SendPauseReasonManual,
+	SendPauseReasonReachoutTimelock,
+	SendPauseReasonTemporaryBan,
+	SendPauseReasonSendRefused463,
+	SendPauseReasonFailureBurst,
+}
+
+func (e SendPauseReason) IsValid() bool {
+	switch e {
+	case SendPauseReasonManual, SendPauseReasonReachoutTimelock, SendPauseReasonTemporaryBan, SendPauseReasonSendRefused463, SendPauseReasonFailureBurst:
+		return true
+	}
+	return false
+}
+
+func (e SendPauseReason) String() string {
+	return string(e)
+}
+
+func (e *SendPauseReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SendPauseReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SendPauseReason", str)
+	}
+	return nil
+}
+
+func (e SendPauseReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SendPauseReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SendPauseReason) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

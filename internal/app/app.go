@@ -137,6 +137,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 			return nil, err
 		}
 	}
+	// Sending before the accounts: ban signals from the sessions pause it.
+	if err := a.newSending(); err != nil {
+		return nil, err
+	}
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
@@ -146,9 +150,6 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	// The contacts gauge counts through the service, built right after.
 	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
 	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
-	if err := a.newSending(); err != nil {
-		return nil, err
-	}
 	// The send queue's worker is registered before the jobs start.
 	a.newMessages()
 	for _, register := range o.registerJobs {
@@ -183,10 +184,22 @@ func (a *App) newSending() error {
 		NewChatsPerDay: c.RateLimitNewChatsPerDay,
 		Warmup:         c.RateLimitWarmup,
 	}
-	p, err := sending.New(a.DB, a.Limiter, defaults, sending.Options{})
+	burst := c.RateLimitFailureBurst
+	if burst == 0 {
+		burst = -1 // off
+	}
+	// The paused-accounts gauge counts through the policy, built right after.
+	metrics := a.Metrics.Sending(func(ctx context.Context) (map[sending.PauseReason]int, error) { return a.Sending.PausedCounts(ctx) })
+	p, err := sending.New(a.DB, a.Limiter, defaults, sending.Options{
+		Bus: a.Bus, Logger: a.Log, Metrics: metrics,
+		Pauses: sending.PauseOptions{Recheck: c.RateLimitPauseRecheck, Refused463: c.RateLimitPause463,
+			FailureBurst: burst, FailureWindow: c.RateLimitFailureWindow, FailurePause: c.RateLimitFailurePause},
+	})
 	if err != nil {
 		return fmt.Errorf("RATE_LIMIT_*: %w", err)
 	}
+	p.RegisterJobs(a.JobRegistry, c.SendPauseSweepInterval)
+	a.closers = append(a.closers, p.Close)
 	a.Sending = p
 	return nil
 }
@@ -268,7 +281,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
 	a.inbound = &inboundRelay{}
-	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound}
+	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
@@ -284,6 +297,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
 	})
+	a.Metrics.AccountStatuses(a.Accounts.CountByStatus)
 	// The sweeps are River periodic jobs, run by the elected leader.
 	a.Supervisor.RegisterJobs(a.JobRegistry)
 	if err := a.Supervisor.Start(ctx); err != nil {

@@ -11,14 +11,12 @@ import (
 // newMessages builds the message service (sendMessage, the send queue,
 // batches) on the live sessions, the accounts' limits and the contact base,
 // and registers its send worker.
-//
-// Outcomes is the pause seam: *sending.Policy records every send's result
-// (RecordSendResult) and pauses an account on ban signals. Until the policy
-// has that method, send results are not recorded (nil Outcomes).
+// Outcomes is *sending.Policy: it records every send's result
+// (RecordSendResult) and pauses an account on 463 and failure bursts.
 func (a *App) newMessages() {
 	a.Messages = message.New(message.Deps{
 		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,
-		Sender: a.sessions, Admitter: a.Sending, Contacts: a.Contacts,
+		Sender: a.sessions, Admitter: a.Sending, Outcomes: a.Sending, Contacts: a.Contacts,
 	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion})
 	a.Messages.RegisterJobs(a.JobRegistry)
 	a.inbound.svc.Store(a.Messages)

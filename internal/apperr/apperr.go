@@ -50,6 +50,10 @@ const (
 	SendFailed Code = "SEND_FAILED"
 )
 
+// SendingPaused refuses a send from an account whose sending is paused (by
+// an operator or a ban signal); extensions say why and until when.
+const SendingPaused Code = "SENDING_PAUSED"
+
 type entry struct {
 	suggestion string
 	retryable  bool
@@ -76,6 +80,7 @@ var catalog = map[Code]entry{
 	RecipientNotOnWhatsApp: {"Check the number (E.164 with country code); this number has no WhatsApp account, so nothing can be sent to it.", false},
 	OptedOut:               {"The contact asked not to be messaged; clear the opt-out with updateContact only if they agreed again.", false},
 	SendFailed:             {"WhatsApp refused the message; see the code in the message and docs/sending.md for what it means.", false},
+	SendingPaused:          {"Wait until pausedUntil (the send is retried by itself then), or see rateLimitStatus.pause and docs/sending.md for what to do; an OPERATOR ends a pause with resumeSending.", true},
 
 	ActivationInProgress: {"Wait for the code of the activation in progress (the qrCodeUpdated subscription shows it); start again once it shows to switch method or number.", true},
 }
@@ -90,6 +95,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// Field names the input field at fault, for INVALID_INPUT.
 	Field string
+	// Extensions are more facts for the client, shown as GraphQL error
+	// extensions next to code and suggestion (e.g. pausedUntil).
+	Extensions map[string]any
 	// Err is the underlying cause; it is logged, never shown.
 	Err error
 }

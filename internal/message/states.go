@@ -13,7 +13,10 @@ import (
 )
 
 // waitCode names why the limits refused a send, for Message.Wait.
-func waitCode(sending.Admission) string {
+func waitCode(a sending.Admission) string {
+	if a.Pause != nil {
+		return string(apperr.SendingPaused)
+	}
 	return string(apperr.RateLimited)
 }
 

@@ -73,6 +73,7 @@ type world struct {
 	sent        []SentMessage
 	bans        map[types.JID]tempBan
 	rejects     map[types.JID]int
+	reachout    map[string]reachoutLock // by account user; reachout.go
 	hsDelay     time.Duration
 	refuse      bool
 	counts      map[types.JID]*DeviceCounts // logins per device (shared.go)

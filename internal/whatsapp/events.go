@@ -22,6 +22,7 @@ func (s *Session) handleEvent(evt any) {
 		s.handlePairError(e)
 	case *events.Connected:
 		s.handleConnected()
+		s.checkReachoutTimelock() // bans.go
 	case *events.PushNameSetting:
 		s.handlePushNameSetting(e)
 	case *events.Disconnected:
@@ -36,6 +37,7 @@ func (s *Session) handleEvent(evt any) {
 		s.emit(account.StreamReplaced{})
 	case *events.TemporaryBan:
 		s.handleTemporaryBan(e)
+		s.pauseForTemporaryBan(e) // bans.go
 	case *events.ConnectFailure:
 		s.handleConnectFailure(e)
 	case *events.ClientOutdated:

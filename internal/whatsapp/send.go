@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,25 +35,37 @@ func (e *ServerError) ServerCode() int { return e.Code }
 // liveClient returns the account's client when it is logged in and
 // connected; otherwise ACCOUNT_NOT_ACTIVE.
 func (m *Manager) liveClient(accountID string) (*whatsmeow.Client, error) {
+	s, err := m.liveSession(accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.cli, nil
+}
+
+// liveSession returns the account's session when its client is logged in
+// and connected; otherwise ACCOUNT_NOT_ACTIVE.
+func (m *Manager) liveSession(accountID string) (*Session, error) {
 	m.mu.Lock()
 	s := m.sessions[accountID]
 	m.mu.Unlock()
 	if s == nil || !s.cli.IsLoggedIn() || !s.cli.IsConnected() {
 		return nil, apperr.Newf(apperr.AccountNotActive, "account %s has no live WhatsApp session on this instance", accountID)
 	}
-	return s.cli, nil
+	return s, nil
 }
 
 // Send implements message.Sender: a text message from the account's live
 // session to the number to (E.164), under the WhatsApp message id waID.
 func (m *Manager) Send(ctx context.Context, accountID, to, text, waID string) (message.SentResult, error) {
-	cli, err := m.liveClient(accountID)
+	sess, err := m.liveSession(accountID)
 	if err != nil {
 		return message.SentResult{}, err
 	}
 	jid := types.NewJID(strings.TrimPrefix(to, "+"), types.DefaultUserServer)
-	resp, err := cli.SendMessage(ctx, jid, &waE2E.Message{Conversation: proto.String(text)}, whatsmeow.SendRequestExtra{ID: types.MessageID(waID)})
+	resp, err := sess.cli.SendMessage(ctx, jid, &waE2E.Message{Conversation: proto.String(text)}, whatsmeow.SendRequestExtra{ID: types.MessageID(waID)})
 	if err != nil {
+		// A 463 also asks WhatsApp when the reach-out time-lock ends.
+		sess.afterSendRefused(err)
 		return message.SentResult{}, sendError(accountID, err)
 	}
 	return message.SentResult{At: resp.Timestamp}, nil
@@ -64,12 +75,8 @@ func (m *Manager) Send(ctx context.Context, accountID, to, text, waID string) (m
 // ServerError, a client that is not connected (any more) to
 // ACCOUNT_NOT_ACTIVE; the rest stay as they are (no answer: transient).
 func sendError(accountID string, err error) error {
-	if errors.Is(err, whatsmeow.ErrServerReturnedError) {
-		// whatsmeow says "server returned error 463".
-		f := strings.Fields(err.Error())
-		if code, perr := strconv.Atoi(f[len(f)-1]); perr == nil {
-			return &ServerError{Code: code, Err: err}
-		}
+	if code := sendRefusalCode(err); code != 0 {
+		return &ServerError{Code: code, Err: err}
 	}
 	if errors.Is(err, whatsmeow.ErrNotConnected) || errors.Is(err, whatsmeow.ErrNotLoggedIn) {
 		return apperr.Wrap(err, apperr.AccountNotActive, "account "+accountID+" lost its WhatsApp connection")
