@@ -144,6 +144,11 @@ func extensions(e *apperr.Error) map[string]any {
 	if e.Field != "" {
 		ext["field"] = e.Field
 	}
+	for k, v := range e.Extensions {
+		if _, taken := ext[k]; !taken {
+			ext[k] = v
+		}
+	}
 	return ext
 }
 

@@ -27,6 +27,10 @@ func (p pinSubscriptions) QRCodeUpdated(context.Context, string) (<-chan *model.
 	return nil, errors.New("not used in this test")
 }
 
+func (p pinSubscriptions) RateLimitChanged(context.Context, string) (<-chan *model.RateLimitStatus, error) {
+	return nil, errors.New("not used in this test")
+}
+
 type pinRoot struct {
 	*Resolver
 	sub pinSubscriptions

@@ -36,6 +36,32 @@ func (r *mutationResolver) ResetRateLimits(ctx context.Context, input model.Rese
 	return &model.ResetRateLimitsPayload{Limits: accountRateLimitsModel(input.AccountID, limits), Status: rateLimitStatusModel(input.AccountID, st)}, nil
 }
 
+// PauseSending is the resolver for the pauseSending field.
+func (r *mutationResolver) PauseSending(ctx context.Context, input model.PauseSendingInput) (*model.PauseSendingPayload, error) {
+	pz, err := r.Sending.Pause(ctx, input.AccountID, derefTime(input.Until), deref(input.Note))
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Sending.Status(ctx, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PauseSendingPayload{Pause: sendPauseModel(pz), Status: rateLimitStatusModel(input.AccountID, st)}, nil
+}
+
+// ResumeSending is the resolver for the resumeSending field.
+func (r *mutationResolver) ResumeSending(ctx context.Context, input model.ResumeSendingInput) (*model.ResumeSendingPayload, error) {
+	ended, err := r.Sending.Resume(ctx, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Sending.Status(ctx, input.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ResumeSendingPayload{EndedPause: sendPauseModel(ended), Status: rateLimitStatusModel(input.AccountID, st)}, nil
+}
+
 // RateLimitStatus is the resolver for the rateLimitStatus field.
 func (r *queryResolver) RateLimitStatus(ctx context.Context, accountID string) (*model.RateLimitStatus, error) {
 	st, err := r.Sending.Status(ctx, accountID)
@@ -43,4 +69,9 @@ func (r *queryResolver) RateLimitStatus(ctx context.Context, accountID string) (
 		return nil, err
 	}
 	return rateLimitStatusModel(accountID, st), nil
+}
+
+// RateLimitChanged is the resolver for the rateLimitChanged field.
+func (r *subscriptionResolver) RateLimitChanged(ctx context.Context, accountID string) (<-chan *model.RateLimitStatus, error) {
+	return subscribe(ctx, r.Sending.WatchRateLimit, accountID, rateLimitEventModel)
 }

@@ -52,9 +52,32 @@ func rateLimitStatusModel(accountID string, st *sending.Status) *model.RateLimit
 	if st.WarmupCap > 0 {
 		m.WarmupCap = &st.WarmupCap
 	}
+	m.Paused, m.Pause = st.Pause != nil, sendPauseModel(st.Pause)
 	m.Windows = make([]*model.RateLimitWindow, len(st.Windows))
 	for i, w := range st.Windows {
 		m.Windows[i] = rateLimitWindowModel(w)
 	}
 	return m
+}
+
+func sendPauseModel(p *sending.Pause) *model.SendPause {
+	if p == nil {
+		return nil
+	}
+	m := &model.SendPause{Reason: model.SendPauseReason(p.Reason), Since: p.Since, Until: optTime(p.Until), Message: p.Message}
+	if p.Code != 0 {
+		m.Code = &p.Code
+	}
+	return m
+}
+
+func rateLimitEventModel(ev sending.RateLimitEvent, _ time.Time) *model.RateLimitStatus {
+	return rateLimitStatusModel(ev.AccountID, ev.Status)
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }

@@ -20,10 +20,12 @@ import (
 	"wagraph/internal/config"
 	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
+	"wagraph/internal/message"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/ratelimit"
 	"wagraph/internal/sending"
+	"wagraph/internal/simserver"
 	"wagraph/internal/store"
 	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
@@ -53,12 +55,21 @@ type App struct {
 	// limits (defaults, overrides, warm-up).
 	Limiter ratelimit.Limiter
 	Sending *sending.Policy
+	// Messages sends messages: sendMessage, the send queue, batches.
+	Messages *message.Service
+	// sessions is the live WhatsApp session manager (the supervisor's);
+	// inbound hands it the message service's known-chats record.
+	sessions *whatsapp.Manager
+	inbound  *inboundRelay
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
 	Health    *observe.Health
 	// Handler serves every route.
 	Handler http.Handler
+
+	// SharedSimulator is the simulator process SIMULATE=<address> names.
+	SharedSimulator *simserver.Client
 
 	// redisBus is the Redis bus under Bus's background retries (nil
 	// without REDIS_URL): readiness pings it, and revocations are announced
@@ -123,6 +134,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 			return nil, err
 		}
 	}
+	if cfg.SimulatorURL != "" {
+		if err := a.connectSimulator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	// Sending before the accounts: ban signals from the sessions pause it.
+	if err := a.newSending(); err != nil {
+		return nil, err
+	}
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
@@ -135,6 +155,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	// Job-backed imports: built before the jobs start, which run them.
 	a.Imports = contact.NewImporter(a.Contacts, a.Jobs, a.Bus, contact.ImportOptions{MaxUploadBytes: cfg.ImportUploadMaxBytes, Metrics: a.Metrics.Imports()})
 	a.Imports.RegisterJobs(a.JobRegistry)
+	// The send queue's worker is registered before the jobs start.
+	a.newMessages()
 	for _, register := range o.registerJobs {
 		register(a.JobRegistry)
 	}
@@ -144,10 +166,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	if err := a.newSending(); err != nil {
-		return nil, err
-	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, Importer: a.Imports, JobService: a.Jobs, Sending: a.Sending}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, Importer: a.Imports, JobService: a.Jobs, Sending: a.Sending, MessageService: a.Messages}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -170,10 +189,22 @@ func (a *App) newSending() error {
 		NewChatsPerDay: c.RateLimitNewChatsPerDay,
 		Warmup:         c.RateLimitWarmup,
 	}
-	p, err := sending.New(a.DB, a.Limiter, defaults, sending.Options{})
+	burst := c.RateLimitFailureBurst
+	if burst == 0 {
+		burst = -1 // off
+	}
+	// The paused-accounts gauge counts through the policy, built right after.
+	metrics := a.Metrics.Sending(func(ctx context.Context) (map[sending.PauseReason]int, error) { return a.Sending.PausedCounts(ctx) })
+	p, err := sending.New(a.DB, a.Limiter, defaults, sending.Options{
+		Bus: a.Bus, Logger: a.Log, Metrics: metrics,
+		Pauses: sending.PauseOptions{Recheck: c.RateLimitPauseRecheck, Refused463: c.RateLimitPause463,
+			FailureBurst: burst, FailureWindow: c.RateLimitFailureWindow, FailurePause: c.RateLimitFailurePause},
+	})
 	if err != nil {
 		return fmt.Errorf("RATE_LIMIT_*: %w", err)
 	}
+	p.RegisterJobs(a.JobRegistry, c.SendPauseSweepInterval)
+	a.closers = append(a.closers, p.Close)
 	a.Sending = p
 	return nil
 }
@@ -254,18 +285,24 @@ func (a *App) startAccounts(ctx context.Context) error {
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	wopts := whatsapp.Options{Logger: a.Log}
+	a.inbound = &inboundRelay{}
+	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
+	if a.SharedSimulator != nil {
+		wopts.Simulator = a.SharedSimulator
+	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		return whatsapp.NewManager(container, sink, wopts)
+		a.sessions = whatsapp.NewManager(container, sink, wopts)
+		return a.sessions
 	}, supervisor.Options{
 		Logger:               a.Log,
 		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
 	})
+	a.Metrics.AccountStatuses(a.Accounts.CountByStatus)
 	// The sweeps are River periodic jobs, run by the elected leader.
 	a.Supervisor.RegisterJobs(a.JobRegistry)
 	if err := a.Supervisor.Start(ctx); err != nil {

@@ -61,6 +61,9 @@ type Config struct {
 
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
+	// SimulatorURL, from SIMULATE=<address>, is the control API of a shared
+	// simulator (`wagraph simulator`) to use instead of WhatsApp.
+	SimulatorURL string
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
@@ -77,6 +80,16 @@ type Config struct {
 	RateLimitPerDay         int
 	RateLimitNewChatsPerDay int
 	RateLimitWarmup         []int
+	// Send pauses (docs/sending.md): how long error 463 pauses an
+	// account; how many failed sends within which window pause it, and for
+	// how long (burst 0: never); when a send waiting on an open-ended pause
+	// looks again; how often expired pauses are swept.
+	RateLimitPause463      time.Duration
+	RateLimitFailureBurst  int
+	RateLimitFailureWindow time.Duration
+	RateLimitFailurePause  time.Duration
+	RateLimitPauseRecheck  time.Duration
+	SendPauseSweepInterval time.Duration
 
 	// SimulateScanDelay is how long the simulated phone waits before it
 	// scans a QR code or enters a pairing code (simulate mode only).
@@ -136,7 +149,13 @@ var Settings = []Setting{
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
 	{"RATE_LIMIT_NEW_CHATS_PER_DAY", "30", "Default sends per account in any 24 hours to recipients who never wrote to the account (new chats)."},
 	{"RATE_LIMIT_WARMUP", "20,40,80,160", "Daily send cap on day 1, 2, … after an account is linked (comma-separated, increasing); from the day after the last, the account's own limits; off: no warm-up."},
-	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
+	{"RATE_LIMIT_PAUSE_463", "24h", "How long a send refused with error 463 (reach-out time-lock) pauses the account's sending, when WhatsApp has not said when the lock ends; see docs/sending.md."},
+	{"RATE_LIMIT_FAILURE_BURST", "5", "Failed sends within RATE_LIMIT_FAILURE_WINDOW that pause the account's sending (FAILURE_BURST); 0 turns the check off."},
+	{"RATE_LIMIT_FAILURE_WINDOW", "10m", "The window of RATE_LIMIT_FAILURE_BURST."},
+	{"RATE_LIMIT_FAILURE_PAUSE", "30m", "How long a burst of failed sends pauses the account's sending."},
+	{"RATE_LIMIT_PAUSE_RECHECK", "1m", "How long a send waiting on a pause without an end (pauseSending without until) sleeps before it looks again."},
+	{"SWEEP_SEND_PAUSES_INTERVAL", "30s", "Period of the job that moves expired send pauses into their history and tells live rate-limit gauges (pauses end on time without it)."},
+	{"SIMULATE", "false", "true: run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate). An address (127.0.0.1:7900): use the shared simulator started there with `wagraph simulator`, as any number of instances can (docs/simulator.md). Either uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
@@ -185,7 +204,6 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		SessionIdleExpiry:  p.duration("SESSION_IDLE_EXPIRY"),
 		RestoreConcurrency: p.int("RESTORE_CONCURRENCY"),
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
-		Simulate:           p.bool("SIMULATE"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
 		JobWorkers:         p.int("JOB_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
@@ -208,7 +226,14 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.RateLimitWarmup = warmup
-	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
+	c.RateLimitPause463 = p.duration("RATE_LIMIT_PAUSE_463")
+	c.RateLimitFailureBurst = p.int("RATE_LIMIT_FAILURE_BURST")
+	c.RateLimitFailureWindow = p.duration("RATE_LIMIT_FAILURE_WINDOW")
+	c.RateLimitFailurePause = p.duration("RATE_LIMIT_FAILURE_PAUSE")
+	c.RateLimitPauseRecheck = p.duration("RATE_LIMIT_PAUSE_RECHECK")
+	c.SendPauseSweepInterval = p.duration("SWEEP_SEND_PAUSES_INTERVAL")
+	c.Simulate, c.SimulatorURL = p.simulate("SIMULATE")
+	if (c.Simulate || c.SimulatorURL != "") && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
 	fs := flag.NewFlagSet("wagraph", flag.ContinueOnError)
@@ -221,6 +246,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if *simulate != c.Simulate { // the flag overrides SIMULATE either way
 		c.Simulate = *simulate
+		c.SimulatorURL = "" // --simulate: the in-process simulator
 		if strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 			c.DatabaseURL = env("DATABASE_URL")
 			if c.Simulate {
@@ -282,6 +308,16 @@ func (c Config) validate() []error {
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
 		"IMPORT_UPLOAD_MAX_BYTES": int(c.ImportUploadMaxBytes),
 	}
+	if c.RateLimitFailureBurst < 0 || c.RateLimitFailureBurst == 1 {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT_FAILURE_BURST %d: use 2 or more failed sends, or 0 to turn the check off", c.RateLimitFailureBurst))
+	}
+	pauses := map[string]time.Duration{"RATE_LIMIT_PAUSE_463": c.RateLimitPause463, "RATE_LIMIT_FAILURE_WINDOW": c.RateLimitFailureWindow,
+		"RATE_LIMIT_FAILURE_PAUSE": c.RateLimitFailurePause, "RATE_LIMIT_PAUSE_RECHECK": c.RateLimitPauseRecheck, "SWEEP_SEND_PAUSES_INTERVAL": c.SendPauseSweepInterval}
+	for _, s := range Settings { // fixed order for stable messages
+		if d, ok := pauses[s.Env]; ok && d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 30m", s.Env))
+		}
+	}
 	for _, s := range Settings { // fixed order for stable messages
 		if v, ok := positive[s.Env]; ok && v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive number", s.Env))
@@ -310,7 +346,7 @@ func (c Config) Redacted() map[string]any {
 		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions, "ws_write_timeout": c.WSWriteTimeout.String(),
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
-		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
+		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate, "simulator_url": c.SimulatorURL,
 		"simulate_scan_delay":    c.SimulateScanDelay.String(),
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),

@@ -55,7 +55,10 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 	for k, v := range map[string]any{
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
-		"RATE_LIMIT_WARMUP": warmupString(c.RateLimitWarmup),
+		"RATE_LIMIT_WARMUP":    warmupString(c.RateLimitWarmup),
+		"RATE_LIMIT_PAUSE_463": c.RateLimitPause463, "RATE_LIMIT_FAILURE_BURST": c.RateLimitFailureBurst,
+		"RATE_LIMIT_FAILURE_WINDOW": c.RateLimitFailureWindow, "RATE_LIMIT_FAILURE_PAUSE": c.RateLimitFailurePause,
+		"RATE_LIMIT_PAUSE_RECHECK": c.RateLimitPauseRecheck, "SWEEP_SEND_PAUSES_INTERVAL": c.SendPauseSweepInterval,
 	} {
 		fields[k] = v
 	}
@@ -126,7 +129,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 	for k, v := range map[string]string{
 		"RATE_LIMIT_PER_MINUTE": "33", "RATE_LIMIT_PER_HOUR": "34", "RATE_LIMIT_PER_DAY": "35",
 		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36", "RATE_LIMIT_WARMUP": "37,38",
-		"IMPORT_UPLOAD_MAX_BYTES": "39",
+		"RATE_LIMIT_PAUSE_463": "39h", "RATE_LIMIT_FAILURE_BURST": "40", "RATE_LIMIT_FAILURE_WINDOW": "41m",
+		"RATE_LIMIT_FAILURE_PAUSE": "42m", "RATE_LIMIT_PAUSE_RECHECK": "43s", "SWEEP_SEND_PAUSES_INTERVAL": "44s",
+		"IMPORT_UPLOAD_MAX_BYTES": "45",
 	} {
 		e[k] = v
 	}
@@ -149,7 +154,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 	}
 	want.RateLimitPerMinute, want.RateLimitPerHour, want.RateLimitPerDay, want.RateLimitNewChatsPerDay = 33, 34, 35, 36
 	want.RateLimitWarmup = []int{37, 38}
-	want.ImportUploadMaxBytes = 39
+	want.RateLimitPause463, want.RateLimitFailureBurst, want.RateLimitFailureWindow = 39*time.Hour, 40, 41*time.Minute
+	want.RateLimitFailurePause, want.RateLimitPauseRecheck, want.SendPauseSweepInterval = 42*time.Minute, 43*time.Second, 44*time.Second
+	want.ImportUploadMaxBytes = 45
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"wagraph/internal/account"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
+	"wagraph/internal/sending"
 )
 
 // Every metric the alert rules use must be one wagraph exports, so a renamed
@@ -27,6 +29,8 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	m.RegisterJobs(func(context.Context) ([]observe.JobCount, error) {
 		return []observe.JobCount{{Kind: "k", State: "available", N: 1}}, nil
 	}, nil)
+	m.Sending(func(context.Context) (map[sending.PauseReason]int, error) { return nil, nil })
+	m.AccountStatuses(func(context.Context) (map[account.Status]int, error) { return nil, nil })
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

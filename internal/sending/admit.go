@@ -20,25 +20,52 @@ type Admission struct {
 	Refused ratelimit.Limit
 	// NewChats reports that the new-chats limit refused (Refused is it).
 	NewChats bool
+	// Pause is the pause that refused (nothing was counted); RetryAt is
+	// its end or, for an open-ended pause, when to look again
+	// (PauseOptions.Recheck). PausedError(Pause) is the error to show.
+	Pause *Pause
 }
 
 // Admit asks whether accountID may send one message now and, when it may,
-// counts it: against the account's windows (warm-up applied) and, for a
+// counts it. A paused account is refused first, with nothing counted
+// (Admission.Pause; RetryAt is always set when refused). Otherwise it
+// counts: against the account's windows (warm-up applied) and, for a
 // recipient who never wrote to the account (newChat), against the
-// new-chats limit too. The new-chats limit is asked first; when it admits
-// and the account's windows then refuse, the new-chat slot stays used, so
-// the error is on the side of sending less, never more.
+// new-chats limit too. The two are separate limiter keys, so a new chat
+// first looks whether a window of the account is full (then it is refused
+// without touching the new-chats limit: a queued new-chat message retried
+// every minute must not burn the day's new chats), then asks the new-chats
+// limit, then the account's windows. Only when another send fills a window
+// between the look and the ask does a new-chat slot stay used for a send
+// that did not happen: the error is on the side of sending less.
 func (p *Policy) Admit(ctx context.Context, accountID string, newChat bool) (Admission, error) {
+	pz, err := p.CurrentPause(ctx, accountID)
+	if err != nil {
+		return Admission{}, err
+	}
+	if pz != nil {
+		now := p.now()
+		retry := pz.Until
+		if pz.OpenEnded() {
+			retry = now.Add(p.pauses.Recheck)
+		}
+		p.metrics.Decision(false, WindowPaused)
+		return Admission{At: now, RetryAt: retry, Pause: pz}, nil
+	}
 	e, err := p.Limits(ctx, accountID)
 	if err != nil {
 		return Admission{}, err
 	}
 	if newChat {
+		if a, full, err := p.fullWindow(ctx, accountID, e.Limits); err != nil || full {
+			return a, err
+		}
 		d, err := p.limiter.Allow(ctx, NewChatsKey(accountID), []ratelimit.Limit{e.NewChats})
 		if err != nil {
 			return Admission{}, err
 		}
 		if !d.Allowed {
+			p.metrics.Decision(false, WindowNewChats)
 			return refused(d, true), nil
 		}
 	}
@@ -47,9 +74,36 @@ func (p *Policy) Admit(ctx context.Context, accountID string, newChat bool) (Adm
 		return Admission{}, err
 	}
 	if !d.Allowed {
+		p.metrics.Decision(false, WindowKind(d.Refused.Window))
+		if newChat { // the new-chat slot stays used
+			p.pub.changed(accountID)
+		}
 		return refused(d, false), nil
 	}
+	p.metrics.Decision(true, "")
+	p.pub.changed(accountID)
 	return Admission{Allowed: true, At: d.At}, nil
+}
+
+// fullWindow reports whether a window of the account has no room now and,
+// when one has, the refusal Allow would give (the full window that frees
+// last), recording nothing.
+func (p *Policy) fullWindow(ctx context.Context, accountID string, limits []ratelimit.Limit) (Admission, bool, error) {
+	ws, err := p.limiter.Status(ctx, accountID, limits)
+	if err != nil {
+		return Admission{}, false, err
+	}
+	var a Admission
+	for _, w := range ws {
+		if w.Remaining == 0 && w.NextFree.After(a.RetryAt) {
+			a = Admission{At: p.now(), RetryAt: w.NextFree, Refused: w.Limit}
+		}
+	}
+	if a.RetryAt.IsZero() {
+		return Admission{}, false, nil
+	}
+	p.metrics.Decision(false, WindowKind(a.Refused.Window))
+	return a, true, nil
 }
 
 func refused(d ratelimit.Decision, newChats bool) Admission {

@@ -69,3 +69,33 @@ func TestAdmitRefusesNewChatsOverTheirLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestAdmitKeepsNewChatsWhileAWindowIsFull(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+		lim := ratelimit.NewMemory(ratelimit.WithClock(clk.now))
+		p, err := sending.New(db, lim, defaults, sending.Options{Now: clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addAccount(t, db, "acc", clk.t.Add(-10*sending.Day))
+		for range 6 {
+			if a, err := p.Admit(ctx, "acc", false); err != nil || !a.Allowed {
+				t.Fatalf("known chat: %+v %v", a, err)
+			}
+		}
+		// A new-chat message retried while the minute is full: refused by
+		// the minute, and the day's new chats stay untouched.
+		for range 5 {
+			a, err := p.Admit(ctx, "acc", true)
+			if err != nil || a.Allowed || a.NewChats || a.Refused.Window != time.Minute || !a.RetryAt.Equal(clk.t.Add(time.Minute)) {
+				t.Fatalf("new chat with the minute full: %+v %v", a, err)
+			}
+		}
+		st, err := p.Status(ctx, "acc")
+		if err != nil || st.NewChats.Used != 0 {
+			t.Fatalf("new chats used after refusals: %+v %v; want 0", st.NewChats, err)
+		}
+	})
+}

@@ -15,9 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/bus"
 	"wagraph/internal/ratelimit"
 	"wagraph/internal/store"
 )
@@ -144,14 +146,28 @@ func NewChatsKey(accountID string) string { return accountID + ":new-chats" }
 type Options struct {
 	// Now defaults to time.Now; tests pass a fake clock.
 	Now func() time.Time
+	// Pauses tune the pauses ban signals set (pause.go).
+	Pauses PauseOptions
+	// Bus, when set, carries rateLimitChanged events (publish.go).
+	Bus bus.Bus
+	// PublishInterval coalesces the events of admitted sends: at most one
+	// per account per interval. Default 1s.
+	PublishInterval time.Duration
+	// Metrics counts decisions and pauses; nil counts nothing.
+	Metrics Metrics
+	Logger  zerolog.Logger
 }
 
-// Policy knows every account's limits and reports their usage.
+// Policy knows every account's limits and pauses and reports their usage.
 type Policy struct {
 	db       *store.DB
 	limiter  ratelimit.Limiter
 	defaults Defaults
 	now      func() time.Time
+	pauses   PauseOptions
+	metrics  Metrics
+	log      zerolog.Logger
+	pub      *publisher
 }
 
 // New builds the policy; defaults must pass Validate.
@@ -159,10 +175,20 @@ func New(db *store.DB, limiter ratelimit.Limiter, defaults Defaults, opts Option
 	if err := defaults.Validate(); err != nil {
 		return nil, err
 	}
+	if err := opts.Pauses.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Policy{db: db, limiter: limiter, defaults: defaults, now: opts.Now}, nil
+	if opts.Metrics == nil {
+		opts.Metrics = noMetrics{}
+	}
+	p := &Policy{db: db, limiter: limiter, defaults: defaults, now: opts.Now,
+		pauses: opts.Pauses.withDefaults(), metrics: opts.Metrics,
+		log: opts.Logger.With().Str("component", "sending").Logger()}
+	p.pub = newPublisher(p, opts.Bus, opts.PublishInterval)
+	return p, nil
 }
 
 // Limiter is the limiter the policy reads (and senders ask).
@@ -230,6 +256,7 @@ func (p *Policy) SetLimits(ctx context.Context, accountID string, limits []ratel
 	if err != nil {
 		return AccountLimits{}, fmt.Errorf("store rate limits: %w", err)
 	}
+	p.publishNow(accountID)
 	return p.configured(row)
 }
 
@@ -242,6 +269,7 @@ func (p *Policy) ResetLimits(ctx context.Context, accountID string) (AccountLimi
 	if _, err := p.db.NewDelete().Model((*limitsRow)(nil)).Where("account_id = ?", accountID).Exec(ctx); err != nil {
 		return AccountLimits{}, fmt.Errorf("reset rate limits: %w", err)
 	}
+	p.publishNow(accountID)
 	return p.configured(nil)
 }
 
@@ -327,6 +355,8 @@ type Status struct {
 	Windows []ratelimit.WindowStatus
 	// NewChats is the usage of Effective.NewChats.
 	NewChats ratelimit.WindowStatus
+	// Pause is the pause in force; nil when the account may send.
+	Pause *Pause
 }
 
 // Status reports accountID's limits and their usage, recording nothing.
@@ -343,5 +373,9 @@ func (p *Policy) Status(ctx context.Context, accountID string) (*Status, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Status{Effective: e, Windows: ws, NewChats: nc[0]}, nil
+	pz, err := p.CurrentPause(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return &Status{Effective: e, Windows: ws, NewChats: nc[0], Pause: pz}, nil
 }

@@ -40,6 +40,8 @@ func (c *conn) handleIQ(node *waBinary.Node) {
 		err = c.handleUsync(node)
 	case "md":
 		err = c.handleMultiDeviceIQ(node)
+	case "w:mex":
+		err = c.handleMexIQ(node)
 	default:
 		err = c.result(node)
 	}

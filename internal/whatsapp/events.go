@@ -22,6 +22,7 @@ func (s *Session) handleEvent(evt any) {
 		s.handlePairError(e)
 	case *events.Connected:
 		s.handleConnected()
+		s.checkReachoutTimelock() // bans.go
 	case *events.PushNameSetting:
 		s.handlePushNameSetting(e)
 	case *events.Disconnected:
@@ -36,12 +37,15 @@ func (s *Session) handleEvent(evt any) {
 		s.emit(account.StreamReplaced{})
 	case *events.TemporaryBan:
 		s.handleTemporaryBan(e)
+		s.pauseForTemporaryBan(e) // bans.go
 	case *events.ConnectFailure:
 		s.handleConnectFailure(e)
 	case *events.ClientOutdated:
 		s.emit(account.ConnectFailed{Reason: account.NewReason(account.ReasonWAClientOutdated, "")})
 	case *events.QRScannedWithoutMultidevice:
 		s.log.Warn().Msg("the QR code was scanned by a phone without multi-device; codes keep coming")
+	case *events.Message:
+		s.handleInbound(e)
 	case *events.StreamError:
 		// The connection closes after it; Disconnected follows.
 		s.log.Warn().Str("code", e.Code).Msg("unknown stream error from WhatsApp")

@@ -44,9 +44,14 @@ type Options struct {
 	// is dropped and handed to the reconnect backoff. Default 3m (whatsmeow's
 	// own limit).
 	KeepAliveGiveUp time.Duration
+	// Pauses, when set, is where ban signals pause accounts' sending (bans.go).
+	Pauses SendingPauses
 	// PairClientDisplayName is how the link shows on the phone for pairing
 	// codes; WhatsApp accepts only "Browser (OS)" forms. Default "Chrome (Linux)".
 	PairClientDisplayName string
+	// Inbound, when set, hears the sender of every incoming direct message
+	// (send.go).
+	Inbound InboundSink
 }
 
 func (o Options) withDefaults() Options {

@@ -49,6 +49,9 @@ type Session struct {
 	// dropReason, when set, names why wagraph dropped the connection itself,
 	// for the Disconnected event whatsmeow raises next.
 	dropReason *account.Reason
+	// reachoutCheckedAt is when a refused send last asked for the reach-out
+	// time-lock (bans.go).
+	reachoutCheckedAt time.Time
 }
 
 // newSession builds the session of req and starts its event delivery; false
