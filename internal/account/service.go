@@ -199,7 +199,7 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 			u.qr.AccountID, u.qr.Version = id, row.QRSeq
 		}
 		row.UpdatedAt = u.now
-		return s.accounts.update(ctx, tx, row)
+		return s.accounts.update(ctx, tx, row, EpochFrom(ctx))
 	})
 	if errors.Is(err, errSkip) {
 		return modified{skipped: true}, nil

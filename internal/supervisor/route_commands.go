@@ -1,0 +1,164 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"wagraph/internal/account"
+	"wagraph/internal/apperr"
+)
+
+// The commands that need an account's live client, by the kind they are
+// routed as. Each runs on the instance that owns the account (onOwner).
+const (
+	routeStartActivation  = "startActivation"
+	routeReset            = "reset"
+	routeReconnect        = "reconnect"
+	routeLogout           = "logout"
+	routeDelete           = "delete"
+	routeExpireActivation = "expireActivation"
+	routeLiftBan          = "liftBan"
+)
+
+// routeBody is what a routed command carries besides the account id.
+type routeBody struct {
+	Activation *account.StartActivationInput `json:"activation,omitempty"`
+}
+
+// ownerCommand is a command as its owner runs it: ctx carries the lease
+// epoch the owner holds, so what it writes is fenced.
+type ownerCommand func(ctx context.Context, id string, body routeBody) (*account.Account, error)
+
+func (s *Supervisor) ownerCommands() map[string]ownerCommand {
+	return map[string]ownerCommand{
+		routeStartActivation: func(ctx context.Context, id string, b routeBody) (*account.Account, error) {
+			if b.Activation == nil {
+				return nil, errors.New("startActivation without its input")
+			}
+			in := *b.Activation
+			in.AccountID = id
+			return s.startActivation(ctx, in)
+		},
+		routeReset: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) { return s.reset(ctx, id) },
+		routeReconnect: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) {
+			return s.reconnect(ctx, id)
+		},
+		routeLogout: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) { return s.logout(ctx, id) },
+		routeDelete: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) { return s.delete(ctx, id) },
+		routeExpireActivation: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) {
+			return nil, s.expireActivation(ctx, id)
+		},
+		routeLiftBan: func(ctx context.Context, id string, _ routeBody) (*account.Account, error) {
+			return nil, s.liftBan(ctx, id)
+		},
+	}
+}
+
+// registerRoutes lets other instances run the commands here.
+func (s *Supervisor) registerRoutes() {
+	for kind, cmd := range s.ownerCommands() {
+		s.lease.opts.Router.Handle(kind, func(ctx context.Context, req RouteRequest) (json.RawMessage, error) {
+			var b routeBody
+			if len(req.Body) > 0 {
+				if err := json.Unmarshal(req.Body, &b); err != nil {
+					return nil, fmt.Errorf("decode %s request: %w", kind, err)
+				}
+			}
+			a, err := s.runOwned(ctx, req.AccountID, b, cmd)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(a)
+		})
+	}
+}
+
+// onOwner runs the command kind on the instance that owns the account:
+// here with one instance, or when this one holds (or now takes) the lease;
+// else on the owner, through the router. The caller gets the owner's
+// result and coded errors either way.
+func (s *Supervisor) onOwner(ctx context.Context, kind, id string, body routeBody) (*account.Account, error) {
+	cmd := s.ownerCommands()[kind]
+	if s.lease == nil {
+		return cmd(ctx, id, body)
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var owner string
+		if owner, err = s.ownerFor(ctx, id); err != nil {
+			return nil, err
+		}
+		var a *account.Account
+		if owner == s.lease.self {
+			a, err = s.runOwned(ctx, id, body, cmd)
+		} else {
+			a, err = s.callOwner(ctx, owner, kind, id, body)
+		}
+		var moved *notOwnerError
+		if !errors.As(err, &moved) {
+			return a, err
+		}
+	}
+	return nil, apperr.Wrap(err, apperr.Unavailable, "the account is moving between instances").
+		WithSuggestion("Try again in a few seconds.")
+}
+
+// runOwned runs cmd here under the account's lease, taking the lease when
+// nobody holds it; a write refused as stale means it moved meanwhile.
+func (s *Supervisor) runOwned(ctx context.Context, id string, body routeBody, cmd ownerCommand) (*account.Account, error) {
+	epoch, err := s.acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := cmd(account.WithEpoch(ctx, epoch), id, body)
+	if errors.Is(err, account.ErrStaleEpoch) {
+		s.loseLease(id, epoch, "a command's write was refused: the lease epoch is stale")
+		return nil, &notOwnerError{accountID: id}
+	}
+	return a, err
+}
+
+// callOwner sends the command to its owner and waits for the answer, at
+// most RouteTimeout.
+func (s *Supervisor) callOwner(ctx context.Context, owner, kind, id string, body routeBody) (*account.Account, error) {
+	l := s.lease
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.RouteTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := l.opts.Router.Call(ctx, owner, RouteRequest{Kind: kind, AccountID: id, Body: raw})
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		outcome = "timeout"
+	case isCallFailure(err):
+		outcome = "failed"
+	default:
+		outcome = "error"
+	}
+	l.opts.Metrics.Routed(kind, outcome, time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	var a *account.Account
+	if len(res) > 0 {
+		if err := json.Unmarshal(res, &a); err != nil {
+			return nil, fmt.Errorf("decode the answer of instance %s: %w", owner, err)
+		}
+	}
+	return a, nil
+}
+
+// isCallFailure tells an error of the hop itself (the request could not be
+// sent) from one the owner answered with.
+func isCallFailure(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Code == apperr.Unavailable && e.Err != nil
+}
