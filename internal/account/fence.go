@@ -3,6 +3,9 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
 )
 
 // Fencing. When several instances share the database, each linked account
@@ -37,4 +40,24 @@ func EpochFrom(ctx context.Context) int64 {
 // carries, so that the session's events are fenced by the same epoch.
 func newRef(ctx context.Context, id string) SessionRef {
 	return SessionRef{AccountID: id, SessionID: newID(), Epoch: EpochFrom(ctx)}
+}
+
+// checkEpoch refuses, with ErrStaleEpoch, work under an epoch (ctx) that
+// is no longer the lease's. modify asks it when it writes nothing, so that
+// the skipped event of a session replaced by a new owner tells its
+// instance too; a write asks it in its UPDATE (accountRepo.update).
+func checkEpoch(ctx context.Context, db bun.IDB, id string) error {
+	epoch := EpochFrom(ctx)
+	if epoch == 0 {
+		return nil
+	}
+	n, err := db.NewSelect().Table("account_leases").
+		Where("account_id = ?", id).Where("epoch = ?", epoch).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("account: check lease of %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("account: %s under epoch %d: %w", id, epoch, ErrStaleEpoch)
+	}
+	return nil
 }

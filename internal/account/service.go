@@ -163,6 +163,12 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 		}
 		u = &update{row: row, from: row.Status, now: s.now()}
 		if err := fn(u); err != nil {
+			if errors.Is(err, errSkip) {
+				// A replaced session of a stale owner learns it here.
+				if ferr := checkEpoch(ctx, tx, id); ferr != nil {
+					return ferr
+				}
+			}
 			return err
 		}
 		res.row = row

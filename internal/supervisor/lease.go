@@ -122,6 +122,7 @@ type leases struct {
 	mu       sync.Mutex
 	held     map[string]held
 	gen      uint64 // grows with every renewal
+	renewed  time.Time
 	draining bool
 	// takeovers counts connects of taken-over accounts still running.
 	takeovers sync.WaitGroup
@@ -134,7 +135,7 @@ type held struct {
 
 func newLeases(o LeaseOptions, now time.Time) *leases {
 	o = o.withDefaults()
-	return &leases{opts: o, repo: leaseRepo{db: o.DB}, self: o.InstanceID, started: now, held: map[string]held{}}
+	return &leases{opts: o, repo: leaseRepo{db: o.DB}, self: o.InstanceID, started: now, renewed: now, held: map[string]held{}}
 }
 
 // notOwnerError says a command reached an instance that does not hold the
@@ -234,8 +235,24 @@ func (s *Supervisor) startLeases(ctx context.Context) ([]string, error) {
 // lost), take over unheld accounts up to the fair share, hand over above it.
 func (s *Supervisor) leaseTick(ctx context.Context) {
 	if err := s.renewLeases(ctx); err != nil {
-		if ctx.Err() == nil {
-			s.log.Error().Err(err).Msg("lease renewal failed")
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Error().Err(err).Msg("lease renewal failed")
+		// Before the leases can lapse and be taken over, stop the
+		// sessions here: two instances must not run one account.
+		l := s.lease
+		l.mu.Lock()
+		since := l.renewed
+		var ids []string
+		if s.opts.Clock.Now().Sub(since) >= l.opts.TTL-l.opts.RenewInterval {
+			for id := range l.held {
+				ids = append(ids, id)
+			}
+		}
+		l.mu.Unlock()
+		for _, id := range ids {
+			s.loseLease(id, 0, "leases could not be renewed since "+since.Format(time.RFC3339))
 		}
 		return
 	}
@@ -269,6 +286,9 @@ func (s *Supervisor) renewLeases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.mu.Lock()
+	l.renewed = now
+	l.mu.Unlock()
 	still := make(map[string]int64, len(renewed))
 	for _, h := range renewed {
 		still[h.AccountID] = h.Epoch

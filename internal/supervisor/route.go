@@ -124,7 +124,7 @@ func NewBusRouter(ctx context.Context, b bus.Bus, self string, log zerolog.Logge
 		handlers: map[string]RouteHandler{}, pending: map[string]chan routeEnvelope{}}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, topic := range []string{requestTopic(self), replyTopic(self)} {
-		sub, err := b.Subscribe(ctx, topic)
+		sub, err := b.Subscribe(r.ctx, topic) // ends with Close
 		if err != nil {
 			r.cancel()
 			return nil, fmt.Errorf("router: subscribe %s: %w", topic, err)
