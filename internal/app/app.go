@@ -253,6 +253,10 @@ func (a *App) startAccounts(ctx context.Context) error {
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
+	leases, err := a.leaseOptions(ctx)
+	if err != nil {
+		return err
+	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		return whatsapp.NewManager(container, sink, wopts)
 	}, supervisor.Options{
@@ -260,6 +264,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
+		Leases:               leases,
 	})
 	// The sweeps are River periodic jobs, run by the elected leader.
 	a.Supervisor.RegisterJobs(a.JobRegistry)
