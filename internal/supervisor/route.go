@@ -118,7 +118,9 @@ func requestTopic(instance string) string { return "wagraph.route.req." + instan
 func replyTopic(instance string) string   { return "wagraph.route.reply." + instance }
 
 // NewBusRouter starts listening for requests to instance self and for the
-// answers to its own requests. Close stops it.
+// answers to its own requests. A bus that cannot subscribe now (Redis down
+// at start) does not stop it: it keeps trying in the background, and calls
+// time out meanwhile. Close stops it.
 func NewBusRouter(ctx context.Context, b bus.Bus, self string, log zerolog.Logger) (*BusRouter, error) {
 	r := &BusRouter{bus: b, self: self, log: log.With().Str("component", "router").Logger(),
 		handlers: map[string]RouteHandler{}, pending: map[string]chan routeEnvelope{}}
@@ -126,8 +128,8 @@ func NewBusRouter(ctx context.Context, b bus.Bus, self string, log zerolog.Logge
 	for _, topic := range []string{requestTopic(self), replyTopic(self)} {
 		sub, err := b.Subscribe(r.ctx, topic) // ends with Close
 		if err != nil {
-			r.cancel()
-			return nil, fmt.Errorf("router: subscribe %s: %w", topic, err)
+			r.log.Warn().Err(err).Str("topic", topic).Msg("cannot listen for routed commands yet; retrying in the background")
+			sub = nil
 		}
 		r.wg.Add(1)
 		go r.listen(topic, sub)
@@ -154,6 +156,11 @@ func (r *BusRouter) Handle(kind string, h RouteHandler) {
 func (r *BusRouter) listen(topic string, sub bus.Subscription) {
 	defer r.wg.Done()
 	for {
+		if sub == nil {
+			if sub = r.resubscribe(topic); sub == nil {
+				return // closed
+			}
+		}
 		for m := range sub.C() {
 			if m.Resync {
 				continue
@@ -175,16 +182,21 @@ func (r *BusRouter) listen(topic string, sub bus.Subscription) {
 			return
 		}
 		r.log.Warn().Err(sub.Err()).Str("topic", topic).Msg("route subscription ended; subscribing again")
-		for {
-			var err error
-			if sub, err = r.bus.Subscribe(r.ctx, topic); err == nil {
-				break
-			}
-			select {
-			case <-r.ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
+		sub = nil
+	}
+}
+
+// resubscribe subscribes to topic, trying every second until it works or
+// the router closes (nil).
+func (r *BusRouter) resubscribe(topic string) bus.Subscription {
+	for {
+		if sub, err := r.bus.Subscribe(r.ctx, topic); err == nil {
+			return sub
+		}
+		select {
+		case <-r.ctx.Done():
+			return nil
+		case <-time.After(time.Second):
 		}
 	}
 }
