@@ -2,6 +2,7 @@
 //
 //	wagraph [--listen ADDR] [--simulate]   serve (the default)
 //	wagraph migrate                         apply database migrations and exit
+//	wagraph simulator [--listen ADDR]       run the WhatsApp simulator for SIMULATE=ADDR
 //	wagraph token create --role ROLE [--name NAME]
 //	                                        create an API token and print it once
 //	wagraph help                            print the usage (also --help, -h)
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd := ""
-	if len(args) > 0 && (args[0] == "migrate" || args[0] == "token" || args[0] == "serve") {
+	if len(args) > 0 && (args[0] == "migrate" || args[0] == "token" || args[0] == "serve" || args[0] == "simulator") {
 		cmd, args = args[0], args[1:]
 	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		// The flag package would ignore it and start the server instead.
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, args, stderr)
 	case "token":
 		return token(ctx, args, stdout, stderr)
+	case "simulator":
+		return simulator(ctx, args, stdout, stderr)
 	default:
 		return serve(ctx, args, stdout, stderr)
 	}
@@ -121,9 +124,15 @@ Usage:
   wagraph [serve] [--listen ADDR] [--log-level LEVEL] [--simulate]
         serve the console on /, GraphQL on /graphql and GraphiQL on /graphiql
         (the default command);
-        --simulate runs the built-in WhatsApp simulator instead of WhatsApp
+        --simulate runs the built-in WhatsApp simulator instead of WhatsApp;
+        SIMULATE=ADDR uses a shared one started with ` + "`wagraph simulator`" + `
   wagraph migrate
         apply pending database migrations and exit
+  wagraph simulator [--listen ADDR] [--ws-listen ADDR] [--state FILE] [--first-number DIGITS]
+        run the WhatsApp protocol simulator as a process of its own, for tests
+        and demos: its control API on ADDR (default 127.0.0.1:7900), which
+        wagraph instances use as SIMULATE=ADDR; never expose it. --state keeps
+        its phones and devices in FILE across its restarts
   wagraph token create --role VIEWER|OPERATOR|ADMIN [--name NAME]
         create an API token and print it once (the server need not run)
   wagraph help
@@ -197,7 +206,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, a.SimulateGuide(base)) // empty unless --simulate
 	log.Info().Str("graphiql", base+"/graphiql").Str("graphql", base+"/graphql").Str("database", string(a.DB.Kind)).
-		Bool("redis", a.Redis != nil).Bool("simulate", cfg.Simulate).Msg("wagraph is up")
+		Bool("redis", a.Redis != nil).Bool("simulate", cfg.Simulate || cfg.SimulatorURL != "").Msg("wagraph is up")
 
 	return serveUntilDone(ctx, a, ln, log)
 }

@@ -24,6 +24,7 @@ import (
 	"wagraph/internal/pubsub"
 	"wagraph/internal/ratelimit"
 	"wagraph/internal/sending"
+	"wagraph/internal/simserver"
 	"wagraph/internal/store"
 	"wagraph/internal/supervisor"
 	"wagraph/internal/wasim"
@@ -57,6 +58,9 @@ type App struct {
 	Health    *observe.Health
 	// Handler serves every route.
 	Handler http.Handler
+
+	// SharedSimulator is the simulator process SIMULATE=<address> names.
+	SharedSimulator *simserver.Client
 
 	// redisBus is the Redis bus under Bus's background retries (nil
 	// without REDIS_URL): readiness pings it, and revocations are announced
@@ -118,6 +122,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	a.Metrics.RegisterHealth(a.Health)
 	if cfg.Simulate {
 		if err := a.startSimulator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.SimulatorURL != "" {
+		if err := a.connectSimulator(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -252,6 +261,9 @@ func (a *App) startAccounts(ctx context.Context) error {
 	wopts := whatsapp.Options{Logger: a.Log}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
+	}
+	if a.SharedSimulator != nil {
+		wopts.Simulator = a.SharedSimulator
 	}
 	leases, err := a.leaseOptions(ctx)
 	if err != nil {

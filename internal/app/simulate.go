@@ -59,6 +59,9 @@ func firstSimulatedNumber() (string, error) {
 // on lines of its own indented by seven spaces (ACCOUNT_ID stands for the id
 // createAccount returns). It is empty in real mode.
 func (a *App) SimulateGuide(baseURL string) string {
+	if a.SharedSimulator != nil {
+		return a.sharedSimulatorGuide(baseURL)
+	}
 	if a.Simulator == nil {
 		return ""
 	}

@@ -61,6 +61,9 @@ type Config struct {
 
 	// Simulate runs the in-process WhatsApp simulator instead of WhatsApp.
 	Simulate bool
+	// SimulatorURL, from SIMULATE=<address>, is the control API of a shared
+	// simulator (`wagraph simulator`) to use instead of WhatsApp.
+	SimulatorURL string
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
@@ -143,7 +146,7 @@ var Settings = []Setting{
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
 	{"RATE_LIMIT_NEW_CHATS_PER_DAY", "30", "Default sends per account in any 24 hours to recipients who never wrote to the account (new chats)."},
 	{"RATE_LIMIT_WARMUP", "20,40,80,160", "Daily send cap on day 1, 2, … after an account is linked (comma-separated, increasing); from the day after the last, the account's own limits; off: no warm-up."},
-	{"SIMULATE", "false", "Run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate); uses ./data/simulate.db unless DATABASE_URL is set."},
+	{"SIMULATE", "false", "true: run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate). An address (127.0.0.1:7900): use the shared simulator started there with `wagraph simulator`, as any number of instances can (docs/simulator.md). Either uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
@@ -197,7 +200,6 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		SessionIdleExpiry:  p.duration("SESSION_IDLE_EXPIRY"),
 		RestoreConcurrency: p.int("RESTORE_CONCURRENCY"),
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
-		Simulate:           p.bool("SIMULATE"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
 		JobWorkers:         p.int("JOB_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
@@ -224,7 +226,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.RateLimitWarmup = warmup
-	if c.Simulate && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
+	c.Simulate, c.SimulatorURL = p.simulate("SIMULATE")
+	if (c.Simulate || c.SimulatorURL != "") && strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 		c.DatabaseURL = "sqlite:./data/simulate.db"
 	}
 	fs := flag.NewFlagSet("wagraph", flag.ContinueOnError)
@@ -237,6 +240,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if *simulate != c.Simulate { // the flag overrides SIMULATE either way
 		c.Simulate = *simulate
+		c.SimulatorURL = "" // --simulate: the in-process simulator
 		if strings.TrimSpace(getenv("DATABASE_URL")) == "" {
 			c.DatabaseURL = env("DATABASE_URL")
 			if c.Simulate {
@@ -346,7 +350,7 @@ func (c Config) Redacted() map[string]any {
 		"ws_init_timeout": c.WSInitTimeout.String(), "ws_keepalive": c.WSKeepAlive.String(), "ws_max_subscriptions": c.WSMaxSubscriptions, "ws_write_timeout": c.WSWriteTimeout.String(),
 		"pubsub_buffer": c.PubSubBuffer, "shutdown_timeout": c.ShutdownTimeout.String(),
 		"activation_timeout": c.ActivationTimeout.String(), "session_idle_expiry": c.SessionIdleExpiry.String(),
-		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate,
+		"restore_concurrency": c.RestoreConcurrency, "reconnect_max_attempts": c.ReconnectMaxTries, "simulate": c.Simulate, "simulator_url": c.SimulatorURL,
 		"simulate_scan_delay":    c.SimulateScanDelay.String(),
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),

@@ -35,7 +35,8 @@
 // client; no app state, media, newsletters, profile pictures or business
 // data; no group mutations (create, leave, participant changes answer with an
 // empty result); no rate limits beyond the faults above; QR refs do not
-// expire on the server. State is not persisted.
+// expire on the server. State lives in memory; Snapshot and Options.State
+// carry it across a restart of the process (wagraph simulator --state).
 //
 // # Pointing a client at it
 //

@@ -45,6 +45,7 @@ func (c *conn) login(p *waWa6.ClientPayload) bool {
 	old := s.live[jid]
 	c.device = d
 	s.live[jid] = c
+	s.countLoginLocked(jid, old != nil)
 	s.mu.Unlock()
 	if old != nil {
 		old.endWith(replacedNode())

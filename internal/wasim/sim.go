@@ -31,6 +31,9 @@ type Options struct {
 	// is signed with. whatsmeow trusts one root per process, so several
 	// simulators in one process share it; nil generates a fresh root.
 	RootKey *[32]byte
+	// State, if set, is a Snapshot of an earlier simulator to continue
+	// from: its keys (RootKey is then ignored), phones and devices.
+	State *State
 }
 
 // Simulator is an in-process WhatsApp multi-device server with simulated
@@ -72,6 +75,7 @@ type world struct {
 	rejects     map[types.JID]int
 	hsDelay     time.Duration
 	refuse      bool
+	counts      map[types.JID]*DeviceCounts // logins per device (shared.go)
 }
 
 // Start generates the simulator's keys and starts serving the websocket over
@@ -117,6 +121,11 @@ func Start(ctx context.Context, opts Options) (*Simulator, error) {
 			rejects:     map[types.JID]int{},
 		},
 	}
+	if err := s.restore(opts.State); err != nil { // persist.go
+		_ = ln.Close()
+		return nil, fmt.Errorf("wasim: %w", err)
+	}
+	k = s.keys
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	context.AfterFunc(ctx, s.Close)
 	s.client = s.newHTTPClient()
