@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"wagraph/internal/apptest"
+	"wagraph/internal/simserver"
+	"wagraph/internal/store"
+	"wagraph/internal/store/storetest"
+	"wagraph/internal/testenv"
+)
+
+// Three wagraph processes share one Postgres, one Redis and one simulator.
+// Accounts linked through any of them spread evenly, each connected on one
+// process only; a mutation sent to a process that does not own the account
+// acts on the owner; after kill -9 of one process its accounts are
+// connected on the others within 30 s; SIGTERM of another hands its
+// accounts over without a QR code. The simulator counts no replaced stream
+// throughout: no account was ever connected twice.
+func TestThreeInstancesShareTheAccounts(t *testing.T) {
+	const accounts = 60
+	dbURL := storetest.URL(t, store.Postgres)
+	redis := testenv.StartRedis(t)
+	bin := buildWagraph(t)
+	sim := startSimulator(t, bin)
+	env := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redis.URL(), "SIMULATE=" + sim.URL(),
+		"LOG_FORMAT=json", "LOG_LEVEL=info", "LEASE_TTL=10s", "LEASE_RENEW_INTERVAL=2s", "RESTORE_CONCURRENCY=16"}
+	command(t, bin, env, "migrate")
+	operator := strings.TrimSpace(command(t, bin, env, "token", "create", "--role", "OPERATOR", "--name", "e2e-operator"))
+	db, err := store.Open(t.Context(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+
+	procs := map[string]*process{}
+	for _, name := range []string{"p1", "p2", "p3"} {
+		procs[name] = startProcess(t, bin, append(env, "INSTANCE_ID="+name))
+	}
+	order := []*process{procs["p1"], procs["p2"], procs["p3"]}
+
+	ids := make([]string, accounts)
+	for i := range ids {
+		via := order[i%3]
+		ids[i] = via.createAccount(t, operator, fmt.Sprintf("Shared %d", i))
+		data := via.post(t, operator, fmt.Sprintf(`mutation { startActivation(input: {accountId: %q, method: QR}) { account { activation { qr { code } } } } }`, ids[i]))
+		qr, _ := apptest.Path(data, "startActivation", "account", "activation", "qr", "code").(string)
+		if _, err := sim.ScanQR(t.Context(), qr); err != nil {
+			t.Fatalf("scan account %d: %v", i, err)
+		}
+	}
+	waitSettled(t, db, sim, ids, []string{"p1", "p2", "p3"}, 90*time.Second)
+	owners := leaseOwners(t, db)
+	t.Logf("accounts per instance: %v", owners)
+	for _, name := range []string{"p1", "p2", "p3"} {
+		if n := owners[name]; n < accounts/3-3 || n > accounts/3+3 {
+			t.Fatalf("instance %s runs %d accounts, want about %d: %v", name, n, accounts/3, owners)
+		}
+	}
+
+	// A reconnect sent to a process that does not own the account runs on
+	// its owner: one more login, no replaced stream.
+	target := ids[0]
+	owner := leaseOwner(t, db, target)
+	other := procs["p1"]
+	if owner == "p1" {
+		other = procs["p2"]
+	}
+	before := deviceOf(t, sim, db, target)
+	other.post(t, operator, fmt.Sprintf(`mutation { reconnectAccount(input: {accountId: %q}) { account { id } } }`, target))
+	waitFor(t, 30*time.Second, "the routed reconnect to log in on the owner", func() bool {
+		d := deviceOf(t, sim, db, target)
+		return d.Logins == before.Logins+1 && d.Connected
+	})
+	if got := leaseOwner(t, db, target); got != owner {
+		t.Fatalf("the routed reconnect moved the account from %s to %s", owner, got)
+	}
+
+	// kill -9 of p3: its accounts are connected on p1 and p2 within 30 s.
+	killed := time.Now()
+	procs["p3"].kill(t)
+	waitSettled(t, db, sim, ids, []string{"p1", "p2"}, 30*time.Second)
+	t.Logf("kill -9 of p3: all %d accounts connected on p1 and p2 after %s; split %v", accounts, time.Since(killed).Round(100*time.Millisecond), leaseOwners(t, db))
+
+	// SIGTERM of p2: it hands its accounts over; p1 logs them in with the
+	// stored devices (no QR code: the scans counted stay the same).
+	drained := time.Now()
+	procs["p2"].stop(t)
+	waitSettled(t, db, sim, ids, []string{"p1"}, 30*time.Second)
+	t.Logf("SIGTERM of p2: all accounts connected on p1 after %s", time.Since(drained).Round(100*time.Millisecond))
+	devs, err := sim.Devices(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs.Totals.Devices != accounts || devs.Totals.Replaced != 0 {
+		t.Fatalf("simulator totals %+v: want %d devices (no new link) and no replaced stream", devs.Totals, accounts)
+	}
+	var active int
+	if err := db.NewSelect().Table("accounts").Where("status = 'ACTIVE'").ColumnExpr("count(*)").Scan(t.Context(), &active); err != nil {
+		t.Fatal(err)
+	}
+	if active != accounts {
+		t.Fatalf("%d accounts ACTIVE, want %d", active, accounts)
+	}
+}
+
+// waitSettled waits until every account's lease is held by one of owners,
+// every account is ACTIVE, and the simulator has each connected once, with
+// no stream ever replaced.
+func waitSettled(t *testing.T, db *store.DB, sim *simserver.Client, ids []string, owners []string, wait time.Duration) {
+	t.Helper()
+	waitFor(t, wait, fmt.Sprintf("all %d accounts ACTIVE on %v", len(ids), owners), func() bool {
+		devs, err := sim.Devices(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if devs.Totals.Replaced != 0 {
+			t.Fatalf("the simulator saw %d replaced streams: an account was connected twice", devs.Totals.Replaced)
+		}
+		if devs.Totals.Connected != len(ids) {
+			return false
+		}
+		var n int
+		err = db.NewSelect().Table("account_leases").Join("JOIN accounts AS a ON a.id = account_leases.account_id").
+			ColumnExpr("count(*)").Where("a.status = 'ACTIVE'").Where("account_leases.owner IN (?)", bun.In(owners)).
+			Where("account_leases.expires_at > ?", time.Now().UnixMilli()).Scan(t.Context(), &n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == len(ids)
+	})
+}
+
+func leaseOwners(t *testing.T, db *store.DB) map[string]int {
+	t.Helper()
+	var rows []struct {
+		Owner string `bun:"owner"`
+		N     int    `bun:"n"`
+	}
+	err := db.NewSelect().Table("account_leases").ColumnExpr("owner, count(*) AS n").Where("owner IS NOT NULL").
+		GroupExpr("owner").Scan(t.Context(), &rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Owner] = r.N
+	}
+	return out
+}
+
+func leaseOwner(t *testing.T, db *store.DB, id string) string {
+	t.Helper()
+	var owner string
+	if err := db.NewSelect().Table("account_leases").Column("owner").Where("account_id = ?", id).Scan(t.Context(), &owner); err != nil {
+		t.Fatal(err)
+	}
+	return owner
+}
+
+// deviceOf is the simulator's view of the account's linked device.
+func deviceOf(t *testing.T, sim *simserver.Client, db *store.DB, id string) simserver.Device {
+	t.Helper()
+	var jid string
+	if err := db.NewSelect().Table("accounts").Column("jid").Where("id = ?", id).Scan(t.Context(), &jid); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := sim.Devices(t.Context(), jid)
+	if err != nil || len(devs.Devices) != 1 {
+		t.Fatalf("simulator device of %s: %+v, %v", jid, devs, err)
+	}
+	return devs.Devices[0]
+}
+
+// waitFor polls cond every 200 ms until it holds, failing after wait.
+func waitFor(t *testing.T, wait time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not within %s: %s", wait, what)
+		case <-tick.C:
+		}
+	}
+}
