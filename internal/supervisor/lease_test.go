@@ -84,7 +84,10 @@ func (c *cluster) add(name string, lo supervisor.LeaseOptions) *node {
 		n.sessions.storeDevice(jid)
 	}
 	n.svc = account.New(c.db, bus, account.Options{Clock: c.clock, Logger: log})
-	lo.DB, lo.InstanceID, lo.Router, lo.Metrics = c.db, name, router, n.metrics
+	if lo.DB == nil {
+		lo.DB = c.db
+	}
+	lo.InstanceID, lo.Router, lo.Metrics = name, router, n.metrics
 	lo.TTL, lo.RenewInterval = testTTL, testRenew
 	n.sup = supervisor.New(n.svc, func(sink supervisor.EventSink) supervisor.Sessions {
 		n.sessions.mu.Lock()
@@ -518,4 +521,60 @@ func TestOneInstanceKeepsNoLeases(t *testing.T) {
 			t.Fatalf("session started with epoch %d, want 0 (unfenced)", r.Epoch)
 		}
 	})
+}
+
+// An instance that cannot renew (its database connection is gone) stops
+// its sessions before its leases lapse, so the instance that takes them
+// over never runs an account at the same time.
+func TestInstanceThatCannotRenewStopsItsSessionsBeforeTakeover(t *testing.T) {
+	url := storetest.URL(t, store.Postgres)
+	open := func() *store.DB {
+		db, err := store.Open(context.Background(), url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	db := open()
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, db)
+	leaseDB := open()
+	a := c.add("a", supervisor.LeaseOptions{DB: leaseDB})
+	b := c.add("b", supervisor.LeaseOptions{})
+	onA := c.activate(a, "On a", "15550700001:1@s.whatsapp.net")
+	onB := c.activate(b, "On b", "15550700002:1@s.whatsapp.net")
+	if c.owner(onA) != a || c.owner(onB) != b {
+		t.Fatal("each instance should run the account it placed")
+	}
+
+	_ = leaseDB.Close() // a's renewals fail from now on
+	stopped := false
+	for range int(testTTL/testRenew) + 3 {
+		c.tick(1)
+		r := c.running(onA)
+		if len(r) > 1 {
+			t.Fatalf("account runs on %v at once", r)
+		}
+		if len(r) == 0 || r[0] == "b" {
+			stopped = true
+		}
+		if !stopped && c.dbOwner(onA) != "a" {
+			t.Fatal("b took the account over while a still ran its session")
+		}
+	}
+	if len(a.sup.Owned()) != 0 {
+		t.Fatalf("a still holds %v after failing to renew", a.sup.Owned())
+	}
+	if r := c.running(onA); len(r) != 1 || r[0] != "b" || c.dbOwner(onA) != "b" {
+		t.Fatalf("account runs on %v, lease owner %q; want b", r, c.dbOwner(onA))
+	}
+	if got := c.get(onA); got.Status != account.StatusActive {
+		t.Fatalf("account is %s after the takeover, want ACTIVE", got.Status)
+	}
+	if a.sessions.loggedOut("15550700001:1@s.whatsapp.net") {
+		t.Fatal("stopping for a failed renewal logged the device out")
+	}
 }

@@ -59,7 +59,7 @@ func (s *Supervisor) ownerCommands() map[string]ownerCommand {
 
 // registerRoutes lets other instances run the commands here.
 func (s *Supervisor) registerRoutes() {
-	for kind, cmd := range s.ownerCommands() {
+	for kind, cmd := range s.commands {
 		s.lease.opts.Router.Handle(kind, func(ctx context.Context, req RouteRequest) (json.RawMessage, error) {
 			var b routeBody
 			if len(req.Body) > 0 {
@@ -81,7 +81,7 @@ func (s *Supervisor) registerRoutes() {
 // else on the owner, through the router. The caller gets the owner's
 // result and coded errors either way.
 func (s *Supervisor) onOwner(ctx context.Context, kind, id string, body routeBody) (*account.Account, error) {
-	cmd := s.ownerCommands()[kind]
+	cmd := s.commands[kind]
 	if s.lease == nil {
 		return cmd(ctx, id, body)
 	}

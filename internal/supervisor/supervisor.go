@@ -97,7 +97,8 @@ type Supervisor struct {
 	wg       sync.WaitGroup // timers and restore running now
 	restored chan struct{}
 
-	lease *leases // nil with one instance
+	lease    *leases                 // nil with one instance
+	commands map[string]ownerCommand // by routed kind (route_commands.go)
 }
 
 var _ EventSink = (*Supervisor)(nil)
@@ -119,6 +120,7 @@ func New(accounts *account.Service, newSessions func(EventSink) Sessions, opts O
 		restored: make(chan struct{}),
 	}
 	s.sessions = newSessions(s)
+	s.commands = s.ownerCommands()
 	if opts.Leases != nil {
 		s.lease = newLeases(*opts.Leases, opts.Clock.Now())
 		s.registerRoutes()
