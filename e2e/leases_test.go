@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +29,13 @@ import (
 // connected on the others within 30 s; SIGTERM of another hands its
 // accounts over without a QR code. The simulator counts no replaced stream
 // throughout: no account was ever connected twice.
+//
+// LEASE_E2E_ACCOUNTS=1000 runs it with more accounts, for a measurement.
 func TestThreeInstancesShareTheAccounts(t *testing.T) {
-	const accounts = 60
+	accounts := 60
+	if n, err := strconv.Atoi(os.Getenv("LEASE_E2E_ACCOUNTS")); err == nil && n >= 3 {
+		accounts = n
+	}
 	dbURL := storetest.URL(t, store.Postgres)
 	redis := testenv.StartRedis(t)
 	bin := buildWagraph(t)
@@ -47,19 +58,43 @@ func TestThreeInstancesShareTheAccounts(t *testing.T) {
 
 	ids := make([]string, accounts)
 	for i := range ids {
-		via := order[i%3]
-		ids[i] = via.createAccount(t, operator, fmt.Sprintf("Shared %d", i))
-		data := via.post(t, operator, fmt.Sprintf(`mutation { startActivation(input: {accountId: %q, method: QR}) { account { activation { qr { code } } } } }`, ids[i]))
-		qr, _ := apptest.Path(data, "startActivation", "account", "activation", "qr", "code").(string)
-		if _, err := sim.ScanQR(t.Context(), qr); err != nil {
-			t.Fatalf("scan account %d: %v", i, err)
-		}
+		ids[i] = order[i%3].createAccount(t, operator, fmt.Sprintf("Shared %d", i))
 	}
-	waitSettled(t, db, sim, ids, []string{"p1", "p2", "p3"}, 90*time.Second)
+	// Linked a few at a time, each through the process that created it.
+	linkStart := time.Now()
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 6)
+		errs = make(chan error, accounts)
+	)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data, err := order[i%3].tryPost(operator, fmt.Sprintf(`mutation { startActivation(input: {accountId: %q, method: QR}) { account { activation { qr { code } } } } }`, id))
+			if err != nil {
+				errs <- fmt.Errorf("start activation %d: %w", i, err)
+				return
+			}
+			qr, _ := apptest.Path(data, "startActivation", "account", "activation", "qr", "code").(string)
+			if _, err := sim.ScanQR(t.Context(), qr); err != nil {
+				errs <- fmt.Errorf("scan account %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitSettled(t, db, sim, ids, []string{"p1", "p2", "p3"}, 90*time.Second+time.Duration(accounts)*100*time.Millisecond)
+	t.Logf("%d accounts linked and ACTIVE in %s", accounts, time.Since(linkStart).Round(100*time.Millisecond))
 	owners := leaseOwners(t, db)
 	t.Logf("accounts per instance: %v", owners)
 	for _, name := range []string{"p1", "p2", "p3"} {
-		if n := owners[name]; n < accounts/3-3 || n > accounts/3+3 {
+		if n := owners[name]; n < accounts*9/30 || n > accounts*11/30+1 {
 			t.Fatalf("instance %s runs %d accounts, want about %d: %v", name, n, accounts/3, owners)
 		}
 	}
@@ -192,4 +227,31 @@ func waitFor(t *testing.T, wait time.Duration, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// tryPost is post for goroutines: errors are returned, not fatal.
+func (p *process) tryPost(token, query string) (map[string]any, error) {
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, err := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data   map[string]any
+		Errors []apptest.GQLError
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	if len(out.Errors) > 0 {
+		return nil, fmt.Errorf("%s: %+v", query, out.Errors)
+	}
+	return out.Data, nil
 }
