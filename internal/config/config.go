@@ -115,7 +115,7 @@ type Setting struct {
 var Settings = []Setting{
 	{"LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server listens on (flag --listen)."},
 	{"DATABASE_URL", "sqlite:./data/wagraph.db", "SQLite file (sqlite:PATH) or Postgres URL (postgres://user:pass@host/db)."},
-	{"REDIS_URL", "", "Redis URL (redis://host:6379/0). When set, events fan out through Redis pub/sub across instances."},
+	{"REDIS_URL", "", "Redis URL (redis://host:6379/0). When set, events fan out through Redis pub/sub across instances, and the instances split the accounts between them (leases, docs/operations.md)."},
 	{"LOG_LEVEL", "info", "trace, debug, info, warn or error (flag --log-level). debug prints the configuration, secrets masked."},
 	{"LOG_FORMAT", "console", "console (readable) or json."},
 	{"DB_DEBUG", "false", "Log every SQL query (verbose)."},
