@@ -369,6 +369,12 @@ func TestCommandsAreRoutedToTheOwner(t *testing.T) {
 		t.Fatal("placement should pick the instance that took the mutation when loads are equal")
 	}
 	startsA, startsB := a.sessions.startCount(), b.sessions.startCount()
+	if inst, here, err := b.sup.Owner(ctx, id); err != nil || inst != "a" || here {
+		t.Fatalf("b.Owner = %q, %v, %v; want a, not here", inst, here, err)
+	}
+	if inst, here, err := a.sup.Owner(ctx, id); err != nil || inst != "a" || !here {
+		t.Fatalf("a.Owner = %q, %v, %v; want a, here", inst, here, err)
+	}
 
 	// A reconnect sent to b runs on a, which has the session.
 	got, err := b.sup.Reconnect(ctx, id)

@@ -162,3 +162,26 @@ func isCallFailure(err error) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Code == apperr.Unavailable && e.Err != nil
 }
+
+// Owner names the instance that runs the account's session and whether it
+// is this one; with one instance it is always this one (""). Features that
+// need the live client (sending) check it, and send what must run on the
+// owner through Router with a kind of their own.
+func (s *Supervisor) Owner(ctx context.Context, id string) (instance string, here bool, err error) {
+	if s.lease == nil {
+		return "", true, nil
+	}
+	owner, err := s.ownerFor(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	return owner, owner == s.lease.self, nil
+}
+
+// Router carries requests to the other instances; nil with one instance.
+func (s *Supervisor) Router() Router {
+	if s.lease == nil {
+		return nil
+	}
+	return s.lease.opts.Router
+}
