@@ -137,6 +137,45 @@ type ComplexityRoot struct {
 		Role       func(childComplexity int) int
 	}
 
+	Batch struct {
+		AccountID       func(childComplexity int) int
+		Canceled        func(childComplexity int) int
+		CanceledAt      func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Done            func(childComplexity int) int
+		Failed          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		JitterSeconds   func(childComplexity int) int
+		Pending         func(childComplexity int) int
+		Sent            func(childComplexity int) int
+		SkippedNoPhone  func(childComplexity int) int
+		SkippedOptedOut func(childComplexity int) int
+		StartAt         func(childComplexity int) int
+		Text            func(childComplexity int) int
+		Total           func(childComplexity int) int
+		Version         func(childComplexity int) int
+	}
+
+	BatchConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BatchEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	BatchProgressEvent struct {
+		Batch    func(childComplexity int) int
+		Snapshot func(childComplexity int) int
+	}
+
+	CancelBatchPayload struct {
+		Batch func(childComplexity int) int
+	}
+
 	CancelJobPayload struct {
 		Job func(childComplexity int) int
 	}
@@ -285,8 +324,50 @@ type ComplexityRoot struct {
 		Account func(childComplexity int) int
 	}
 
+	Message struct {
+		AccountID      func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		BatchID        func(childComplexity int) int
+		ContactID      func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Error          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IdempotencyKey func(childComplexity int) int
+		SentAt         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Text           func(childComplexity int) int
+		To             func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		WaMessageID    func(childComplexity int) int
+		Wait           func(childComplexity int) int
+	}
+
+	MessageConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	MessageEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	MessageError struct {
+		Code       func(childComplexity int) int
+		Message    func(childComplexity int) int
+		Suggestion func(childComplexity int) int
+	}
+
+	MessageWait struct {
+		Code              func(childComplexity int) int
+		RetryAfterSeconds func(childComplexity int) int
+		Until             func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AddContactsToPersona      func(childComplexity int, input model.PersonaContactsInput) int
+		CancelBatch               func(childComplexity int, input model.CancelBatchInput) int
 		CancelJob                 func(childComplexity int, input model.CancelJobInput) int
 		CreateAPIToken            func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateAccount             func(childComplexity int, input model.CreateAccountInput) int
@@ -297,12 +378,14 @@ type ComplexityRoot struct {
 		ImportContacts            func(childComplexity int, input model.ImportContactsInput) int
 		ImportContactsCSVText     func(childComplexity int, input model.ImportContactsCSVTextInput) int
 		LogoutAccount             func(childComplexity int, input model.LogoutAccountInput) int
+		QueueMessages             func(childComplexity int, input model.QueueMessagesInput) int
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
 		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
+		SendMessage               func(childComplexity int, input model.SendMessageInput) int
 		SetContactsOptOut         func(childComplexity int, input model.SetContactsOptOutInput) int
 		SetRateLimits             func(childComplexity int, input model.SetRateLimitsInput) int
 		StartActivation           func(childComplexity int, input model.StartActivationInput) int
@@ -363,14 +446,22 @@ type ComplexityRoot struct {
 		APITokens       func(childComplexity int) int
 		Account         func(childComplexity int, id string) int
 		Accounts        func(childComplexity int, first *int, after *string, status []model.AccountStatus, search *string) int
+		Batch           func(childComplexity int, id string) int
+		Batches         func(childComplexity int, accountID string, first *int, after *string) int
 		Contact         func(childComplexity int, id string) int
 		Contacts        func(childComplexity int, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) int
 		Health          func(childComplexity int) int
 		Jobs            func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
+		Message         func(childComplexity int, id string) int
+		Messages        func(childComplexity int, filter *model.MessageFilter, first *int, after *string) int
 		Persona         func(childComplexity int, id string) int
 		Personas        func(childComplexity int, search *string, first *int, after *string) int
 		RateLimitStatus func(childComplexity int, accountID string) int
 		Viewer          func(childComplexity int) int
+	}
+
+	QueueMessagesPayload struct {
+		Batch func(childComplexity int) int
 	}
 
 	RateLimit struct {
@@ -418,6 +509,10 @@ type ComplexityRoot struct {
 		APIToken func(childComplexity int) int
 	}
 
+	SendMessagePayload struct {
+		Message func(childComplexity int) int
+	}
+
 	SetContactsOptOutPayload struct {
 		UpdatedCount func(childComplexity int) int
 	}
@@ -439,6 +534,7 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		AccountStatusChanged func(childComplexity int, accountID *string) int
+		BatchProgress        func(childComplexity int, batchID string) int
 		QRCodeUpdated        func(childComplexity int, accountID string) int
 	}
 
@@ -493,6 +589,9 @@ type MutationResolver interface {
 	ImportContacts(ctx context.Context, input model.ImportContactsInput) (*model.ImportContactsPayload, error)
 	RetryJob(ctx context.Context, input model.RetryJobInput) (*model.RetryJobPayload, error)
 	CancelJob(ctx context.Context, input model.CancelJobInput) (*model.CancelJobPayload, error)
+	SendMessage(ctx context.Context, input model.SendMessageInput) (*model.SendMessagePayload, error)
+	QueueMessages(ctx context.Context, input model.QueueMessagesInput) (*model.QueueMessagesPayload, error)
+	CancelBatch(ctx context.Context, input model.CancelBatchInput) (*model.CancelBatchPayload, error)
 	CreatePersona(ctx context.Context, input model.CreatePersonaInput) (*model.CreatePersonaPayload, error)
 	UpdatePersona(ctx context.Context, input model.UpdatePersonaInput) (*model.UpdatePersonaPayload, error)
 	DeletePersona(ctx context.Context, input model.DeletePersonaInput) (*model.DeletePersonaPayload, error)
@@ -513,6 +612,10 @@ type QueryResolver interface {
 	Contact(ctx context.Context, id string) (*model.Contact, error)
 	Contacts(ctx context.Context, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) (*model.ContactConnection, error)
 	Jobs(ctx context.Context, filter *model.JobFilter, first *int, after *string) (*model.JobConnection, error)
+	Message(ctx context.Context, id string) (*model.Message, error)
+	Messages(ctx context.Context, filter *model.MessageFilter, first *int, after *string) (*model.MessageConnection, error)
+	Batch(ctx context.Context, id string) (*model.Batch, error)
+	Batches(ctx context.Context, accountID string, first *int, after *string) (*model.BatchConnection, error)
 	Persona(ctx context.Context, id string) (*model.Persona, error)
 	Personas(ctx context.Context, search *string, first *int, after *string) (*model.PersonaConnection, error)
 	RateLimitStatus(ctx context.Context, accountID string) (*model.RateLimitStatus, error)
@@ -520,6 +623,7 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
 	QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error)
+	BatchProgress(ctx context.Context, batchID string) (<-chan *model.BatchProgressEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -921,6 +1025,155 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiToken.Role(childComplexity), true
+
+	case "Batch.accountId":
+		if e.ComplexityRoot.Batch.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.AccountID(childComplexity), true
+	case "Batch.canceled":
+		if e.ComplexityRoot.Batch.Canceled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Canceled(childComplexity), true
+	case "Batch.canceledAt":
+		if e.ComplexityRoot.Batch.CanceledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.CanceledAt(childComplexity), true
+	case "Batch.createdAt":
+		if e.ComplexityRoot.Batch.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.CreatedAt(childComplexity), true
+	case "Batch.done":
+		if e.ComplexityRoot.Batch.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Done(childComplexity), true
+	case "Batch.failed":
+		if e.ComplexityRoot.Batch.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Failed(childComplexity), true
+	case "Batch.id":
+		if e.ComplexityRoot.Batch.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.ID(childComplexity), true
+	case "Batch.jitterSeconds":
+		if e.ComplexityRoot.Batch.JitterSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.JitterSeconds(childComplexity), true
+	case "Batch.pending":
+		if e.ComplexityRoot.Batch.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Pending(childComplexity), true
+	case "Batch.sent":
+		if e.ComplexityRoot.Batch.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Sent(childComplexity), true
+	case "Batch.skippedNoPhone":
+		if e.ComplexityRoot.Batch.SkippedNoPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.SkippedNoPhone(childComplexity), true
+	case "Batch.skippedOptedOut":
+		if e.ComplexityRoot.Batch.SkippedOptedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.SkippedOptedOut(childComplexity), true
+	case "Batch.startAt":
+		if e.ComplexityRoot.Batch.StartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.StartAt(childComplexity), true
+	case "Batch.text":
+		if e.ComplexityRoot.Batch.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Text(childComplexity), true
+	case "Batch.total":
+		if e.ComplexityRoot.Batch.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Total(childComplexity), true
+	case "Batch.version":
+		if e.ComplexityRoot.Batch.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Version(childComplexity), true
+
+	case "BatchConnection.edges":
+		if e.ComplexityRoot.BatchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.Edges(childComplexity), true
+	case "BatchConnection.pageInfo":
+		if e.ComplexityRoot.BatchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.PageInfo(childComplexity), true
+	case "BatchConnection.totalCount":
+		if e.ComplexityRoot.BatchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.TotalCount(childComplexity), true
+
+	case "BatchEdge.cursor":
+		if e.ComplexityRoot.BatchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchEdge.Cursor(childComplexity), true
+	case "BatchEdge.node":
+		if e.ComplexityRoot.BatchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchEdge.Node(childComplexity), true
+
+	case "BatchProgressEvent.batch":
+		if e.ComplexityRoot.BatchProgressEvent.Batch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchProgressEvent.Batch(childComplexity), true
+	case "BatchProgressEvent.snapshot":
+		if e.ComplexityRoot.BatchProgressEvent.Snapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchProgressEvent.Snapshot(childComplexity), true
+
+	case "CancelBatchPayload.batch":
+		if e.ComplexityRoot.CancelBatchPayload.Batch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelBatchPayload.Batch(childComplexity), true
 
 	case "CancelJobPayload.job":
 		if e.ComplexityRoot.CancelJobPayload.Job == nil {
@@ -1419,6 +1672,167 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutAccountPayload.Account(childComplexity), true
 
+	case "Message.accountId":
+		if e.ComplexityRoot.Message.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.AccountID(childComplexity), true
+	case "Message.attempts":
+		if e.ComplexityRoot.Message.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Attempts(childComplexity), true
+	case "Message.batchId":
+		if e.ComplexityRoot.Message.BatchID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.BatchID(childComplexity), true
+	case "Message.contactId":
+		if e.ComplexityRoot.Message.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ContactID(childComplexity), true
+	case "Message.createdAt":
+		if e.ComplexityRoot.Message.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.CreatedAt(childComplexity), true
+	case "Message.error":
+		if e.ComplexityRoot.Message.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Error(childComplexity), true
+	case "Message.id":
+		if e.ComplexityRoot.Message.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ID(childComplexity), true
+	case "Message.idempotencyKey":
+		if e.ComplexityRoot.Message.IdempotencyKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.IdempotencyKey(childComplexity), true
+	case "Message.sentAt":
+		if e.ComplexityRoot.Message.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.SentAt(childComplexity), true
+	case "Message.status":
+		if e.ComplexityRoot.Message.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Status(childComplexity), true
+	case "Message.text":
+		if e.ComplexityRoot.Message.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Text(childComplexity), true
+	case "Message.to":
+		if e.ComplexityRoot.Message.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.To(childComplexity), true
+	case "Message.updatedAt":
+		if e.ComplexityRoot.Message.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.UpdatedAt(childComplexity), true
+	case "Message.waMessageId":
+		if e.ComplexityRoot.Message.WaMessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.WaMessageID(childComplexity), true
+	case "Message.wait":
+		if e.ComplexityRoot.Message.Wait == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Wait(childComplexity), true
+
+	case "MessageConnection.edges":
+		if e.ComplexityRoot.MessageConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageConnection.Edges(childComplexity), true
+	case "MessageConnection.pageInfo":
+		if e.ComplexityRoot.MessageConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageConnection.PageInfo(childComplexity), true
+	case "MessageConnection.totalCount":
+		if e.ComplexityRoot.MessageConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageConnection.TotalCount(childComplexity), true
+
+	case "MessageEdge.cursor":
+		if e.ComplexityRoot.MessageEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageEdge.Cursor(childComplexity), true
+	case "MessageEdge.node":
+		if e.ComplexityRoot.MessageEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageEdge.Node(childComplexity), true
+
+	case "MessageError.code":
+		if e.ComplexityRoot.MessageError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Code(childComplexity), true
+	case "MessageError.message":
+		if e.ComplexityRoot.MessageError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Message(childComplexity), true
+	case "MessageError.suggestion":
+		if e.ComplexityRoot.MessageError.Suggestion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Suggestion(childComplexity), true
+
+	case "MessageWait.code":
+		if e.ComplexityRoot.MessageWait.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageWait.Code(childComplexity), true
+	case "MessageWait.retryAfterSeconds":
+		if e.ComplexityRoot.MessageWait.RetryAfterSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageWait.RetryAfterSeconds(childComplexity), true
+	case "MessageWait.until":
+		if e.ComplexityRoot.MessageWait.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageWait.Until(childComplexity), true
+
 	case "Mutation.addContactsToPersona":
 		if e.ComplexityRoot.Mutation.AddContactsToPersona == nil {
 			break
@@ -1430,6 +1844,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddContactsToPersona(childComplexity, args["input"].(model.PersonaContactsInput)), true
+	case "Mutation.cancelBatch":
+		if e.ComplexityRoot.Mutation.CancelBatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelBatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelBatch(childComplexity, args["input"].(model.CancelBatchInput)), true
 	case "Mutation.cancelJob":
 		if e.ComplexityRoot.Mutation.CancelJob == nil {
 			break
@@ -1540,6 +1965,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LogoutAccount(childComplexity, args["input"].(model.LogoutAccountInput)), true
+	case "Mutation.queueMessages":
+		if e.ComplexityRoot.Mutation.QueueMessages == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_queueMessages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.QueueMessages(childComplexity, args["input"].(model.QueueMessagesInput)), true
 	case "Mutation.reconnectAccount":
 		if e.ComplexityRoot.Mutation.ReconnectAccount == nil {
 			break
@@ -1606,6 +2042,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.sendMessage":
+		if e.ComplexityRoot.Mutation.SendMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
 	case "Mutation.setContactsOptOut":
 		if e.ComplexityRoot.Mutation.SetContactsOptOut == nil {
 			break
@@ -1887,6 +2334,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["first"].(*int), args["after"].(*string), args["status"].([]model.AccountStatus), args["search"].(*string)), true
+	case "Query.batch":
+		if e.ComplexityRoot.Query.Batch == nil {
+			break
+		}
+
+		args, err := ec.field_Query_batch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Batch(childComplexity, args["id"].(string)), true
+	case "Query.batches":
+		if e.ComplexityRoot.Query.Batches == nil {
+			break
+		}
+
+		args, err := ec.field_Query_batches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Batches(childComplexity, args["accountId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.contact":
 		if e.ComplexityRoot.Query.Contact == nil {
 			break
@@ -1927,6 +2396,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*model.JobFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.message":
+		if e.ComplexityRoot.Query.Message == nil {
+			break
+		}
+
+		args, err := ec.field_Query_message_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Message(childComplexity, args["id"].(string)), true
+	case "Query.messages":
+		if e.ComplexityRoot.Query.Messages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_messages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Messages(childComplexity, args["filter"].(*model.MessageFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.persona":
 		if e.ComplexityRoot.Query.Persona == nil {
 			break
@@ -1966,6 +2457,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "QueueMessagesPayload.batch":
+		if e.ComplexityRoot.QueueMessagesPayload.Batch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QueueMessagesPayload.Batch(childComplexity), true
 
 	case "RateLimit.max":
 		if e.ComplexityRoot.RateLimit.Max == nil {
@@ -2101,6 +2599,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokeApiTokenPayload.APIToken(childComplexity), true
 
+	case "SendMessagePayload.message":
+		if e.ComplexityRoot.SendMessagePayload.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
+
 	case "SetContactsOptOutPayload.updatedCount":
 		if e.ComplexityRoot.SetContactsOptOutPayload.UpdatedCount == nil {
 			break
@@ -2158,6 +2663,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AccountStatusChanged(childComplexity, args["accountId"].(*string)), true
+	case "Subscription.batchProgress":
+		if e.ComplexityRoot.Subscription.BatchProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_batchProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BatchProgress(childComplexity, args["batchId"].(string)), true
 	case "Subscription.qrCodeUpdated":
 		if e.ComplexityRoot.Subscription.QRCodeUpdated == nil {
 			break
@@ -2225,6 +2741,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("BatchRecipientsInput", ec.unmarshalInputBatchRecipientsInput),
+			graphql.NewInputUnmarshaler("CancelBatchInput", ec.unmarshalInputCancelBatchInput),
 			graphql.NewInputUnmarshaler("CancelJobInput", ec.unmarshalInputCancelJobInput),
 			graphql.NewInputUnmarshaler("ContactAttributeInput", ec.unmarshalInputContactAttributeInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
@@ -2240,13 +2758,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImportContactsInput", ec.unmarshalInputImportContactsInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("LogoutAccountInput", ec.unmarshalInputLogoutAccountInput),
+			graphql.NewInputUnmarshaler("MessageFilter", ec.unmarshalInputMessageFilter),
 			graphql.NewInputUnmarshaler("PersonaContactsInput", ec.unmarshalInputPersonaContactsInput),
+			graphql.NewInputUnmarshaler("QueueMessagesInput", ec.unmarshalInputQueueMessagesInput),
 			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
 			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
+			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactsOptOutInput", ec.unmarshalInputSetContactsOptOutInput),
 			graphql.NewInputUnmarshaler("SetRateLimitsInput", ec.unmarshalInputSetRateLimitsInput),
 			graphql.NewInputUnmarshaler("StartActivationInput", ec.unmarshalInputStartActivationInput),
@@ -3403,6 +3924,310 @@ type QrCodeEvent {
   deleted: Boolean!
 }
 `, BuiltIn: false},
+	{Name: "../schema/message.graphqls", Input: `"""
+Where a message is on its way: QUEUED → SENDING → SENT or FAILED, or
+CANCELED while it still waited.
+"""
+enum MessageStatus {
+  "Waiting for its turn: its start time, the account's limits, a pause, or the account's connection (see ` + "`" + `wait` + "`" + `)."
+  QUEUED
+  "Handed to WhatsApp; its answer is not recorded yet."
+  SENDING
+  "WhatsApp accepted it (` + "`" + `waMessageId` + "`" + `, ` + "`" + `sentAt` + "`" + `)."
+  SENT
+  "It will not be sent; ` + "`" + `error` + "`" + ` says why."
+  FAILED
+  "Canceled (cancelBatch) before it was sent."
+  CANCELED
+}
+
+"""
+A message from an account to one recipient.
+"""
+type Message {
+  "The message's id."
+  id: ID!
+  "The account it is sent from."
+  accountId: ID!
+  "The batch it belongs to; null for a message from ` + "`" + `sendMessage` + "`" + `."
+  batchId: ID
+  "The recipient's number in E.164."
+  to: String!
+  "The recipient's contact, when it was given as one or the number is one."
+  contactId: ID
+  "The text, placeholders filled in."
+  text: String!
+  "Where the message is."
+  status: MessageStatus!
+  "WhatsApp's id of the message, once it was handed to WhatsApp."
+  waMessageId: String
+  "When WhatsApp accepted it (the server's time); null until SENT."
+  sentAt: Time
+  "Why it failed; null unless FAILED."
+  error: MessageError
+  "Why a QUEUED message waits and until when; null when it is not held back."
+  wait: MessageWait
+  "The idempotency key it was sent with, if any."
+  idempotencyKey: String
+  "How often it was handed to WhatsApp (more than 1 only after a send got no answer)."
+  attempts: Int!
+  "When it was queued."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+}
+
+"""
+Why a message failed.
+"""
+type MessageError {
+  "RECIPIENT_NOT_ON_WHATSAPP, ACCOUNT_NOT_ACTIVE or SEND_FAILED (WhatsApp refused it; its code is in the message)."
+  code: String!
+  "What happened."
+  message: String!
+  "What to do about it."
+  suggestion: String!
+}
+
+"""
+Why a queued message has not gone yet. It goes by itself when the wait is over.
+"""
+type MessageWait {
+  "RATE_LIMITED (the account's limits are used up), SENDING_PAUSED (the account's sending is paused, e.g. after error 463) or ACCOUNT_NOT_ACTIVE (no live WhatsApp session)."
+  code: String!
+  "When it is tried again."
+  until: Time!
+  "Seconds from now until ` + "`" + `until` + "`" + ` (0 when that has passed)."
+  retryAfterSeconds: Int!
+}
+
+"""
+A page of messages, newest first.
+"""
+type MessageConnection {
+  "The messages on this page with their cursors."
+  edges: [MessageEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many messages match the filter in all."
+  totalCount: Int!
+}
+
+"""
+A message and its cursor.
+"""
+type MessageEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this message."
+  cursor: String!
+  "The message."
+  node: Message!
+}
+
+"""
+Which messages to list; every field narrows the list.
+"""
+input MessageFilter {
+  "Messages from this account."
+  accountId: ID
+  "Messages of this batch."
+  batchId: ID
+  "Messages in this status."
+  status: MessageStatus
+}
+
+"""
+Messages queued together with ` + "`" + `queueMessages` + "`" + `, and how far they got.
+"""
+type Batch {
+  "The batch's id."
+  id: ID!
+  "The account it sends from."
+  accountId: ID!
+  "The text as given, with its placeholders."
+  text: String!
+  "When the first message could go."
+  startAt: Time!
+  "The most seconds waited at random between two sends."
+  jitterSeconds: Int!
+  "Messages queued."
+  total: Int!
+  "Selected contacts skipped because they opted out."
+  skippedOptedOut: Int!
+  "Selected contacts skipped because only their LID is known (no number)."
+  skippedNoPhone: Int!
+  "Messages sent."
+  sent: Int!
+  "Messages failed."
+  failed: Int!
+  "Messages canceled."
+  canceled: Int!
+  "Messages not finished yet (queued or being sent)."
+  pending: Int!
+  "True when every message is sent, failed or canceled."
+  done: Boolean!
+  "Increases by one with every change of the counts."
+  version: Int!
+  "When it was queued."
+  createdAt: Time!
+  "When it was canceled; null unless it was."
+  canceledAt: Time
+}
+
+"""
+A page of batches, newest first.
+"""
+type BatchConnection {
+  "The batches on this page with their cursors."
+  edges: [BatchEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many batches the account has in all."
+  totalCount: Int!
+}
+
+"""
+A batch and its cursor.
+"""
+type BatchEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this batch."
+  cursor: String!
+  "The batch."
+  node: Batch!
+}
+
+extend type Query {
+  "One message by id. Fails with NOT_FOUND when there is none."
+  message("The message's id." id: ID!): Message! @hasRole(role: VIEWER)
+  "Messages matching the filter, newest first."
+  messages(
+    "Which messages; all when left out."
+    filter: MessageFilter
+    "Page size: 0 to 100, default 20."
+    first: Int
+    "A cursor from a previous page's pageInfo.endCursor."
+    after: String
+  ): MessageConnection! @hasRole(role: VIEWER)
+  "One batch with its counts. Fails with NOT_FOUND when there is none."
+  batch("The batch's id." id: ID!): Batch! @hasRole(role: VIEWER)
+  "An account's batches, newest first."
+  batches(
+    "The account."
+    accountId: ID!
+    "Page size: 0 to 100, default 20."
+    first: Int
+    "A cursor from a previous page's pageInfo.endCursor."
+    after: String
+  ): BatchConnection! @hasRole(role: VIEWER)
+}
+
+"""
+A message to send now (as soon as the account's limits allow).
+"""
+input SendMessageInput {
+  "The account to send from."
+  accountId: ID!
+  "The recipient: a number in E.164 (+4915123456789; national numbers with CONTACT_DEFAULT_REGION) or a contact id."
+  to: String!
+  "The text, 1 to 4096 characters (sent as written: no placeholders)."
+  text: String!
+  "Makes the request safe to repeat: the same key for the same account returns the first message and sends nothing more. Up to 200 bytes, e.g. a UUID."
+  idempotencyKey: String
+}
+
+"""
+What ` + "`" + `sendMessage` + "`" + ` did.
+"""
+type SendMessagePayload {
+  "The message, QUEUED (or, for a repeated idempotency key, as it is now)."
+  message: Message!
+}
+
+"""
+Who gets a batch: exactly one of the three.
+"""
+input BatchRecipientsInput {
+  "These contacts (at most 1000 ids)."
+  contactIds: [ID!]
+  "Every contact of this persona."
+  personaId: ID
+  "Every contact matching this filter (as the contacts query)."
+  filter: ContactFilter
+}
+
+"""
+A batch of messages to queue.
+"""
+input QueueMessagesInput {
+  "The account to send from."
+  accountId: ID!
+  "Who gets a message (opted-out contacts and contacts without a number are skipped and counted)."
+  recipients: BatchRecipientsInput!
+  """
+  The text, with placeholders filled in per contact: {{name}} (full name,
+  else WhatsApp push name, else business name), {{first_name}},
+  {{full_name}}, {{push_name}}, {{business_name}}, {{phone}},
+  {{attr.KEY}} (an attribute); {{name|there}} gives a fallback for a
+  missing value. An unknown placeholder is INVALID_INPUT.
+  """
+  text: String!
+  "When the first message may go; now when left out. At most 30 days ahead."
+  startAt: Time
+  "Each message goes a random 0 to jitterSeconds after the one before it (0 to 3600, default 0); the account's limits pace them too."
+  jitterSeconds: Int
+}
+
+"""
+What ` + "`" + `queueMessages` + "`" + ` did.
+"""
+type QueueMessagesPayload {
+  "The batch with its counts."
+  batch: Batch!
+}
+
+"""
+The batch to cancel.
+"""
+input CancelBatchInput {
+  "The batch's id."
+  id: ID!
+}
+
+"""
+What ` + "`" + `cancelBatch` + "`" + ` did.
+"""
+type CancelBatchPayload {
+  "The batch with its counts: every message not handed to WhatsApp yet is CANCELED."
+  batch: Batch!
+}
+
+extend type Mutation {
+  "Queues one message and returns it QUEUED; its job sends it as soon as the account's limits allow. OPTED_OUT for a contact who opted out."
+  sendMessage(input: SendMessageInput!): SendMessagePayload! @hasRole(role: OPERATOR)
+  "Queues one message per selected contact, each sent in its turn within the account's limits."
+  queueMessages(input: QueueMessagesInput!): QueueMessagesPayload! @hasRole(role: OPERATOR)
+  "Cancels every message of the batch that was not handed to WhatsApp yet. Canceling again changes nothing."
+  cancelBatch(input: CancelBatchInput!): CancelBatchPayload! @hasRole(role: OPERATOR)
+}
+
+"""
+One event of ` + "`" + `batchProgress` + "`" + `: the batch's counts now.
+"""
+type BatchProgressEvent {
+  "The batch with its counts."
+  batch: Batch!
+  "True on the first event, which reports the state when the subscription started."
+  snapshot: Boolean!
+}
+
+extend type Subscription {
+  """
+  A batch's progress: its counts now, then after every message that is
+  sent, fails or is canceled, completing after the event with
+  ` + "`" + `batch.done: true` + "`" + `. NOT_FOUND for an unknown batch.
+  """
+  batchProgress("The batch to follow." batchId: ID!): BatchProgressEvent!
+}
+`, BuiltIn: false},
 	{Name: "../schema/persona.graphqls", Input: `"""
 An audience segment: a named set of contacts. List its contacts with
 ` + "`" + `contacts(filter: {personaId})` + "`" + `.
@@ -3934,6 +4759,84 @@ func (ec *executionContext) childFields_ApiToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_Batch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Batch_id(ctx, field)
+	case "accountId":
+		return ec.fieldContext_Batch_accountId(ctx, field)
+	case "text":
+		return ec.fieldContext_Batch_text(ctx, field)
+	case "startAt":
+		return ec.fieldContext_Batch_startAt(ctx, field)
+	case "jitterSeconds":
+		return ec.fieldContext_Batch_jitterSeconds(ctx, field)
+	case "total":
+		return ec.fieldContext_Batch_total(ctx, field)
+	case "skippedOptedOut":
+		return ec.fieldContext_Batch_skippedOptedOut(ctx, field)
+	case "skippedNoPhone":
+		return ec.fieldContext_Batch_skippedNoPhone(ctx, field)
+	case "sent":
+		return ec.fieldContext_Batch_sent(ctx, field)
+	case "failed":
+		return ec.fieldContext_Batch_failed(ctx, field)
+	case "canceled":
+		return ec.fieldContext_Batch_canceled(ctx, field)
+	case "pending":
+		return ec.fieldContext_Batch_pending(ctx, field)
+	case "done":
+		return ec.fieldContext_Batch_done(ctx, field)
+	case "version":
+		return ec.fieldContext_Batch_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Batch_createdAt(ctx, field)
+	case "canceledAt":
+		return ec.fieldContext_Batch_canceledAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Batch", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BatchConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BatchConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BatchConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BatchEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_BatchEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchProgressEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "batch":
+		return ec.fieldContext_BatchProgressEvent_batch(ctx, field)
+	case "snapshot":
+		return ec.fieldContext_BatchProgressEvent_snapshot(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchProgressEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "batch":
+		return ec.fieldContext_CancelBatchPayload_batch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelBatchPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "job":
@@ -4230,6 +5133,88 @@ func (ec *executionContext) childFields_LogoutAccountPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type LogoutAccountPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Message_id(ctx, field)
+	case "accountId":
+		return ec.fieldContext_Message_accountId(ctx, field)
+	case "batchId":
+		return ec.fieldContext_Message_batchId(ctx, field)
+	case "to":
+		return ec.fieldContext_Message_to(ctx, field)
+	case "contactId":
+		return ec.fieldContext_Message_contactId(ctx, field)
+	case "text":
+		return ec.fieldContext_Message_text(ctx, field)
+	case "status":
+		return ec.fieldContext_Message_status(ctx, field)
+	case "waMessageId":
+		return ec.fieldContext_Message_waMessageId(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Message_sentAt(ctx, field)
+	case "error":
+		return ec.fieldContext_Message_error(ctx, field)
+	case "wait":
+		return ec.fieldContext_Message_wait(ctx, field)
+	case "idempotencyKey":
+		return ec.fieldContext_Message_idempotencyKey(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Message_attempts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Message_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Message_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
+}
+
+func (ec *executionContext) childFields_MessageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MessageConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MessageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MessageConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_MessageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_MessageEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_MessageEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MessageError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_MessageError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_MessageError_message(ctx, field)
+	case "suggestion":
+		return ec.fieldContext_MessageError_suggestion(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageError", field.Name)
+}
+
+func (ec *executionContext) childFields_MessageWait(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_MessageWait_code(ctx, field)
+	case "until":
+		return ec.fieldContext_MessageWait_until(ctx, field)
+	case "retryAfterSeconds":
+		return ec.fieldContext_MessageWait_retryAfterSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageWait", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4326,6 +5311,14 @@ func (ec *executionContext) childFields_QrCodeEvent(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type QrCodeEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_QueueMessagesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "batch":
+		return ec.fieldContext_QueueMessagesPayload_batch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QueueMessagesPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "max":
@@ -4414,6 +5407,14 @@ func (ec *executionContext) childFields_RevokeApiTokenPayload(ctx context.Contex
 		return ec.fieldContext_RevokeApiTokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "message":
+		return ec.fieldContext_SendMessagePayload_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SetContactsOptOutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4658,6 +5659,20 @@ func (ec *executionContext) field_Mutation_addContactsToPersona_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelBatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelBatchInput, error) {
+			return ec.unmarshalNCancelBatchInput2wagraphᚋgraphᚋmodelᚐCancelBatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4798,6 +5813,20 @@ func (ec *executionContext) field_Mutation_logoutAccount_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_queueMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.QueueMessagesInput, error) {
+			return ec.unmarshalNQueueMessagesInput2wagraphᚋgraphᚋmodelᚐQueueMessagesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reconnectAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4874,6 +5903,20 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeAPITokenInput, error) {
 			return ec.unmarshalNRevokeApiTokenInput2wagraphᚋgraphᚋmodelᚐRevokeAPITokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendMessageInput, error) {
+			return ec.unmarshalNSendMessageInput2wagraphᚋgraphᚋmodelᚐSendMessageInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5032,6 +6075,50 @@ func (ec *executionContext) field_Query_accounts_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_batch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_batches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_contact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5090,6 +6177,50 @@ func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs m
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*model.JobFilter, error) {
 			return ec.unmarshalOJobFilter2ᚖwagraphᚋgraphᚋmodelᚐJobFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_message_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_messages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.MessageFilter, error) {
+			return ec.unmarshalOMessageFilter2ᚖwagraphᚋgraphᚋmodelᚐMessageFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5183,6 +6314,20 @@ func (ec *executionContext) field_Subscription_accountStatusChanged_args(ctx con
 		return nil, err
 	}
 	args["accountId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_batchProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "batchId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["batchId"] = arg0
 	return args, nil
 }
 
@@ -6813,6 +7958,603 @@ func (ec *executionContext) _ApiToken_revokedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ApiToken_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Batch_id(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Batch_accountId(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Batch_text(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "String")
+}
+
+func (ec *executionContext) _Batch_startAt(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_startAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_startAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Batch_jitterSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_jitterSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JitterSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_jitterSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_total(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_skippedOptedOut(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_skippedOptedOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedOptedOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_skippedOptedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_skippedNoPhone(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_skippedNoPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_skippedNoPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_sent(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_failed(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_canceled(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_canceled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Canceled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_canceled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_pending(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_done(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Done, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Batch_version(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Batch_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Batch_canceledAt(ctx context.Context, field graphql.CollectedField, obj *model.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_canceledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_canceledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BatchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.BatchEdge) graphql.Marshaler {
+			return ec.marshalNBatchEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐBatchEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BatchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _BatchEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchProgressEvent_batch(ctx context.Context, field graphql.CollectedField, obj *model.BatchProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchProgressEvent_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Batch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchProgressEvent_batch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchProgressEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchProgressEvent_snapshot(ctx context.Context, field graphql.CollectedField, obj *model.BatchProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchProgressEvent_snapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snapshot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchProgressEvent_snapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchProgressEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CancelBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.CancelBatchPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelBatchPayload_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Batch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelBatchPayload_batch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelBatchPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
@@ -8803,6 +10545,649 @@ func (ec *executionContext) fieldContext_LogoutAccountPayload_account(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Message_accountId(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Message_batchId(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_batchId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BatchID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_batchId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Message_to(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_contactId(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Message_text(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MessageStatus) graphql.Marshaler {
+			return ec.marshalNMessageStatus2wagraphᚋgraphᚋmodelᚐMessageStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "MessageStatus")
+}
+
+func (ec *executionContext) _Message_waMessageId(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_waMessageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaMessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_waMessageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Message_error(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MessageError) graphql.Marshaler {
+			return ec.marshalOMessageError2ᚖwagraphᚋgraphᚋmodelᚐMessageError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_wait(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_wait(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Wait, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MessageWait) graphql.Marshaler {
+			return ec.marshalOMessageWait2ᚖwagraphᚋgraphᚋmodelᚐMessageWait(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_wait(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageWait(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_idempotencyKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdempotencyKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MessageEdge) graphql.Marshaler {
+			return ec.marshalNMessageEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐMessageEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.MessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.MessageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖwagraphᚋgraphᚋmodelᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MessageError_code(ctx context.Context, field graphql.CollectedField, obj *model.MessageError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageError", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessageError_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageError", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessageError_suggestion(ctx context.Context, field graphql.CollectedField, obj *model.MessageError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageError_suggestion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suggestion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageError_suggestion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageError", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessageWait_code(ctx context.Context, field graphql.CollectedField, obj *model.MessageWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageWait_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageWait_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageWait", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessageWait_until(ctx context.Context, field graphql.CollectedField, obj *model.MessageWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageWait_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageWait_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageWait", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MessageWait_retryAfterSeconds(ctx context.Context, field graphql.CollectedField, obj *model.MessageWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageWait_retryAfterSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryAfterSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageWait_retryAfterSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageWait", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Mutation_createApiToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9789,6 +12174,192 @@ func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendMessage(ctx, fc.Args["input"].(model.SendMessageInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.SendMessagePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SendMessagePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendMessagePayload) graphql.Marshaler {
+			return ec.marshalNSendMessagePayload2ᚖwagraphᚋgraphᚋmodelᚐSendMessagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendMessagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_queueMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_queueMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().QueueMessages(ctx, fc.Args["input"].(model.QueueMessagesInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.QueueMessagesPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.QueueMessagesPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QueueMessagesPayload) graphql.Marshaler {
+			return ec.marshalNQueueMessagesPayload2ᚖwagraphᚋgraphᚋmodelᚐQueueMessagesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_queueMessages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QueueMessagesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_queueMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelBatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelBatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelBatch(ctx, fc.Args["input"].(model.CancelBatchInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.CancelBatchPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CancelBatchPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelBatchPayload) graphql.Marshaler {
+			return ec.marshalNCancelBatchPayload2ᚖwagraphᚋgraphᚋmodelᚐCancelBatchPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelBatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelBatchPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelBatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11343,6 +13914,254 @@ func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_message(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Message(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.Message
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Message
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖwagraphᚋgraphᚋmodelᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_message(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_message_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_messages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_messages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Messages(ctx, fc.Args["filter"].(*model.MessageFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.MessageConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.MessageConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MessageConnection) graphql.Marshaler {
+			return ec.marshalNMessageConnection2ᚖwagraphᚋgraphᚋmodelᚐMessageConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_messages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_batch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Batch(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.Batch
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Batch
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_batch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_batch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_batches(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_batches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Batches(ctx, fc.Args["accountId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.BatchConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.BatchConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BatchConnection) graphql.Marshaler {
+			return ec.marshalNBatchConnection2ᚖwagraphᚋgraphᚋmodelᚐBatchConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_batches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_batches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_persona(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11600,6 +14419,38 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QueueMessagesPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.QueueMessagesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QueueMessagesPayload_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Batch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QueueMessagesPayload_batch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QueueMessagesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12169,6 +15020,38 @@ func (ec *executionContext) fieldContext_RevokeApiTokenPayload_apiToken(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, field graphql.CollectedField, obj *model.SendMessagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendMessagePayload_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖwagraphᚋgraphᚋmodelᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendMessagePayload_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendMessagePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SetContactsOptOutPayload_updatedCount(ctx context.Context, field graphql.CollectedField, obj *model.SetContactsOptOutPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12439,6 +15322,50 @@ func (ec *executionContext) fieldContext_Subscription_qrCodeUpdated(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_qrCodeUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_batchProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_batchProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BatchProgress(ctx, fc.Args["batchId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BatchProgressEvent) graphql.Marshaler {
+			return ec.marshalNBatchProgressEvent2ᚖwagraphᚋgraphᚋmodelᚐBatchProgressEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_batchProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchProgressEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_batchProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13706,6 +16633,104 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputBatchRecipientsInput(ctx context.Context, obj any) (model.BatchRecipientsInput, error) {
+	var it model.BatchRecipientsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contactIds", "personaId", "filter"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contactIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactIds = data
+		case "personaId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personaId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonaID = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalOContactFilter2ᚖwagraphᚋgraphᚋmodelᚐContactFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBatchRecipientsInput unmarshals raw into the BatchRecipientsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBatchRecipientsInput(ctx context.Context, raw any) (model.BatchRecipientsInput, error) {
+	var out model.BatchRecipientsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BatchRecipientsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelBatchInput(ctx context.Context, obj any) (model.CancelBatchInput, error) {
+	var it model.CancelBatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelBatchInput unmarshals raw into the CancelBatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelBatchInput(ctx context.Context, raw any) (model.CancelBatchInput, error) {
+	var out model.CancelBatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelBatchInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelJobInput(ctx context.Context, obj any) (model.CancelJobInput, error) {
 	var it model.CancelJobInput
 	if obj == nil {
@@ -14512,6 +17537,62 @@ func UnmarshalLogoutAccountInput(ctx context.Context, raw any) (model.LogoutAcco
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMessageFilter(ctx context.Context, obj any) (model.MessageFilter, error) {
+	var it model.MessageFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "batchId", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "batchId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("batchId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BatchID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOMessageStatus2ᚖwagraphᚋgraphᚋmodelᚐMessageStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMessageFilter unmarshals raw into the MessageFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMessageFilter(ctx context.Context, raw any) (model.MessageFilter, error) {
+	var out model.MessageFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MessageFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPersonaContactsInput(ctx context.Context, obj any) (model.PersonaContactsInput, error) {
 	var it model.PersonaContactsInput
 	if obj == nil {
@@ -14565,6 +17646,76 @@ func (ec *executionContext) unmarshalInputPersonaContactsInput(ctx context.Conte
 func UnmarshalPersonaContactsInput(ctx context.Context, raw any) (model.PersonaContactsInput, error) {
 	var out model.PersonaContactsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersonaContactsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputQueueMessagesInput(ctx context.Context, obj any) (model.QueueMessagesInput, error) {
+	var it model.QueueMessagesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "recipients", "text", "startAt", "jitterSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "recipients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recipients"))
+			data, err := ec.unmarshalNBatchRecipientsInput2ᚖwagraphᚋgraphᚋmodelᚐBatchRecipientsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Recipients = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "startAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartAt = data
+		case "jitterSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jitterSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JitterSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalQueueMessagesInput unmarshals raw into the QueueMessagesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalQueueMessagesInput(ctx context.Context, raw any) (model.QueueMessagesInput, error) {
+	var out model.QueueMessagesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "QueueMessagesInput", raw, &out)
 	return out, err
 }
 
@@ -14824,6 +17975,69 @@ func (ec *executionContext) unmarshalInputRevokeApiTokenInput(ctx context.Contex
 func UnmarshalRevokeApiTokenInput(ctx context.Context, raw any) (model.RevokeAPITokenInput, error) {
 	var out model.RevokeAPITokenInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeApiTokenInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, obj any) (model.SendMessageInput, error) {
+	var it model.SendMessageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "to", "text", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendMessageInput unmarshals raw into the SendMessageInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendMessageInput(ctx context.Context, raw any) (model.SendMessageInput, error) {
+	var out model.SendMessageInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendMessageInput", raw, &out)
 	return out, err
 }
 
@@ -15767,6 +18981,266 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 		case "revokedAt":
 			out.Values[i] = ec._ApiToken_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchImplementors = []string{"Batch"}
+
+func (ec *executionContext) _Batch(ctx context.Context, sel ast.SelectionSet, obj *model.Batch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Batch")
+		case "id":
+			out.Values[i] = ec._Batch_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._Batch_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._Batch_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startAt":
+			out.Values[i] = ec._Batch_startAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jitterSeconds":
+			out.Values[i] = ec._Batch_jitterSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._Batch_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedOptedOut":
+			out.Values[i] = ec._Batch_skippedOptedOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedNoPhone":
+			out.Values[i] = ec._Batch_skippedNoPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sent":
+			out.Values[i] = ec._Batch_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._Batch_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceled":
+			out.Values[i] = ec._Batch_canceled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pending":
+			out.Values[i] = ec._Batch_pending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "done":
+			out.Values[i] = ec._Batch_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._Batch_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Batch_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceledAt":
+			out.Values[i] = ec._Batch_canceledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchConnectionImplementors = []string{"BatchConnection"}
+
+func (ec *executionContext) _BatchConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BatchConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchConnection")
+		case "edges":
+			out.Values[i] = ec._BatchConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BatchConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BatchConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchEdgeImplementors = []string{"BatchEdge"}
+
+func (ec *executionContext) _BatchEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BatchEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchEdge")
+		case "cursor":
+			out.Values[i] = ec._BatchEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._BatchEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchProgressEventImplementors = []string{"BatchProgressEvent"}
+
+func (ec *executionContext) _BatchProgressEvent(ctx context.Context, sel ast.SelectionSet, obj *model.BatchProgressEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchProgressEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchProgressEvent")
+		case "batch":
+			out.Values[i] = ec._BatchProgressEvent_batch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "snapshot":
+			out.Values[i] = ec._BatchProgressEvent_snapshot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelBatchPayloadImplementors = []string{"CancelBatchPayload"}
+
+func (ec *executionContext) _CancelBatchPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelBatchPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelBatchPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelBatchPayload")
+		case "batch":
+			out.Values[i] = ec._CancelBatchPayload_batch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -16827,6 +20301,276 @@ func (ec *executionContext) _LogoutAccountPayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var messageImplementors = []string{"Message"}
+
+func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *model.Message) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Message")
+		case "id":
+			out.Values[i] = ec._Message_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._Message_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "batchId":
+			out.Values[i] = ec._Message_batchId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._Message_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactId":
+			out.Values[i] = ec._Message_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._Message_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Message_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waMessageId":
+			out.Values[i] = ec._Message_waMessageId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sentAt":
+			out.Values[i] = ec._Message_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._Message_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "wait":
+			out.Values[i] = ec._Message_wait(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "idempotencyKey":
+			out.Values[i] = ec._Message_idempotencyKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._Message_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Message_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Message_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var messageConnectionImplementors = []string{"MessageConnection"}
+
+func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.SelectionSet, obj *model.MessageConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageConnection")
+		case "edges":
+			out.Values[i] = ec._MessageConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._MessageConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MessageConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var messageEdgeImplementors = []string{"MessageEdge"}
+
+func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.MessageEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageEdge")
+		case "cursor":
+			out.Values[i] = ec._MessageEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._MessageEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var messageErrorImplementors = []string{"MessageError"}
+
+func (ec *executionContext) _MessageError(ctx context.Context, sel ast.SelectionSet, obj *model.MessageError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageError")
+		case "code":
+			out.Values[i] = ec._MessageError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._MessageError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suggestion":
+			out.Values[i] = ec._MessageError_suggestion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var messageWaitImplementors = []string{"MessageWait"}
+
+func (ec *executionContext) _MessageWait(ctx context.Context, sel ast.SelectionSet, obj *model.MessageWait) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageWaitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageWait")
+		case "code":
+			out.Values[i] = ec._MessageWait_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._MessageWait_until(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryAfterSeconds":
+			out.Values[i] = ec._MessageWait_retryAfterSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -16954,6 +20698,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelJob":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelJob(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queueMessages":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_queueMessages(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelBatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelBatch(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17410,6 +21175,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_jobs(ctx, field)
 				})
+		case "message":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_message(ctx, field)
+				})
+		case "messages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_messages(ctx, field)
+				})
+		case "batch":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_batch(ctx, field)
+				})
+		case "batches":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_batches(ctx, field)
+				})
 		case "persona":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -17441,6 +21230,39 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var queueMessagesPayloadImplementors = []string{"QueueMessagesPayload"}
+
+func (ec *executionContext) _QueueMessagesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.QueueMessagesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, queueMessagesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QueueMessagesPayload")
+		case "batch":
+			out.Values[i] = ec._QueueMessagesPayload_batch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17788,6 +21610,39 @@ func (ec *executionContext) _RevokeApiTokenPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var sendMessagePayloadImplementors = []string{"SendMessagePayload"}
+
+func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SendMessagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sendMessagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendMessagePayload")
+		case "message":
+			out.Values[i] = ec._SendMessagePayload_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var setContactsOptOutPayloadImplementors = []string{"SetContactsOptOutPayload"}
 
 func (ec *executionContext) _SetContactsOptOutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetContactsOptOutPayload) graphql.Marshaler {
@@ -17952,6 +21807,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_accountStatusChanged(ctx, fields[0])
 	case "qrCodeUpdated":
 		return ec._Subscription_qrCodeUpdated(ctx, fields[0])
+	case "batchProgress":
+		return ec._Subscription_batchProgress(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -18606,6 +22463,59 @@ func (ec *executionContext) marshalNApiToken2ᚖwagraphᚋgraphᚋmodelᚐAPITok
 	return ec._ApiToken(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBatch2ᚖwagraphᚋgraphᚋmodelᚐBatch(ctx context.Context, sel ast.SelectionSet, v *model.Batch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Batch!")
+		return graphql.Null
+	}
+	return ec._Batch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBatchConnection2ᚖwagraphᚋgraphᚋmodelᚐBatchConnection(ctx context.Context, sel ast.SelectionSet, v *model.BatchConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BatchConnection!")
+		return graphql.Null
+	}
+	return ec._BatchConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBatchEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐBatchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BatchEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBatchEdge2ᚖwagraphᚋgraphᚋmodelᚐBatchEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBatchEdge2ᚖwagraphᚋgraphᚋmodelᚐBatchEdge(ctx context.Context, sel ast.SelectionSet, v *model.BatchEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BatchEdge!")
+		return graphql.Null
+	}
+	return ec._BatchEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBatchProgressEvent2ᚖwagraphᚋgraphᚋmodelᚐBatchProgressEvent(ctx context.Context, sel ast.SelectionSet, v *model.BatchProgressEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BatchProgressEvent!")
+		return graphql.Null
+	}
+	return ec._BatchProgressEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBatchRecipientsInput2ᚖwagraphᚋgraphᚋmodelᚐBatchRecipientsInput(ctx context.Context, v any) (*model.BatchRecipientsInput, error) {
+	res, err := ec.unmarshalInputBatchRecipientsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18618,6 +22528,19 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCancelBatchInput2wagraphᚋgraphᚋmodelᚐCancelBatchInput(ctx context.Context, v any) (model.CancelBatchInput, error) {
+	res, err := ec.unmarshalInputCancelBatchInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelBatchPayload2ᚖwagraphᚋgraphᚋmodelᚐCancelBatchPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelBatchPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelBatchPayload!")
+		return graphql.Null
+	}
+	return ec._CancelBatchPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCancelJobInput2wagraphᚋgraphᚋmodelᚐCancelJobInput(ctx context.Context, v any) (model.CancelJobInput, error) {
@@ -19101,6 +23024,56 @@ func (ec *executionContext) marshalNLogoutAccountPayload2ᚖwagraphᚋgraphᚋmo
 	return ec._LogoutAccountPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNMessage2ᚖwagraphᚋgraphᚋmodelᚐMessage(ctx context.Context, sel ast.SelectionSet, v *model.Message) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Message!")
+		return graphql.Null
+	}
+	return ec._Message(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMessageConnection2ᚖwagraphᚋgraphᚋmodelᚐMessageConnection(ctx context.Context, sel ast.SelectionSet, v *model.MessageConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MessageConnection!")
+		return graphql.Null
+	}
+	return ec._MessageConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMessageEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐMessageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MessageEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMessageEdge2ᚖwagraphᚋgraphᚋmodelᚐMessageEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMessageEdge2ᚖwagraphᚋgraphᚋmodelᚐMessageEdge(ctx context.Context, sel ast.SelectionSet, v *model.MessageEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MessageEdge!")
+		return graphql.Null
+	}
+	return ec._MessageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMessageStatus2wagraphᚋgraphᚋmodelᚐMessageStatus(ctx context.Context, v any) (model.MessageStatus, error) {
+	var res model.MessageStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMessageStatus2wagraphᚋgraphᚋmodelᚐMessageStatus(ctx context.Context, sel ast.SelectionSet, v model.MessageStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -19184,6 +23157,19 @@ func (ec *executionContext) marshalNQrCodeEvent2ᚖwagraphᚋgraphᚋmodelᚐQRC
 		return graphql.Null
 	}
 	return ec._QrCodeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNQueueMessagesInput2wagraphᚋgraphᚋmodelᚐQueueMessagesInput(ctx context.Context, v any) (model.QueueMessagesInput, error) {
+	res, err := ec.unmarshalInputQueueMessagesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNQueueMessagesPayload2ᚖwagraphᚋgraphᚋmodelᚐQueueMessagesPayload(ctx context.Context, sel ast.SelectionSet, v *model.QueueMessagesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "QueueMessagesPayload!")
+		return graphql.Null
+	}
+	return ec._QueueMessagesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRateLimit2ᚕᚖwagraphᚋgraphᚋmodelᚐRateLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RateLimit) graphql.Marshaler {
@@ -19334,6 +23320,19 @@ func (ec *executionContext) unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx co
 
 func (ec *executionContext) marshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNSendMessageInput2wagraphᚋgraphᚋmodelᚐSendMessageInput(ctx context.Context, v any) (model.SendMessageInput, error) {
+	res, err := ec.unmarshalInputSendMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSendMessagePayload2ᚖwagraphᚋgraphᚋmodelᚐSendMessagePayload(ctx context.Context, sel ast.SelectionSet, v *model.SendMessagePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendMessagePayload!")
+		return graphql.Null
+	}
+	return ec._SendMessagePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSetContactsOptOutInput2wagraphᚋgraphᚋmodelᚐSetContactsOptOutInput(ctx context.Context, v any) (model.SetContactsOptOutInput, error) {
@@ -19855,6 +23854,44 @@ func (ec *executionContext) marshalOJobState2ᚖwagraphᚋgraphᚋmodelᚐJobSta
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOMessageError2ᚖwagraphᚋgraphᚋmodelᚐMessageError(ctx context.Context, sel ast.SelectionSet, v *model.MessageError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MessageError(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMessageFilter2ᚖwagraphᚋgraphᚋmodelᚐMessageFilter(ctx context.Context, v any) (*model.MessageFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMessageFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOMessageStatus2ᚖwagraphᚋgraphᚋmodelᚐMessageStatus(ctx context.Context, v any) (*model.MessageStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.MessageStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMessageStatus2ᚖwagraphᚋgraphᚋmodelᚐMessageStatus(ctx context.Context, sel ast.SelectionSet, v *model.MessageStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOMessageWait2ᚖwagraphᚋgraphᚋmodelᚐMessageWait(ctx context.Context, sel ast.SelectionSet, v *model.MessageWait) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MessageWait(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -10,6 +10,7 @@ import (
 	"wagraph/internal/auth"
 	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
+	"wagraph/internal/message"
 	"wagraph/internal/observe"
 	"wagraph/internal/sending"
 	"wagraph/internal/supervisor"
@@ -33,6 +34,8 @@ type Resolver struct {
 	// Sending holds the accounts' send limits (setRateLimits,
 	// rateLimitStatus).
 	Sending *sending.Policy
+	// MessageService sends messages and runs the send queue and batches.
+	MessageService *message.Service
 	// QRImages renders QR codes as PNG data URLs; NewHandler provides one
 	// when it is nil.
 	QRImages *QRImages

@@ -181,6 +181,90 @@ type APIToken struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
+// Messages queued together with `queueMessages`, and how far they got.
+type Batch struct {
+	// The batch's id.
+	ID string `json:"id"`
+	// The account it sends from.
+	AccountID string `json:"accountId"`
+	// The text as given, with its placeholders.
+	Text string `json:"text"`
+	// When the first message could go.
+	StartAt time.Time `json:"startAt"`
+	// The most seconds waited at random between two sends.
+	JitterSeconds int `json:"jitterSeconds"`
+	// Messages queued.
+	Total int `json:"total"`
+	// Selected contacts skipped because they opted out.
+	SkippedOptedOut int `json:"skippedOptedOut"`
+	// Selected contacts skipped because only their LID is known (no number).
+	SkippedNoPhone int `json:"skippedNoPhone"`
+	// Messages sent.
+	Sent int `json:"sent"`
+	// Messages failed.
+	Failed int `json:"failed"`
+	// Messages canceled.
+	Canceled int `json:"canceled"`
+	// Messages not finished yet (queued or being sent).
+	Pending int `json:"pending"`
+	// True when every message is sent, failed or canceled.
+	Done bool `json:"done"`
+	// Increases by one with every change of the counts.
+	Version int `json:"version"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it was canceled; null unless it was.
+	CanceledAt *time.Time `json:"canceledAt,omitempty"`
+}
+
+// A page of batches, newest first.
+type BatchConnection struct {
+	// The batches on this page with their cursors.
+	Edges []*BatchEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many batches the account has in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A batch and its cursor.
+type BatchEdge struct {
+	// Pass as `after` to continue after this batch.
+	Cursor string `json:"cursor"`
+	// The batch.
+	Node *Batch `json:"node"`
+}
+
+// One event of `batchProgress`: the batch's counts now.
+type BatchProgressEvent struct {
+	// The batch with its counts.
+	Batch *Batch `json:"batch"`
+	// True on the first event, which reports the state when the subscription started.
+	Snapshot bool `json:"snapshot"`
+}
+
+// Who gets a batch: exactly one of the three.
+type BatchRecipientsInput struct {
+	// These contacts (at most 1000 ids).
+	ContactIds []string `json:"contactIds,omitempty"`
+	// Every contact of this persona.
+	PersonaID *string `json:"personaId,omitempty"`
+	// Every contact matching this filter (as the contacts query).
+	Filter *ContactFilter `json:"filter,omitempty"`
+}
+
+// The batch to cancel.
+type CancelBatchInput struct {
+	// The batch's id.
+	ID string `json:"id"`
+}
+
+// What `cancelBatch` did.
+type CancelBatchPayload struct {
+	// The batch with its counts: every message not handed to WhatsApp yet is CANCELED.
+	Batch *Batch `json:"batch"`
+}
+
 // Which job to cancel.
 type CancelJobInput struct {
 	// The job's id.
@@ -572,6 +656,88 @@ type LogoutAccountPayload struct {
 	Account *Account `json:"account"`
 }
 
+// A message from an account to one recipient.
+type Message struct {
+	// The message's id.
+	ID string `json:"id"`
+	// The account it is sent from.
+	AccountID string `json:"accountId"`
+	// The batch it belongs to; null for a message from `sendMessage`.
+	BatchID *string `json:"batchId,omitempty"`
+	// The recipient's number in E.164.
+	To string `json:"to"`
+	// The recipient's contact, when it was given as one or the number is one.
+	ContactID *string `json:"contactId,omitempty"`
+	// The text, placeholders filled in.
+	Text string `json:"text"`
+	// Where the message is.
+	Status MessageStatus `json:"status"`
+	// WhatsApp's id of the message, once it was handed to WhatsApp.
+	WaMessageID *string `json:"waMessageId,omitempty"`
+	// When WhatsApp accepted it (the server's time); null until SENT.
+	SentAt *time.Time `json:"sentAt,omitempty"`
+	// Why it failed; null unless FAILED.
+	Error *MessageError `json:"error,omitempty"`
+	// Why a QUEUED message waits and until when; null when it is not held back.
+	Wait *MessageWait `json:"wait,omitempty"`
+	// The idempotency key it was sent with, if any.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// How often it was handed to WhatsApp (more than 1 only after a send got no answer).
+	Attempts int `json:"attempts"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// A page of messages, newest first.
+type MessageConnection struct {
+	// The messages on this page with their cursors.
+	Edges []*MessageEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many messages match the filter in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A message and its cursor.
+type MessageEdge struct {
+	// Pass as `after` to continue after this message.
+	Cursor string `json:"cursor"`
+	// The message.
+	Node *Message `json:"node"`
+}
+
+// Why a message failed.
+type MessageError struct {
+	// RECIPIENT_NOT_ON_WHATSAPP, ACCOUNT_NOT_ACTIVE or SEND_FAILED (WhatsApp refused it; its code is in the message).
+	Code string `json:"code"`
+	// What happened.
+	Message string `json:"message"`
+	// What to do about it.
+	Suggestion string `json:"suggestion"`
+}
+
+// Which messages to list; every field narrows the list.
+type MessageFilter struct {
+	// Messages from this account.
+	AccountID *string `json:"accountId,omitempty"`
+	// Messages of this batch.
+	BatchID *string `json:"batchId,omitempty"`
+	// Messages in this status.
+	Status *MessageStatus `json:"status,omitempty"`
+}
+
+// Why a queued message has not gone yet. It goes by itself when the wait is over.
+type MessageWait struct {
+	// RATE_LIMITED (the account's limits are used up), SENDING_PAUSED (the account's sending is paused, e.g. after error 463) or ACCOUNT_NOT_ACTIVE (no live WhatsApp session).
+	Code string `json:"code"`
+	// When it is tried again.
+	Until time.Time `json:"until"`
+	// Seconds from now until `until` (0 when that has passed).
+	RetryAfterSeconds int `json:"retryAfterSeconds"`
+}
+
 // Operations that change state. Each takes one `input` object and returns a payload.
 type Mutation struct {
 }
@@ -678,6 +844,30 @@ type QRCodeEvent struct {
 
 // Read-only entry points.
 type Query struct {
+}
+
+// A batch of messages to queue.
+type QueueMessagesInput struct {
+	// The account to send from.
+	AccountID string `json:"accountId"`
+	// Who gets a message (opted-out contacts and contacts without a number are skipped and counted).
+	Recipients *BatchRecipientsInput `json:"recipients"`
+	// The text, with placeholders filled in per contact: {{name}} (full name,
+	// else WhatsApp push name, else business name), {{first_name}},
+	// {{full_name}}, {{push_name}}, {{business_name}}, {{phone}},
+	// {{attr.KEY}} (an attribute); {{name|there}} gives a fallback for a
+	// missing value. An unknown placeholder is INVALID_INPUT.
+	Text string `json:"text"`
+	// When the first message may go; now when left out. At most 30 days ahead.
+	StartAt *time.Time `json:"startAt,omitempty"`
+	// Each message goes a random 0 to jitterSeconds after the one before it (0 to 3600, default 0); the account's limits pace them too.
+	JitterSeconds *int `json:"jitterSeconds,omitempty"`
+}
+
+// What `queueMessages` did.
+type QueueMessagesPayload struct {
+	// The batch with its counts.
+	Batch *Batch `json:"batch"`
 }
 
 // One send limit: at most `max` sends in any interval of `windowSeconds`
@@ -793,6 +983,24 @@ type RevokeAPITokenInput struct {
 type RevokeAPITokenPayload struct {
 	// The revoked token.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// A message to send now (as soon as the account's limits allow).
+type SendMessageInput struct {
+	// The account to send from.
+	AccountID string `json:"accountId"`
+	// The recipient: a number in E.164 (+4915123456789; national numbers with CONTACT_DEFAULT_REGION) or a contact id.
+	To string `json:"to"`
+	// The text, 1 to 4096 characters (sent as written: no placeholders).
+	Text string `json:"text"`
+	// Makes the request safe to repeat: the same key for the same account returns the first message and sends nothing more. Up to 200 bytes, e.g. a UUID.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// What `sendMessage` did.
+type SendMessagePayload struct {
+	// The message, QUEUED (or, for a repeated idempotency key, as it is now).
+	Message *Message `json:"message"`
 }
 
 // Opt contacts out or back in, chosen by ids or by a filter (one of the two).
@@ -1327,6 +1535,74 @@ func (e *JobState) UnmarshalJSON(b []byte) error {
 }
 
 func (e JobState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a message is on its way: QUEUED → SENDING → SENT or FAILED, or
+// CANCELED while it still waited.
+type MessageStatus string
+
+const (
+	// Waiting for its turn: its start time, the account's limits, a pause, or the account's connection (see `wait`).
+	MessageStatusQueued MessageStatus = "QUEUED"
+	// Handed to WhatsApp; its answer is not recorded yet.
+	MessageStatusSending MessageStatus = "SENDING"
+	// WhatsApp accepted it (`waMessageId`, `sentAt`).
+	MessageStatusSent MessageStatus = "SENT"
+	// It will not be sent; `error` says why.
+	MessageStatusFailed MessageStatus = "FAILED"
+	// Canceled (cancelBatch) before it was sent.
+	MessageStatusCanceled MessageStatus = "CANCELED"
+)
+
+var AllMessageStatus = []MessageStatus{
+	MessageStatusQueued,
+	MessageStatusSending,
+	MessageStatusSent,
+	MessageStatusFailed,
+	MessageStatusCanceled,
+}
+
+func (e MessageStatus) IsValid() bool {
+	switch e {
+	case MessageStatusQueued, MessageStatusSending, MessageStatusSent, MessageStatusFailed, MessageStatusCanceled:
+		return true
+	}
+	return false
+}
+
+func (e MessageStatus) String() string {
+	return string(e)
+}
+
+func (e *MessageStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MessageStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MessageStatus", str)
+	}
+	return nil
+}
+
+func (e MessageStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MessageStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MessageStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -20,6 +20,7 @@ import (
 	"wagraph/internal/config"
 	"wagraph/internal/contact"
 	"wagraph/internal/jobs"
+	"wagraph/internal/message"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
 	"wagraph/internal/ratelimit"
@@ -52,6 +53,12 @@ type App struct {
 	// limits (defaults, overrides, warm-up).
 	Limiter ratelimit.Limiter
 	Sending *sending.Policy
+	// Messages sends messages: sendMessage, the send queue, batches.
+	Messages *message.Service
+	// sessions is the live WhatsApp session manager (the supervisor's);
+	// inbound hands it the message service's known-chats record.
+	sessions *whatsapp.Manager
+	inbound  *inboundRelay
 	// Simulator is the in-process WhatsApp simulator (simulate mode only).
 	Simulator *wasim.Simulator
 	Metrics   *observe.Metrics
@@ -133,15 +140,6 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
-	for _, register := range o.registerJobs {
-		register(a.JobRegistry)
-	}
-	if err := a.startJobs(ctx); err != nil {
-		return nil, err
-	}
-	if cfg.Simulate {
-		a.startDemoPhone()
-	}
 	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
 		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
 	}
@@ -151,7 +149,18 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := a.newSending(); err != nil {
 		return nil, err
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending}
+	// The send queue's worker is registered before the jobs start.
+	a.newMessages()
+	for _, register := range o.registerJobs {
+		register(a.JobRegistry)
+	}
+	if err := a.startJobs(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Simulate {
+		a.startDemoPhone()
+	}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending, MessageService: a.Messages}
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -258,7 +267,8 @@ func (a *App) startAccounts(ctx context.Context) error {
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	wopts := whatsapp.Options{Logger: a.Log}
+	a.inbound = &inboundRelay{}
+	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
@@ -270,7 +280,8 @@ func (a *App) startAccounts(ctx context.Context) error {
 		return err
 	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		return whatsapp.NewManager(container, sink, wopts)
+		a.sessions = whatsapp.NewManager(container, sink, wopts)
+		return a.sessions
 	}, supervisor.Options{
 		Logger:               a.Log,
 		RestoreConcurrency:   a.Config.RestoreConcurrency,

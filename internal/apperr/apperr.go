@@ -37,6 +37,19 @@ const (
 // way while one is still waiting for its first code (a double click).
 const ActivationInProgress Code = "ACTIVATION_IN_PROGRESS"
 
+// Sending messages (internal/message).
+const (
+	// AccountNotActive: the account has no live WhatsApp session to send with.
+	AccountNotActive Code = "ACCOUNT_NOT_ACTIVE"
+	// RecipientNotOnWhatsApp: the number has no WhatsApp account.
+	RecipientNotOnWhatsApp Code = "RECIPIENT_NOT_ON_WHATSAPP"
+	// OptedOut: the recipient opted out of messages.
+	OptedOut Code = "OPTED_OUT"
+	// SendFailed: WhatsApp refused the message (its error code is in the
+	// message).
+	SendFailed Code = "SEND_FAILED"
+)
+
 type entry struct {
 	suggestion string
 	retryable  bool
@@ -58,6 +71,11 @@ var catalog = map[Code]entry{
 	SchemaNotMigrated: {"Run 'wagraph migrate' (or start without MIGRATE_ON_START=false) to bring the database up to date.", false},
 	BadRequest:        {"Send POST with 'Content-Type: application/json' and a JSON object body {\"query\": \"...\", \"variables\": {...}}, or GET with ?query=...&variables=<URL-encoded JSON object> for queries.", false},
 	Internal:          {"Something unexpected failed; retry, and if it persists report the requestId to the operators.", true},
+
+	AccountNotActive:       {"Link the account (startActivation) or wait until it is ACTIVE again; accountStatusChanged shows when.", true},
+	RecipientNotOnWhatsApp: {"Check the number (E.164 with country code); this number has no WhatsApp account, so nothing can be sent to it.", false},
+	OptedOut:               {"The contact asked not to be messaged; clear the opt-out with updateContact only if they agreed again.", false},
+	SendFailed:             {"WhatsApp refused the message; see the code in the message and docs/sending.md for what it means.", false},
 
 	ActivationInProgress: {"Wait for the code of the activation in progress (the qrCodeUpdated subscription shows it); start again once it shows to switch method or number.", true},
 }

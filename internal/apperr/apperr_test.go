@@ -17,11 +17,12 @@ var allCodes = []apperr.Code{
 	apperr.InvalidTransition, apperr.RateLimited, apperr.Unavailable, apperr.QueryTooComplex,
 	apperr.SubscriptionLimit, apperr.SubscriberTooSlow, apperr.SchemaTooNew, apperr.SchemaNotMigrated,
 	apperr.BadRequest, apperr.ActivationInProgress, apperr.Internal,
+	apperr.AccountNotActive, apperr.RecipientNotOnWhatsApp, apperr.OptedOut, apperr.SendFailed,
 }
 
 var retryable = map[apperr.Code]bool{
 	apperr.RateLimited: true, apperr.Unavailable: true, apperr.SubscriberTooSlow: true, apperr.Internal: true,
-	apperr.ActivationInProgress: true,
+	apperr.ActivationInProgress: true, apperr.AccountNotActive: true,
 }
 
 func TestCatalog(t *testing.T) {

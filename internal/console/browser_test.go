@@ -68,6 +68,20 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 		return !!el && el.offsetParent !== null && el.textContent.includes(`+jsString(want)+`); })()`, chromedp.WithPollingTimeout(30*time.Second)))
 }
 
+// laptop starts the browser with the laptop viewport of the screenshots.
+func laptop(t *testing.T, timeout time.Duration) context.Context {
+	ctx := testenv.Browser(t, timeout, chromedp.WindowSize(laptopW, laptopH+200))
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(laptopW, laptopH)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// dismissToasts closes the messages shown, so that they cover nothing.
+func dismissToasts() chromedp.Action[chromedp.Void] {
+	return void(chromedp.Evaluate[int](`(() => { const bs = [...document.querySelectorAll(".toast button")]; bs.forEach((b) => b.click()); return bs.length; })()`))
+}
+
 // signIn opens the console and signs in with token.
 func signIn(t *testing.T, ctx context.Context, url, token string) {
 	t.Helper()
@@ -95,9 +109,14 @@ func start(t *testing.T) *apptest.Server {
 }
 
 func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
-	ctx := testenv.Browser(t, 3*time.Minute, chromedp.WindowSize(1280, 900))
+	ctx := laptop(t, 3*time.Minute)
 	s := start(t)
 	token := s.Token(t, auth.Admin)
+	do(t, ctx, "the sign-in page",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`label[for="token"]`)),
+	)
+	shot(t, ctx, "signin")
 	signIn(t, ctx, s.URL, token)
 
 	// The token is in this tab's sessionStorage only, never in the URL.
@@ -114,6 +133,9 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		click("Create account"),
 		waitText(`ul.accounts`, "Marketing phone"),
 		waitText(`ul.accounts .badge`, "PENDING"),
+	)
+	shot(t, ctx, "accounts")
+	do(t, ctx, "open the account",
 		chromedp.Click(chromedp.Search(`//ul[@class="accounts"]//a[normalize-space()="Marketing phone"]`)),
 		waitText(`h1`, "Marketing phone"),
 	)
@@ -124,7 +146,9 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		click("Link with a QR code"),
 		chromedp.WaitVisible(chromedp.CSS(`.qr img`)),
 		waitText(`.qr`, "A new code in"),
+		dismissToasts(),
 	)
+	shot(t, ctx, "account-qr", "main h1")
 	src := evaluate[string](t, ctx, `document.querySelector(".qr img").src`)
 	if !strings.HasPrefix(src, "data:image/png;base64,") {
 		t.Errorf("the QR image is %.40q, want a PNG data URL", src)
@@ -151,6 +175,9 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		// This time by keyboard: Enter on the focused button, then confirm.
 		chromedp.SendKeys(buttonPath("Reset…"), kb.Enter),
 		button("Reset account"),
+	)
+	shot(t, ctx, "reset-dialog")
+	do(t, ctx, "confirm the reset",
 		click("Reset account"),
 		waitText(`h1 .badge`, "PENDING"),
 		waitText(`.toast.info`, "was reset"),
@@ -162,6 +189,10 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		click("Get a pairing code"),
 		chromedp.WaitVisible(chromedp.CSS(`.toast.error .suggestion`)),
 	)
+	shot(t, ctx, "error-toast")
+	if evaluate[bool](t, ctx, `document.querySelector(".qr") !== null`) {
+		t.Error("after a refused pairing code the page shows an empty “Link the phone” panel")
+	}
 
 	// A reload keeps the tab signed in; the pairing-code flow links the
 	// account again.
@@ -176,6 +207,18 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 		waitText(`h1 .badge`, "ACTIVE"),
 		waitText(`dl.facts`, "+4915123456789"),
 	)
+
+	// The health screen shows an ADMIN the background jobs too.
+	do(t, ctx, "the health screen",
+		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Health"]`)),
+		waitText(`.health-status`, "UP"),
+		waitText(`main table`, "database"),
+		waitText(`#jobs-title`, "Background jobs"),
+		waitText(`ul.jobs`, "completed"),
+		chromedp.WaitVisible(chromedp.Search(`//main//h3[normalize-space()="Latest failures"]`)),
+	)
+	shot(t, ctx, "health")
+	do(t, ctx, "back to the account", chromedp.NavigateBack(), waitText(`h1`, "Marketing phone"))
 
 	// Back on the list the account is ACTIVE; signing out forgets the token.
 	do(t, ctx, "sign out",
@@ -193,7 +236,7 @@ func TestConsoleLinksAndResetsAnAccount(t *testing.T) {
 // accounts and the health screen but no write buttons; when the connection
 // drops the header says so, and once it is back the list is live again.
 func TestConsoleViewerAndConnectionDrop(t *testing.T) {
-	ctx := testenv.Browser(t, 3*time.Minute, chromedp.WindowSize(1280, 900))
+	ctx := laptop(t, 3*time.Minute)
 	s := start(t)
 	viewer := s.Token(t, auth.Viewer)
 	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
@@ -230,12 +273,49 @@ func TestConsoleViewerAndConnectionDrop(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Health"]`)),
 		waitText(`.health-status`, "UP"),
 		waitText(`main table`, "database"),
+		waitText(`main`, "Opted out"),
+	)
+	if evaluate[bool](t, ctx, `document.body.innerText.includes("Background jobs")`) {
+		t.Error("a VIEWER is shown the background jobs (ADMIN only)")
+	}
+	do(t, ctx, "back to the accounts",
 		chromedp.Click(chromedp.Search(`//nav//a[normalize-space()="Accounts"]`)),
 		waitText(`ul.accounts`, "Shop front"),
 	)
 
+	// The contacts screens show no write controls either.
+	apptest.Post(t, op, `mutation { createPersona(input: {name: "Newsletter"}) { persona { id } } }`).NoErrors(t)
+	apptest.Post(t, op, `mutation { importContactsCsvText(input: {csv: "phone,full_name\n+4915123456789,Anna Schmidt\n"}) { report { created } } }`).NoErrors(t)
+	shopID := accountIDs(t, op)[0]
+	for _, screen := range []struct{ hash, sel, want string }{
+		{"#/contacts", ".count", "1 contact matches."},
+		{"#/personas", "table.personas", "Newsletter"},
+		{"#/accounts/" + shopID, ".ratelimits", "Per minute"},
+		{"#/import", "main", "needs the OPERATOR role"},
+	} {
+		do(t, ctx, "a VIEWER on "+screen.hash,
+			chromedp.Navigate(url+"/"+screen.hash),
+			waitText(screen.sel, screen.want),
+		)
+		if w := writeControls(t, ctx); len(w) > 0 {
+			t.Errorf("a VIEWER sees write controls on %s: %q", screen.hash, w)
+		}
+	}
+	do(t, ctx, "a VIEWER on a contact",
+		chromedp.Navigate(url+"/#/contacts"),
+		chromedp.Click(chromedp.Search(`//table//a[normalize-space()="Anna Schmidt"]`)),
+		waitText(`h1`, "Anna Schmidt"),
+		waitText(`dl.facts`, "+4915123456789"),
+	)
+	if w := writeControls(t, ctx); len(w) > 0 {
+		t.Errorf("a VIEWER sees write controls on a contact: %q", w)
+	}
+	if n := evaluate[int](t, ctx, `[...document.querySelectorAll("header nav a")].filter((a) => a.textContent === "Import").length`); n != 0 {
+		t.Error("a VIEWER is offered the import")
+	}
+
 	// At a phone's width nothing sticks out sideways.
-	for _, page := range []string{"#/accounts", "#/health"} {
+	for _, page := range []string{"#/accounts", "#/health", "#/contacts", "#/personas"} {
 		do(t, ctx, "a phone-sized "+page,
 			chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile),
 			chromedp.Navigate(url+"/"+page),
@@ -247,7 +327,7 @@ func TestConsoleViewerAndConnectionDrop(t *testing.T) {
 		}
 	}
 	do(t, ctx, "back to a laptop's width",
-		chromedp.EmulateViewport(1280, 900),
+		chromedp.EmulateViewport(laptopW, laptopH),
 		chromedp.Navigate(url+"/#/accounts"),
 		waitText(`ul.accounts`, "Shop front"),
 	)

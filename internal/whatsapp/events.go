@@ -42,6 +42,8 @@ func (s *Session) handleEvent(evt any) {
 		s.emit(account.ConnectFailed{Reason: account.NewReason(account.ReasonWAClientOutdated, "")})
 	case *events.QRScannedWithoutMultidevice:
 		s.log.Warn().Msg("the QR code was scanned by a phone without multi-device; codes keep coming")
+	case *events.Message:
+		s.handleInbound(e)
 	case *events.StreamError:
 		// The connection closes after it; Disconnected follows.
 		s.log.Warn().Str("code", e.Code).Msg("unknown stream error from WhatsApp")

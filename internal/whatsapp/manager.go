@@ -47,6 +47,9 @@ type Options struct {
 	// PairClientDisplayName is how the link shows on the phone for pairing
 	// codes; WhatsApp accepts only "Browser (OS)" forms. Default "Chrome (Linux)".
 	PairClientDisplayName string
+	// Inbound, when set, hears the sender of every incoming direct message
+	// (send.go).
+	Inbound InboundSink
 }
 
 func (o Options) withDefaults() Options {

@@ -1,0 +1,41 @@
+package app
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"wagraph/internal/message"
+)
+
+// newMessages builds the message service (sendMessage, the send queue,
+// batches) on the live sessions, the accounts' limits and the contact base,
+// and registers its send worker.
+//
+// Outcomes is the pause seam: *sending.Policy records every send's result
+// (RecordSendResult) and pauses an account on ban signals. Until the policy
+// has that method, send results are not recorded (nil Outcomes).
+func (a *App) newMessages() {
+	a.Messages = message.New(message.Deps{
+		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,
+		Sender: a.sessions, Admitter: a.Sending, Contacts: a.Contacts,
+	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion})
+	a.Messages.RegisterJobs(a.JobRegistry)
+	a.inbound.svc.Store(a.Messages)
+}
+
+// inboundRelay hands the senders of incoming messages to the message
+// service once it exists: sessions are restored (and receive messages)
+// before it is built. A message received before then is not recorded, so
+// its sender counts as a new chat: the error is on the side of sending
+// less.
+type inboundRelay struct {
+	svc atomic.Pointer[message.Service]
+}
+
+func (r *inboundRelay) RecordInbound(ctx context.Context, accountID, peer string, at time.Time) error {
+	if s := r.svc.Load(); s != nil {
+		return s.RecordInbound(ctx, accountID, peer, at)
+	}
+	return nil
+}
