@@ -16,9 +16,13 @@ import (
 // (RecordSendResult) and pauses an account on ban signals. Until the policy
 // has that method, send results are not recorded (nil Outcomes).
 func (a *App) newMessages() {
+	var sender message.Sender = a.sessions
+	if router := a.Supervisor.Router(); router != nil { // several instances
+		sender = newRoutedSender(a.sessions, a.Supervisor, router, a.Config.RouteTimeout)
+	}
 	a.Messages = message.New(message.Deps{
 		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,
-		Sender: a.sessions, Admitter: a.Sending, Contacts: a.Contacts,
+		Sender: sender, Admitter: a.Sending, Contacts: a.Contacts,
 	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion})
 	a.Messages.RegisterJobs(a.JobRegistry)
 	a.inbound.svc.Store(a.Messages)

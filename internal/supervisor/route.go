@@ -84,7 +84,22 @@ type wireError struct {
 	// names the owner it knows of.
 	NotOwner bool   `json:"notOwner,omitempty"`
 	Owner    string `json:"owner,omitempty"`
+	// ServerCode is WhatsApp's error code of a refused message, from an
+	// error with a ServerCode() int method (internal/whatsapp).
+	ServerCode int `json:"serverCode,omitempty"`
 }
+
+// RemoteServerError is an error with WhatsApp's code for a refused message,
+// as it comes back from the instance that tried to send it.
+type RemoteServerError struct {
+	Code    int
+	Message string
+}
+
+func (e *RemoteServerError) Error() string { return e.Message }
+
+// ServerCode is WhatsApp's error code (463, ...).
+func (e *RemoteServerError) ServerCode() int { return e.Code }
 
 func toWire(err error) *wireError {
 	if err == nil {
@@ -98,6 +113,10 @@ func toWire(err error) *wireError {
 		return &wireError{Code: e.Code, Message: e.Message, Suggestion: e.Suggestion, Retryable: e.Retryable,
 			RetryAfterMs: e.RetryAfter.Milliseconds(), Field: e.Field}
 	}
+	var sc interface{ ServerCode() int }
+	if errors.As(err, &sc) {
+		return &wireError{Message: err.Error(), ServerCode: sc.ServerCode()}
+	}
 	return &wireError{Message: err.Error()}
 }
 
@@ -105,6 +124,8 @@ func (w *wireError) toError(instance, accountID string) error {
 	switch {
 	case w.NotOwner:
 		return &notOwnerError{accountID: accountID, owner: w.Owner}
+	case w.ServerCode != 0:
+		return &RemoteServerError{Code: w.ServerCode, Message: w.Message}
 	case w.Code != "":
 		return &apperr.Error{Code: w.Code, Message: w.Message, Suggestion: w.Suggestion, Retryable: w.Retryable,
 			RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond, Field: w.Field}

@@ -43,6 +43,9 @@ func TestRouterCarriesResultsAndCodedErrors(t *testing.T) {
 	owner.Handle("invalid", func(context.Context, supervisor.RouteRequest) (json.RawMessage, error) {
 		return nil, apperr.Invalid("phoneNumber", "not a phone number", "Write it as +4915112345678.")
 	})
+	owner.Handle("refused", func(context.Context, supervisor.RouteRequest) (json.RawMessage, error) {
+		return nil, &supervisor.RemoteServerError{Code: 463, Message: "whatsapp: message refused with error 463"}
+	})
 	owner.Handle("broken", func(context.Context, supervisor.RouteRequest) (json.RawMessage, error) {
 		return nil, errors.New("disk on fire")
 	})
@@ -63,6 +66,11 @@ func TestRouterCarriesResultsAndCodedErrors(t *testing.T) {
 	_, err = caller.Call(ctx, "owner", supervisor.RouteRequest{Kind: "invalid"})
 	if e, ok := apperr.As(err); !ok || e.Code != apperr.InvalidInput || e.Field != "phoneNumber" || e.Suggestion != "Write it as +4915112345678." {
 		t.Fatalf("invalid input across the hop: %#v", err)
+	}
+	_, err = caller.Call(ctx, "owner", supervisor.RouteRequest{Kind: "refused"})
+	var sc interface{ ServerCode() int }
+	if !errors.As(err, &sc) || sc.ServerCode() != 463 {
+		t.Fatalf("WhatsApp's refusal across the hop: %v, want ServerCode 463", err)
 	}
 	// An uncoded error stays uncoded (the API masks it as on one instance).
 	_, err = caller.Call(ctx, "owner", supervisor.RouteRequest{Kind: "broken"})
