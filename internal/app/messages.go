@@ -18,7 +18,7 @@ import (
 func (a *App) newMessages() {
 	var sender message.Sender = a.sessions
 	if router := a.Supervisor.Router(); router != nil { // several instances
-		sender = newRoutedSender(a.sessions, a.Supervisor, router, a.Config.RouteTimeout)
+		sender = newRoutedSender(a.sessions, a.Supervisor, router)
 	}
 	a.Messages = message.New(message.Deps{
 		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,

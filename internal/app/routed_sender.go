@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"wagraph/internal/message"
 	"wagraph/internal/supervisor"
@@ -22,16 +21,17 @@ const (
 	routeIsOnWhatsApp = "isOnWhatsApp"
 )
 
-// ownerFinder is what routedSender needs of the supervisor.
-type ownerFinder interface {
+// owners is what routedSender needs of the supervisor: who runs an
+// account, and a call to it (bounded by ROUTE_TIMEOUT, counted in the
+// routing metrics).
+type owners interface {
 	Owner(ctx context.Context, accountID string) (instance string, here bool, err error)
+	CallOwner(ctx context.Context, instance string, req supervisor.RouteRequest) (json.RawMessage, error)
 }
 
 type routedSender struct {
-	local   message.Sender
-	owners  ownerFinder
-	router  supervisor.Router
-	timeout time.Duration
+	local  message.Sender
+	owners owners
 }
 
 type sendRequest struct {
@@ -41,13 +41,10 @@ type sendRequest struct {
 	Phones []string `json:"phones,omitempty"`
 }
 
-// newRoutedSender wraps local, and lets the owner of an account answer the
-// requests routed to it.
-func newRoutedSender(local message.Sender, owners ownerFinder, router supervisor.Router, timeout time.Duration) *routedSender {
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
-	r := &routedSender{local: local, owners: owners, router: router, timeout: timeout}
+// newRoutedSender wraps local, and lets this instance answer the requests
+// routed to it as an account's owner.
+func newRoutedSender(local message.Sender, o owners, router supervisor.Router) *routedSender {
+	r := &routedSender{local: local, owners: o}
 	router.Handle(routeSend, func(ctx context.Context, req supervisor.RouteRequest) (json.RawMessage, error) {
 		var in sendRequest
 		if err := json.Unmarshal(req.Body, &in); err != nil {
@@ -84,9 +81,7 @@ func (r *routedSender) call(ctx context.Context, kind, accountID string, in send
 	if err != nil {
 		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	raw, err := r.router.Call(ctx, owner, supervisor.RouteRequest{Kind: kind, AccountID: accountID, Body: body})
+	raw, err := r.owners.CallOwner(ctx, owner, supervisor.RouteRequest{Kind: kind, AccountID: accountID, Body: body})
 	if err != nil {
 		return false, err
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -41,11 +42,20 @@ func (l *localSender) IsOnWhatsApp(_ context.Context, accountID string, phones [
 	return out, nil
 }
 
-// ownedBy places every account on one instance.
-type ownedBy struct{ owner, self string }
+// ownedBy places every account on one instance and calls it over router.
+type ownedBy struct {
+	owner, self string
+	router      supervisor.Router
+}
 
 func (o ownedBy) Owner(context.Context, string) (string, bool, error) {
 	return o.owner, o.owner == o.self, nil
+}
+
+func (o ownedBy) CallOwner(ctx context.Context, instance string, req supervisor.RouteRequest) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return o.router.Call(ctx, instance, req)
 }
 
 // A send picked up by an instance that does not run the account goes out
@@ -65,8 +75,8 @@ func TestSendsGoThroughTheOwnersSession(t *testing.T) {
 	}
 	onA := &localSender{name: "a", live: map[string]bool{"acc": true}}
 	onB := &localSender{name: "b", live: map[string]bool{}}
-	newRoutedSender(onA, ownedBy{"a", "a"}, routers["a"], time.Second)
-	viaB := newRoutedSender(onB, ownedBy{"a", "b"}, routers["b"], time.Second)
+	newRoutedSender(onA, ownedBy{"a", "a", routers["a"]}, routers["a"])
+	viaB := newRoutedSender(onB, ownedBy{"a", "b", routers["b"]}, routers["b"])
 	ctx := context.Background()
 
 	res, err := viaB.Send(ctx, "acc", "+15550000001", "hello", "WA1")

@@ -124,26 +124,11 @@ func (s *Supervisor) runOwned(ctx context.Context, id string, body routeBody, cm
 // callOwner sends the command to its owner and waits for the answer, at
 // most RouteTimeout.
 func (s *Supervisor) callOwner(ctx context.Context, owner, kind, id string, body routeBody) (*account.Account, error) {
-	l := s.lease
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.RouteTimeout)
-	defer cancel()
-	start := time.Now()
-	res, err := l.opts.Router.Call(ctx, owner, RouteRequest{Kind: kind, AccountID: id, Body: raw})
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		outcome = "timeout"
-	case isCallFailure(err):
-		outcome = "failed"
-	default:
-		outcome = "error"
-	}
-	l.opts.Metrics.Routed(kind, outcome, time.Since(start))
+	res, err := s.CallOwner(ctx, owner, RouteRequest{Kind: kind, AccountID: id, Body: raw})
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +139,32 @@ func (s *Supervisor) callOwner(ctx context.Context, owner, kind, id string, body
 		}
 	}
 	return a, nil
+}
+
+// CallOwner sends req to instance (the account's owner, see Owner) and
+// waits at most RouteTimeout for its answer, counting the outcome and
+// latency in the routing metrics.
+func (s *Supervisor) CallOwner(ctx context.Context, instance string, req RouteRequest) (json.RawMessage, error) {
+	l := s.lease
+	if l == nil {
+		return nil, errors.New("supervisor: no other instances to route to")
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.RouteTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := l.opts.Router.Call(ctx, instance, req)
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		outcome = "timeout"
+	case isCallFailure(err):
+		outcome = "failed"
+	default:
+		outcome = "error"
+	}
+	l.opts.Metrics.Routed(req.Kind, outcome, time.Since(start))
+	return res, err
 }
 
 // isCallFailure tells an error of the hop itself (the request could not be
