@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -98,6 +99,38 @@ func TestThreeInstancesShareTheAccounts(t *testing.T) {
 			t.Fatalf("instance %s runs %d accounts, want about %d: %v", name, n, accounts/3, owners)
 		}
 	}
+
+	// Messages: the send worker runs on any process and sends through the
+	// session on the account's owner.
+	var msgs []string
+	for i := range 6 {
+		from, to := ids[i], ids[i+6]
+		var phone string
+		if err := db.NewSelect().Table("accounts").Column("phone_number").Where("id = ?", to).Scan(t.Context(), &phone); err != nil {
+			t.Fatal(err)
+		}
+		data := order[i%3].post(t, operator, fmt.Sprintf(`mutation { sendMessage(input: {accountId: %q, to: %q, text: "hello %d"}) { message { id } } }`, from, phone, i))
+		msgs = append(msgs, apptest.Path(data, "sendMessage", "message", "id").(string))
+	}
+	waitFor(t, 60*time.Second, "the 6 messages SENT", func() bool {
+		for _, id := range msgs {
+			data, err := order[0].tryPost(operator, fmt.Sprintf(`{ message(id: %q) { status error { code message } } }`, id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := apptest.Path(data, "message", "status"); st == "FAILED" {
+				t.Fatalf("message %s failed: %v", id, apptest.Path(data, "message", "error"))
+			} else if st != "SENT" {
+				return false
+			}
+		}
+		return true
+	})
+	routed := 0
+	for _, p := range order {
+		routed += routedSends(t, p)
+	}
+	t.Logf("6 messages SENT; %d of them sent through another process's session", routed)
 
 	// A reconnect sent to a process that does not own the account runs on
 	// its owner: one more login, no replaced stream.
@@ -254,4 +287,25 @@ func (p *process) tryPost(token, query string) (map[string]any, error) {
 		return nil, fmt.Errorf("%s: %+v", query, out.Errors)
 	}
 	return out.Data, nil
+}
+
+// routedSends reads how many sends p routed to an owner successfully.
+func routedSends(t *testing.T, p *process) int {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(b.String()) {
+		if rest, ok := strings.CutPrefix(line, `wagraph_routed_commands_total{kind="send",outcome="ok"} `); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	return 0
 }
