@@ -293,6 +293,10 @@ func (a *App) startAccounts(ctx context.Context) error {
 	if a.SharedSimulator != nil {
 		wopts.Simulator = a.SharedSimulator
 	}
+	leases, err := a.leaseOptions(ctx)
+	if err != nil {
+		return err
+	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		a.sessions = whatsapp.NewManager(container, sink, wopts)
 		return a.sessions
@@ -301,6 +305,7 @@ func (a *App) startAccounts(ctx context.Context) error {
 		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
+		Leases:               leases,
 	})
 	a.Metrics.AccountStatuses(a.Accounts.CountByStatus)
 	// The sweeps are River periodic jobs, run by the elected leader.
