@@ -40,6 +40,9 @@ type Participant struct {
 	DisplayName string
 	Admin       bool
 	SuperAdmin  bool
+	// Self marks the account itself: listed as a member, never scraped
+	// into the contact base.
+	Self bool
 }
 
 // Role is the participant's role: "superadmin", "admin" or "member".

@@ -36,6 +36,9 @@ func (g *GroupService) scrapeGroup(ctx context.Context, row *scrapeRow, info *WA
 		}
 		ids := make([]string, 0, len(info.Participants))
 		for _, p := range info.Participants {
+			if p.Self {
+				continue
+			}
 			c, outcome, err := g.upsertMember(ctx, tx, p, source, now)
 			if err != nil {
 				var e *apperr.Error

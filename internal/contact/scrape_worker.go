@@ -107,7 +107,11 @@ func (g *GroupService) markRunning(ctx context.Context, row *scrapeRow) error {
 		return nil
 	}
 	now := g.svc.now()
-	res, err := g.db.NewUpdate().Model((*scrapeRow)(nil)).
+	q := g.db.NewUpdate().Model((*scrapeRow)(nil))
+	if row.State == string(ScrapeWaiting) {
+		q = q.Set("last_error = ''") // the rate limit it waited for is over
+	}
+	res, err := q.
 		Set("state = ?", ScrapeRunning).Set("resume_at = NULL").Set("updated_at = ?", now).
 		Set("started_at = COALESCE(started_at, ?)", now).Set("version = version + 1").
 		Where("id = ? AND state IN (?)", row.ID, bun.In([]string{string(ScrapeQueued), string(ScrapeWaiting)})).Exec(ctx)

@@ -47,6 +47,9 @@ type Options struct {
 	// PairClientDisplayName is how the link shows on the phone for pairing
 	// codes; WhatsApp accepts only "Browser (OS)" forms. Default "Chrome (Linux)".
 	PairClientDisplayName string
+	// LIDsLearned, when set, gets the LID → number (E.164) mappings each
+	// account's client learns from WhatsApp (lidwatch.go).
+	LIDsLearned func(ctx context.Context, accountID string, lidToPhone map[string]string)
 }
 
 func (o Options) withDefaults() Options {
