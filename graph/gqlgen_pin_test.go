@@ -25,6 +25,10 @@ func (p pinSubscriptions) QRCodeUpdated(context.Context, string) (<-chan *model.
 	return nil, errors.New("not used in this test")
 }
 
+func (p pinSubscriptions) ScrapeProgress(context.Context, string) (<-chan *model.ScrapeJob, error) {
+	return nil, errors.New("not used in this test")
+}
+
 type pinRoot struct {
 	*Resolver
 	sub pinSubscriptions

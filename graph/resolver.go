@@ -30,6 +30,8 @@ type Resolver struct {
 	JobService *jobs.Service
 	// ContactService is the contact base: contacts, personas, CSV import.
 	ContactService *contact.Service
+	// GroupService holds the accounts' groups and scrapes them.
+	GroupService *contact.GroupService
 	// Sending holds the accounts' send limits (setRateLimits,
 	// rateLimitStatus).
 	Sending *sending.Policy
