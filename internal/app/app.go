@@ -46,6 +46,8 @@ type App struct {
 	Supervisor *supervisor.Supervisor
 	// Contacts is the contact base: contacts, personas, import and export.
 	Contacts *contact.Service
+	// Groups holds the accounts' groups and scrapes them (River jobs).
+	Groups *contact.GroupService
 	// Limiter decides sends per account: in-process, or on Redis (shared by
 	// every instance) when REDIS_URL is set. Sending knows each account's
 	// limits (defaults, overrides, warm-up).
@@ -121,6 +123,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 			return nil, err
 		}
 	}
+	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
+		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
+	}
+	// The contacts gauge counts through the service, built right after.
+	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
+	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
+	// Groups before the sessions (they report LID mappings to it) and
+	// before the jobs start (its scrape worker).
+	a.newGroups()
 	if err := a.startAccounts(ctx); err != nil {
 		return nil, err
 	}
@@ -133,16 +144,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
-		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
-	}
-	// The contacts gauge counts through the service, built right after.
-	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
-	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
 	if err := a.newSending(); err != nil {
 		return nil, err
 	}
 	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending}
+	resolver.GroupService = a.Groups
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -249,12 +255,14 @@ func (a *App) startAccounts(ctx context.Context) error {
 		SessionIdleLimit:     a.Config.SessionIdleExpiry,
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
-	wopts := whatsapp.Options{Logger: a.Log}
+	wopts := whatsapp.Options{Logger: a.Log, LIDsLearned: a.lidsLearned}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		return whatsapp.NewManager(container, sink, wopts)
+		m := whatsapp.NewManager(container, sink, wopts)
+		a.Groups.SetWhatsApp(m) // the group features read WhatsApp through the live sessions
+		return m
 	}, supervisor.Options{
 		Logger:               a.Log,
 		RestoreConcurrency:   a.Config.RestoreConcurrency,

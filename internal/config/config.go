@@ -64,6 +64,10 @@ type Config struct {
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
+	// ScrapeGroupInterval spaces one account's group calls to WhatsApp;
+	// ScrapeRateLimitBackoff is the first wait after rate-overlimit.
+	ScrapeGroupInterval    time.Duration
+	ScrapeRateLimitBackoff time.Duration
 
 	// RateLimitPerMinute, PerHour and PerDay are every account's default
 	// send limits (setRateLimits overrides them per account);
@@ -128,6 +132,8 @@ var Settings = []Setting{
 	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
+	{"SCRAPE_GROUP_INTERVAL", "2s", "Least time between two group calls to WhatsApp of one account while scraping (refreshGroups, scrapeGroups); see docs/contacts.md."},
+	{"SCRAPE_RATE_LIMIT_BACKOFF", "1m", "How long a scrape waits after WhatsApp answers rate-overlimit; doubles with each answer in a row, up to 30m. Waiting is not a failed attempt."},
 	{"RATE_LIMIT_PER_MINUTE", "6", "Default sends per account in any minute (setRateLimits overrides per account); see docs/sending.md."},
 	{"RATE_LIMIT_PER_HOUR", "60", "Default sends per account in any hour."},
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
@@ -195,6 +201,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
+	c.ScrapeGroupInterval = p.duration("SCRAPE_GROUP_INTERVAL")
+	c.ScrapeRateLimitBackoff = p.duration("SCRAPE_RATE_LIMIT_BACKOFF")
 	c.RateLimitPerMinute = p.int("RATE_LIMIT_PER_MINUTE")
 	c.RateLimitPerHour = p.int("RATE_LIMIT_PER_HOUR")
 	c.RateLimitPerDay = p.int("RATE_LIMIT_PER_DAY")

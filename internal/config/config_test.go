@@ -59,6 +59,11 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 	} {
 		fields[k] = v
 	}
+	for k, v := range map[string]any{
+		"SCRAPE_GROUP_INTERVAL": c.ScrapeGroupInterval, "SCRAPE_RATE_LIMIT_BACKOFF": c.ScrapeRateLimitBackoff,
+	} {
+		fields[k] = v
+	}
 	v, ok := fields[key]
 	if !ok {
 		t.Fatalf("setting %s is documented but this test does not know its field; add it", key)
@@ -128,6 +133,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 	} {
 		e[k] = v
 	}
+	for k, v := range map[string]string{"SCRAPE_GROUP_INTERVAL": "39s", "SCRAPE_RATE_LIMIT_BACKOFF": "40m"} {
+		e[k] = v
+	}
 	got := mustLoad(t, e)
 	want := config.Config{
 		ListenAddr: "127.0.0.1:9999", DatabaseURL: "postgres://u:p@db:5432/wagraph", RedisURL: "redis://cache:6379/2",
@@ -147,6 +155,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	}
 	want.RateLimitPerMinute, want.RateLimitPerHour, want.RateLimitPerDay, want.RateLimitNewChatsPerDay = 33, 34, 35, 36
 	want.RateLimitWarmup = []int{37, 38}
+	want.ScrapeGroupInterval, want.ScrapeRateLimitBackoff = 39*time.Second, 40*time.Minute
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}

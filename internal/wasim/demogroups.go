@@ -24,8 +24,18 @@ var DemoHiddenMember = types.NewJID("351912340006", types.DefaultUserServer)
 // in three groups: "Berlin runners" (members listed by number, two
 // admins), "Porto market" (listed by LID; one member's number hidden),
 // and "Neighbourhood community" (150 members, announce-only, three of
-// them also Berlin runners).
+// them also Berlin runners). A phone that has them already (linked again)
+// keeps them: nothing is added and nil is returned.
 func (s *Simulator) AddDemoGroups(owner types.JID) ([]types.JID, error) {
+	s.mu.Lock()
+	p := s.phoneFor(owner)
+	for _, g := range s.groups {
+		if p != nil && g.owner == p && g.name == "Berlin runners" {
+			s.mu.Unlock()
+			return nil, nil
+		}
+	}
+	s.mu.Unlock()
 	num := func(n string) types.JID { return types.NewJID(n, types.DefaultUserServer) }
 	var runners, market, community []Participant
 	for i := 1; i <= 8; i++ {
