@@ -190,6 +190,7 @@ func waError(accountID string, err error) error {
 		e := apperr.New(apperr.RateLimited, "WhatsApp answered rate-overlimit for this account's group queries")
 		e.Suggestion = "Wait a minute before reading the groups again; a scrape job waits and resumes by itself."
 		e.Retryable = true
+		e.RetryAfter = time.Minute
 		return e
 	case errors.Is(err, ErrGroupNotFound):
 		return apperr.New(apperr.NotFound, "WhatsApp does not know this group or the account is not in it").
