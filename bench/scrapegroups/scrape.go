@@ -77,7 +77,9 @@ func run(ctx context.Context, opts options) (*result, error) {
 	accounts := account.New(db, bus, account.Options{Logger: opts.Log})
 	sup := supervisor.New(accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		m := whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim,
-			LIDsLearned: func(ctx context.Context, id string, pairs map[string]string) { _, _ = groups.LIDsLearned(ctx, id, pairs) }})
+			LIDsLearned: func(ctx context.Context, id string, pairs map[string]string) {
+				_, _ = groups.LIDsLearned(ctx, id, pairs)
+			}})
 		groups.SetWhatsApp(m)
 		return m
 	}, supervisor.Options{Logger: opts.Log})
