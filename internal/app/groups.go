@@ -25,6 +25,10 @@ func (a *App) newGroups() {
 		Backoff:  a.Config.ScrapeRateLimitBackoff,
 		Slice:    scrapeSlice(a.Config.JobRescueAfter),
 		Metrics:  metrics,
+		CheckAccount: func(ctx context.Context, id string) error {
+			_, err := a.Accounts.Get(ctx, id)
+			return err
+		},
 	})
 	a.Groups.RegisterJobs(a.JobRegistry)
 }

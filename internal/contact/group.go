@@ -107,6 +107,9 @@ type GroupOptions struct {
 	Slice time.Duration
 	// Metrics defaults to NopScrapeMetrics.
 	Metrics ScrapeMetrics
+	// CheckAccount, when set, refuses a scrape of an account that does not
+	// exist (its error, e.g. NOT_FOUND, is returned as is).
+	CheckAccount func(ctx context.Context, accountID string) error
 }
 
 func (o GroupOptions) withDefaults() GroupOptions {

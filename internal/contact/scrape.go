@@ -177,6 +177,11 @@ func (g *GroupService) checkScrape(ctx context.Context, in ScrapeInput) (ScrapeI
 	if err := checkAccountID(in.AccountID); err != nil {
 		return in, err
 	}
+	if g.opts.CheckAccount != nil {
+		if err := g.opts.CheckAccount(ctx, in.AccountID); err != nil {
+			return in, err
+		}
+	}
 	if in.All == (len(in.GroupJIDs) > 0) {
 		return in, apperr.Invalid("groupJids", "give either groupJids or all: true",
 			"List the groups to scrape by JID (from the groups query), or set all: true for every group of the account.")

@@ -394,13 +394,19 @@ func TestCancelScrape(t *testing.T) {
 
 func TestScrapeInputIsChecked(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
-	e := newGroupsEnv(t, db, contact.GroupOptions{})
+	e := newGroupsEnv(t, db, contact.GroupOptions{CheckAccount: func(_ context.Context, id string) error {
+		if id != "acc1" {
+			return errors.New("no such account")
+		}
+		return nil
+	}})
 	ctx := context.Background()
 	for _, in := range []contact.ScrapeInput{
 		{AccountID: "acc1"},
 		{AccountID: "acc1", All: true, GroupJIDs: []string{gPN}},
 		{AccountID: "acc1", GroupJIDs: []string{"4915123456781@s.whatsapp.net"}},
 		{AccountID: "", All: true},
+		{AccountID: "acc2", All: true},
 		{AccountID: "acc1", All: true, PersonaIDs: []string{"nope"}},
 	} {
 		if _, err := e.groups.StartScrape(ctx, in); err == nil {
