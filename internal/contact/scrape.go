@@ -149,7 +149,7 @@ type ScrapeArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (ScrapeArgs) Kind() string { return "scrape_groups" }
+func (ScrapeArgs) Kind() string { return "scrape_group" }
 
 // scrapeMaxAttempts bounds the failed runs of a scrape (WhatsApp errors
 // other than rate-overlimit, an account not connected); waiting for a rate
