@@ -35,20 +35,7 @@ func (g *GroupService) scrapeGroup(ctx context.Context, row *scrapeRow, info *WA
 			return err
 		}
 		ids := make([]string, 0, len(info.Participants))
-		for _, p := range info.Participants {
-			if p.Self {
-				continue
-			}
-			c, outcome, err := g.upsertMember(ctx, tx, p, source, now)
-			if err != nil {
-				var e *apperr.Error
-				if !errors.As(err, &e) || e.Code == apperr.Internal {
-					return err
-				}
-				t.errors++
-				t.lastError = p.JID + ": " + e.Message
-				continue
-			}
+		count := func(c *Contact, outcome Outcome) {
 			t.members++
 			t.outcomes = append(t.outcomes, outcome)
 			switch outcome {
@@ -63,6 +50,46 @@ func (g *GroupService) scrapeGroup(ctx context.Context, row *scrapeRow, info *WA
 				t.withoutPhone++
 			}
 			ids = append(ids, c.ID)
+		}
+		skip := func(p Participant, err error) error {
+			var e *apperr.Error
+			if !errors.As(err, &e) || e.Code == apperr.Internal {
+				return err
+			}
+			t.errors++
+			t.lastError = p.JID + ": " + e.Message
+			return nil
+		}
+		ms := make([]member, 0, len(info.Participants))
+		for _, p := range info.Participants {
+			if p.Self {
+				continue
+			}
+			m, err := g.memberOf(p, source, now)
+			if err != nil {
+				if err := skip(p, err); err != nil {
+					return err
+				}
+				continue
+			}
+			ms = append(ms, m)
+		}
+		created, rest, err := g.insertNewMembers(ctx, tx, ms, source, now)
+		if err != nil {
+			return err
+		}
+		for _, c := range created {
+			count(c, Created)
+		}
+		for _, m := range rest {
+			row, outcome, err := g.svc.upsert(ctx, tx, m.id, m.o, now)
+			if err != nil {
+				if err := skip(m.p, err); err != nil {
+					return err
+				}
+				continue
+			}
+			count(row.toContact(), outcome)
 		}
 		if err := linkPersonas(ctx, tx, personas, ids, now); err != nil {
 			return err
@@ -120,23 +147,16 @@ func (g *GroupService) fillPhones(ctx context.Context, accountID string, ps []Pa
 	}
 }
 
-// upsertMember writes one member as a contact, inside tx. A number
-// libphonenumber refuses falls back to the LID alone.
-func (g *GroupService) upsertMember(ctx context.Context, tx bun.IDB, p Participant, src Source, now time.Time) (*Contact, Outcome, error) {
+// memberOf reads a member's identity. A number libphonenumber refuses
+// falls back to the LID alone.
+func (g *GroupService) memberOf(p Participant, src Source, now time.Time) (member, error) {
 	o := Observation{Phone: p.Phone, LID: p.LID, SeenAt: now, Source: src}
 	id, err := g.svc.identify(o)
 	if err != nil && p.LID != "" && p.Phone != "" {
 		o.Phone = ""
 		id, err = g.svc.identify(o)
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	row, outcome, err := g.svc.upsert(ctx, tx, id, o, now)
-	if err != nil {
-		return nil, "", err
-	}
-	return row.toContact(), outcome, nil
+	return member{p: p, id: id, o: o}, err
 }
 
 // linkPersonas links the contacts to the personas, skipping links that
