@@ -33,7 +33,7 @@ func main() {
 	flag.IntVar(&opts.Members, "members", 1000, "members per group, the account not counted")
 	flag.Float64Var(&opts.Overlap, "overlap", 0.2, "share of a group's members also in the next group")
 	flag.IntVar(&opts.LIDEvery, "lid-every", 5, "every n-th group lists its members by LID (0: none)")
-	flag.DurationVar(&opts.Interval, "interval", 0, "SCRAPE_GROUP_INTERVAL (0: no pacing, to measure wagraph alone)")
+	flag.DurationVar(&opts.Interval, "interval", time.Millisecond, "SCRAPE_GROUP_INTERVAL (the server default is 2s; 1ms measures wagraph itself)")
 	flag.StringVar(&opts.DatabaseURL, "database", "", "Postgres URL of a scratch database (default: SQLite in a temporary directory)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

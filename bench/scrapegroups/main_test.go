@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -19,7 +21,7 @@ func TestScrapeRun(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(string(dialect), func(t *testing.T) {
 			res, err := run(t.Context(), options{
-				Groups: 6, Members: 50, Overlap: 0.2, LIDEvery: 3, DatabaseURL: storetest.URL(t, dialect), RootKey: rootKey,
+				Groups: 6, Members: 50, Overlap: 0.2, LIDEvery: 3, Interval: time.Millisecond, DatabaseURL: storetest.URL(t, dialect), RootKey: rootKey,
 				Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 			})
 			if err != nil {
