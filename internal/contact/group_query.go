@@ -150,22 +150,22 @@ func (g *GroupService) RefreshGroups(ctx context.Context, accountID string) (int
 	if err != nil {
 		return 0, waError(accountID, err)
 	}
-	if err := g.storeJoined(ctx, accountID, groups); err != nil {
+	if err := g.storeJoined(ctx, accountID, groups, true); err != nil {
 		return 0, err
 	}
 	g.log.Info().Str("account_id", accountID).Int("groups", len(groups)).Msg("groups refreshed")
 	return len(groups), nil
 }
 
-// storeJoined writes the account's joined groups in one transaction and
-// removes the ones it is no longer in.
-func (g *GroupService) storeJoined(ctx context.Context, accountID string, groups []WAGroup) error {
+// storeJoined writes the account's joined groups (with members, or the
+// groups alone) in one transaction and removes the ones it is no longer in.
+func (g *GroupService) storeJoined(ctx context.Context, accountID string, groups []WAGroup, members bool) error {
 	now := g.svc.now()
 	return g.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		jids := make([]string, 0, len(groups))
 		for _, wg := range groups {
 			wg.AccountID = accountID
-			if err := saveGroup(ctx, tx, wg, now); err != nil {
+			if err := saveGroup(ctx, tx, wg, now, members); err != nil {
 				return err
 			}
 			jids = append(jids, wg.JID)

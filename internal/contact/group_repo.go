@@ -89,8 +89,8 @@ func getGroup(ctx context.Context, db bun.IDB, accountID, jid string) (*groupRow
 	return &r, nil
 }
 
-// saveGroup writes a group and replaces its members, in tx.
-func saveGroup(ctx context.Context, tx bun.IDB, g WAGroup, at time.Time) error {
+// saveGroup writes a group and, with members, replaces its members, in tx.
+func saveGroup(ctx context.Context, tx bun.IDB, g WAGroup, at time.Time, members bool) error {
 	row := groupRowOf(g.Group, at)
 	if row.ParticipantCount < len(g.Participants) {
 		row.ParticipantCount = len(g.Participants)
@@ -103,6 +103,9 @@ func saveGroup(ctx context.Context, tx bun.IDB, g WAGroup, at time.Time) error {
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("contact: save group: %w", err)
+	}
+	if !members {
+		return nil
 	}
 	if _, err := tx.NewDelete().Model((*participantRow)(nil)).
 		Where("account_id = ? AND group_jid = ?", g.AccountID, g.JID).Exec(ctx); err != nil {

@@ -31,7 +31,7 @@ func (g *GroupService) scrapeGroup(ctx context.Context, row *scrapeRow, info *WA
 	err := g.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		t = groupTally{}
 		now := g.svc.now()
-		if err := saveGroup(ctx, tx, *info, now); err != nil {
+		if err := saveGroup(ctx, tx, *info, now, true); err != nil {
 			return err
 		}
 		ids := make([]string, 0, len(info.Participants))

@@ -139,7 +139,9 @@ func (g *GroupService) resolveTargets(ctx context.Context, row *scrapeRow) error
 	if err != nil {
 		return fmt.Errorf("list groups: %w", err)
 	}
-	if err := g.storeJoined(ctx, row.AccountID, groups); err != nil {
+	// The groups alone: each group's members are written when it is
+	// scraped, which keeps this step short for accounts in many groups.
+	if err := g.storeJoined(ctx, row.AccountID, groups, false); err != nil {
 		return err
 	}
 	jids := make([]string, 0, len(groups))
