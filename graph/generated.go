@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	Account() AccountResolver
 	ActivationQR() ActivationQRResolver
 	Contact() ContactResolver
+	Group() GroupResolver
 	ImportJob() ImportJobResolver
 	Mutation() MutationResolver
 	QrCodeEvent() QrCodeEventResolver
@@ -185,6 +186,10 @@ type ComplexityRoot struct {
 		Job func(childComplexity int) int
 	}
 
+	CancelScrapePayload struct {
+		Job func(childComplexity int) int
+	}
+
 	Contact struct {
 		Attributes   func(childComplexity int) int
 		BusinessName func(childComplexity int) int
@@ -270,6 +275,51 @@ type ComplexityRoot struct {
 
 	DeletePersonaPayload struct {
 		DeletedPersonaID func(childComplexity int) int
+	}
+
+	Group struct {
+		AccountID        func(childComplexity int) int
+		Addressing       func(childComplexity int) int
+		Announce         func(childComplexity int) int
+		Community        func(childComplexity int) int
+		Jid              func(childComplexity int) int
+		Name             func(childComplexity int) int
+		ParticipantCount func(childComplexity int) int
+		Participants     func(childComplexity int, first *int, after *string) int
+		RefreshedAt      func(childComplexity int) int
+		Topic            func(childComplexity int) int
+	}
+
+	GroupConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GroupParticipant struct {
+		DisplayName  func(childComplexity int) int
+		IsAdmin      func(childComplexity int) int
+		IsSuperAdmin func(childComplexity int) int
+		Jid          func(childComplexity int) int
+		Lid          func(childComplexity int) int
+		PhoneNumber  func(childComplexity int) int
+		Role         func(childComplexity int) int
+	}
+
+	GroupParticipantConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupParticipantEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Health struct {
@@ -423,6 +473,7 @@ type ComplexityRoot struct {
 		CancelBatch               func(childComplexity int, input model.CancelBatchInput) int
 		CancelImport              func(childComplexity int, input model.CancelImportInput) int
 		CancelJob                 func(childComplexity int, input model.CancelJobInput) int
+		CancelScrape              func(childComplexity int, input model.CancelScrapeInput) int
 		CreateAPIToken            func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateAccount             func(childComplexity int, input model.CreateAccountInput) int
 		CreatePersona             func(childComplexity int, input model.CreatePersonaInput) int
@@ -436,12 +487,14 @@ type ComplexityRoot struct {
 		PauseSending              func(childComplexity int, input model.PauseSendingInput) int
 		QueueMessages             func(childComplexity int, input model.QueueMessagesInput) int
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
+		RefreshGroups             func(childComplexity int, input model.RefreshGroupsInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
 		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
 		ResumeSending             func(childComplexity int, input model.ResumeSendingInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
+		ScrapeGroups              func(childComplexity int, input model.ScrapeGroupsInput) int
 		SendMessage               func(childComplexity int, input model.SendMessageInput) int
 		SetContactsOptOut         func(childComplexity int, input model.SetContactsOptOutInput) int
 		SetRateLimits             func(childComplexity int, input model.SetRateLimitsInput) int
@@ -512,6 +565,8 @@ type ComplexityRoot struct {
 		Batches         func(childComplexity int, accountID string, first *int, after *string) int
 		Contact         func(childComplexity int, id string) int
 		Contacts        func(childComplexity int, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) int
+		Group           func(childComplexity int, accountID string, jid string) int
+		Groups          func(childComplexity int, accountID string, search *string, first *int, after *string) int
 		Health          func(childComplexity int) int
 		ImportJob       func(childComplexity int, id string) int
 		ImportJobs      func(childComplexity int, first *int, after *string) int
@@ -521,6 +576,8 @@ type ComplexityRoot struct {
 		Persona         func(childComplexity int, id string) int
 		Personas        func(childComplexity int, search *string, first *int, after *string) int
 		RateLimitStatus func(childComplexity int, accountID string) int
+		ScrapeJob       func(childComplexity int, id string) int
+		ScrapeJobs      func(childComplexity int, accountID string, first *int, after *string) int
 		Viewer          func(childComplexity int) int
 	}
 
@@ -558,6 +615,11 @@ type ComplexityRoot struct {
 		Account func(childComplexity int) int
 	}
 
+	RefreshGroupsPayload struct {
+		GroupCount func(childComplexity int) int
+		Groups     func(childComplexity int) int
+	}
+
 	ResetAccountPayload struct {
 		Account func(childComplexity int) int
 	}
@@ -578,6 +640,43 @@ type ComplexityRoot struct {
 
 	RevokeApiTokenPayload struct {
 		APIToken func(childComplexity int) int
+	}
+
+	ScrapeGroupsPayload struct {
+		Job func(childComplexity int) int
+	}
+
+	ScrapeJob struct {
+		AccountID           func(childComplexity int) int
+		AllGroups           func(childComplexity int) int
+		ContactsCreated     func(childComplexity int) int
+		ContactsMerged      func(childComplexity int) int
+		ContactsUpdated     func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Errors              func(childComplexity int) int
+		FinishedAt          func(childComplexity int) int
+		GroupsDone          func(childComplexity int) int
+		GroupsTotal         func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		LastError           func(childComplexity int) int
+		MembersSeen         func(childComplexity int) int
+		MembersWithoutPhone func(childComplexity int) int
+		PersonaIds          func(childComplexity int) int
+		ResumeAt            func(childComplexity int) int
+		StartedAt           func(childComplexity int) int
+		State               func(childComplexity int) int
+		Version             func(childComplexity int) int
+	}
+
+	ScrapeJobConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ScrapeJobEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	SendMessagePayload struct {
@@ -617,6 +716,7 @@ type ComplexityRoot struct {
 		ImportProgress       func(childComplexity int, jobID string) int
 		QRCodeUpdated        func(childComplexity int, accountID string) int
 		RateLimitChanged     func(childComplexity int, accountID string) int
+		ScrapeProgress       func(childComplexity int, jobID string) int
 	}
 
 	UpdateAccountPayload struct {
@@ -653,6 +753,9 @@ type ContactResolver interface {
 	Sources(ctx context.Context, obj *model.Contact) ([]*model.ContactSource, error)
 	Personas(ctx context.Context, obj *model.Contact) ([]*model.Persona, error)
 }
+type GroupResolver interface {
+	Participants(ctx context.Context, obj *model.Group, first *int, after *string) (*model.GroupParticipantConnection, error)
+}
 type ImportJobResolver interface {
 	Report(ctx context.Context, obj *model.ImportJob) (*model.ContactImportReport, error)
 }
@@ -671,6 +774,9 @@ type MutationResolver interface {
 	SetContactsOptOut(ctx context.Context, input model.SetContactsOptOutInput) (*model.SetContactsOptOutPayload, error)
 	ImportContactsCSVText(ctx context.Context, input model.ImportContactsCSVTextInput) (*model.ImportContactsCSVTextPayload, error)
 	ImportContacts(ctx context.Context, input model.ImportContactsInput) (*model.ImportContactsPayload, error)
+	RefreshGroups(ctx context.Context, input model.RefreshGroupsInput) (*model.RefreshGroupsPayload, error)
+	ScrapeGroups(ctx context.Context, input model.ScrapeGroupsInput) (*model.ScrapeGroupsPayload, error)
+	CancelScrape(ctx context.Context, input model.CancelScrapeInput) (*model.CancelScrapePayload, error)
 	ImportContactsCSV(ctx context.Context, input model.ImportContactsCSVInput) (*model.ImportContactsCSVPayload, error)
 	CancelImport(ctx context.Context, input model.CancelImportInput) (*model.CancelImportPayload, error)
 	RetryJob(ctx context.Context, input model.RetryJobInput) (*model.RetryJobPayload, error)
@@ -699,6 +805,10 @@ type QueryResolver interface {
 	APITokens(ctx context.Context) ([]*model.APIToken, error)
 	Contact(ctx context.Context, id string) (*model.Contact, error)
 	Contacts(ctx context.Context, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) (*model.ContactConnection, error)
+	Groups(ctx context.Context, accountID string, search *string, first *int, after *string) (*model.GroupConnection, error)
+	Group(ctx context.Context, accountID string, jid string) (*model.Group, error)
+	ScrapeJob(ctx context.Context, id string) (*model.ScrapeJob, error)
+	ScrapeJobs(ctx context.Context, accountID string, first *int, after *string) (*model.ScrapeJobConnection, error)
 	ImportJob(ctx context.Context, id string) (*model.ImportJob, error)
 	ImportJobs(ctx context.Context, first *int, after *string) (*model.ImportJobConnection, error)
 	Jobs(ctx context.Context, filter *model.JobFilter, first *int, after *string) (*model.JobConnection, error)
@@ -713,6 +823,7 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
 	QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error)
+	ScrapeProgress(ctx context.Context, jobID string) (<-chan *model.ScrapeJob, error)
 	ImportProgress(ctx context.Context, jobID string) (<-chan *model.ImportProgressEvent, error)
 	BatchProgress(ctx context.Context, batchID string) (<-chan *model.BatchProgressEvent, error)
 	RateLimitChanged(ctx context.Context, accountID string) (<-chan *model.RateLimitStatus, error)
@@ -1281,6 +1392,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CancelJobPayload.Job(childComplexity), true
 
+	case "CancelScrapePayload.job":
+		if e.ComplexityRoot.CancelScrapePayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelScrapePayload.Job(childComplexity), true
+
 	case "Contact.attributes":
 		if e.ComplexityRoot.Contact.Attributes == nil {
 			break
@@ -1581,6 +1699,179 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeletePersonaPayload.DeletedPersonaID(childComplexity), true
+
+	case "Group.accountId":
+		if e.ComplexityRoot.Group.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.AccountID(childComplexity), true
+	case "Group.addressing":
+		if e.ComplexityRoot.Group.Addressing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Addressing(childComplexity), true
+	case "Group.announce":
+		if e.ComplexityRoot.Group.Announce == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Announce(childComplexity), true
+	case "Group.community":
+		if e.ComplexityRoot.Group.Community == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Community(childComplexity), true
+	case "Group.jid":
+		if e.ComplexityRoot.Group.Jid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Jid(childComplexity), true
+	case "Group.name":
+		if e.ComplexityRoot.Group.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Name(childComplexity), true
+	case "Group.participantCount":
+		if e.ComplexityRoot.Group.ParticipantCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.ParticipantCount(childComplexity), true
+	case "Group.participants":
+		if e.ComplexityRoot.Group.Participants == nil {
+			break
+		}
+
+		args, err := ec.field_Group_participants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.Participants(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.refreshedAt":
+		if e.ComplexityRoot.Group.RefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.RefreshedAt(childComplexity), true
+	case "Group.topic":
+		if e.ComplexityRoot.Group.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Topic(childComplexity), true
+
+	case "GroupConnection.edges":
+		if e.ComplexityRoot.GroupConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.Edges(childComplexity), true
+	case "GroupConnection.pageInfo":
+		if e.ComplexityRoot.GroupConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.PageInfo(childComplexity), true
+	case "GroupConnection.totalCount":
+		if e.ComplexityRoot.GroupConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.TotalCount(childComplexity), true
+
+	case "GroupEdge.cursor":
+		if e.ComplexityRoot.GroupEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Cursor(childComplexity), true
+	case "GroupEdge.node":
+		if e.ComplexityRoot.GroupEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Node(childComplexity), true
+
+	case "GroupParticipant.displayName":
+		if e.ComplexityRoot.GroupParticipant.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.DisplayName(childComplexity), true
+	case "GroupParticipant.isAdmin":
+		if e.ComplexityRoot.GroupParticipant.IsAdmin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.IsAdmin(childComplexity), true
+	case "GroupParticipant.isSuperAdmin":
+		if e.ComplexityRoot.GroupParticipant.IsSuperAdmin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.IsSuperAdmin(childComplexity), true
+	case "GroupParticipant.jid":
+		if e.ComplexityRoot.GroupParticipant.Jid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Jid(childComplexity), true
+	case "GroupParticipant.lid":
+		if e.ComplexityRoot.GroupParticipant.Lid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Lid(childComplexity), true
+	case "GroupParticipant.phoneNumber":
+		if e.ComplexityRoot.GroupParticipant.PhoneNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.PhoneNumber(childComplexity), true
+	case "GroupParticipant.role":
+		if e.ComplexityRoot.GroupParticipant.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Role(childComplexity), true
+
+	case "GroupParticipantConnection.edges":
+		if e.ComplexityRoot.GroupParticipantConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.Edges(childComplexity), true
+	case "GroupParticipantConnection.pageInfo":
+		if e.ComplexityRoot.GroupParticipantConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.PageInfo(childComplexity), true
+	case "GroupParticipantConnection.totalCount":
+		if e.ComplexityRoot.GroupParticipantConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.TotalCount(childComplexity), true
+
+	case "GroupParticipantEdge.cursor":
+		if e.ComplexityRoot.GroupParticipantEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantEdge.Cursor(childComplexity), true
+	case "GroupParticipantEdge.node":
+		if e.ComplexityRoot.GroupParticipantEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantEdge.Node(childComplexity), true
 
 	case "Health.components":
 		if e.ComplexityRoot.Health.Components == nil {
@@ -2162,6 +2453,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelJob(childComplexity, args["input"].(model.CancelJobInput)), true
+	case "Mutation.cancelScrape":
+		if e.ComplexityRoot.Mutation.CancelScrape == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelScrape_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelScrape(childComplexity, args["input"].(model.CancelScrapeInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -2305,6 +2607,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReconnectAccount(childComplexity, args["input"].(model.ReconnectAccountInput)), true
+	case "Mutation.refreshGroups":
+		if e.ComplexityRoot.Mutation.RefreshGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshGroups(childComplexity, args["input"].(model.RefreshGroupsInput)), true
 	case "Mutation.removeContactsFromPersona":
 		if e.ComplexityRoot.Mutation.RemoveContactsFromPersona == nil {
 			break
@@ -2371,6 +2684,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.scrapeGroups":
+		if e.ComplexityRoot.Mutation.ScrapeGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scrapeGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScrapeGroups(childComplexity, args["input"].(model.ScrapeGroupsInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -2720,6 +3044,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Contacts(childComplexity, args["filter"].(*model.ContactFilter), args["orderBy"].(*model.ContactOrder), args["first"].(*int), args["after"].(*string)), true
+	case "Query.group":
+		if e.ComplexityRoot.Query.Group == nil {
+			break
+		}
+
+		args, err := ec.field_Query_group_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Group(childComplexity, args["accountId"].(string), args["jid"].(string)), true
+	case "Query.groups":
+		if e.ComplexityRoot.Query.Groups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_groups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Groups(childComplexity, args["accountId"].(string), args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.health":
 		if e.ComplexityRoot.Query.Health == nil {
 			break
@@ -2815,6 +3161,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RateLimitStatus(childComplexity, args["accountId"].(string)), true
+	case "Query.scrapeJob":
+		if e.ComplexityRoot.Query.ScrapeJob == nil {
+			break
+		}
+
+		args, err := ec.field_Query_scrapeJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ScrapeJob(childComplexity, args["id"].(string)), true
+	case "Query.scrapeJobs":
+		if e.ComplexityRoot.Query.ScrapeJobs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_scrapeJobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ScrapeJobs(childComplexity, args["accountId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2941,6 +3309,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReconnectAccountPayload.Account(childComplexity), true
 
+	case "RefreshGroupsPayload.groupCount":
+		if e.ComplexityRoot.RefreshGroupsPayload.GroupCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshGroupsPayload.GroupCount(childComplexity), true
+	case "RefreshGroupsPayload.groups":
+		if e.ComplexityRoot.RefreshGroupsPayload.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshGroupsPayload.Groups(childComplexity), true
+
 	case "ResetAccountPayload.account":
 		if e.ComplexityRoot.ResetAccountPayload.Account == nil {
 			break
@@ -2987,6 +3368,160 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeApiTokenPayload.APIToken(childComplexity), true
+
+	case "ScrapeGroupsPayload.job":
+		if e.ComplexityRoot.ScrapeGroupsPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeGroupsPayload.Job(childComplexity), true
+
+	case "ScrapeJob.accountId":
+		if e.ComplexityRoot.ScrapeJob.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.AccountID(childComplexity), true
+	case "ScrapeJob.allGroups":
+		if e.ComplexityRoot.ScrapeJob.AllGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.AllGroups(childComplexity), true
+	case "ScrapeJob.contactsCreated":
+		if e.ComplexityRoot.ScrapeJob.ContactsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsCreated(childComplexity), true
+	case "ScrapeJob.contactsMerged":
+		if e.ComplexityRoot.ScrapeJob.ContactsMerged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsMerged(childComplexity), true
+	case "ScrapeJob.contactsUpdated":
+		if e.ComplexityRoot.ScrapeJob.ContactsUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsUpdated(childComplexity), true
+	case "ScrapeJob.createdAt":
+		if e.ComplexityRoot.ScrapeJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.CreatedAt(childComplexity), true
+	case "ScrapeJob.errors":
+		if e.ComplexityRoot.ScrapeJob.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.Errors(childComplexity), true
+	case "ScrapeJob.finishedAt":
+		if e.ComplexityRoot.ScrapeJob.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.FinishedAt(childComplexity), true
+	case "ScrapeJob.groupsDone":
+		if e.ComplexityRoot.ScrapeJob.GroupsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.GroupsDone(childComplexity), true
+	case "ScrapeJob.groupsTotal":
+		if e.ComplexityRoot.ScrapeJob.GroupsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.GroupsTotal(childComplexity), true
+	case "ScrapeJob.id":
+		if e.ComplexityRoot.ScrapeJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ID(childComplexity), true
+	case "ScrapeJob.lastError":
+		if e.ComplexityRoot.ScrapeJob.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.LastError(childComplexity), true
+	case "ScrapeJob.membersSeen":
+		if e.ComplexityRoot.ScrapeJob.MembersSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.MembersSeen(childComplexity), true
+	case "ScrapeJob.membersWithoutPhone":
+		if e.ComplexityRoot.ScrapeJob.MembersWithoutPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.MembersWithoutPhone(childComplexity), true
+	case "ScrapeJob.personaIds":
+		if e.ComplexityRoot.ScrapeJob.PersonaIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.PersonaIds(childComplexity), true
+	case "ScrapeJob.resumeAt":
+		if e.ComplexityRoot.ScrapeJob.ResumeAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ResumeAt(childComplexity), true
+	case "ScrapeJob.startedAt":
+		if e.ComplexityRoot.ScrapeJob.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.StartedAt(childComplexity), true
+	case "ScrapeJob.state":
+		if e.ComplexityRoot.ScrapeJob.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.State(childComplexity), true
+	case "ScrapeJob.version":
+		if e.ComplexityRoot.ScrapeJob.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.Version(childComplexity), true
+
+	case "ScrapeJobConnection.edges":
+		if e.ComplexityRoot.ScrapeJobConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.Edges(childComplexity), true
+	case "ScrapeJobConnection.pageInfo":
+		if e.ComplexityRoot.ScrapeJobConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.PageInfo(childComplexity), true
+	case "ScrapeJobConnection.totalCount":
+		if e.ComplexityRoot.ScrapeJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.TotalCount(childComplexity), true
+
+	case "ScrapeJobEdge.cursor":
+		if e.ComplexityRoot.ScrapeJobEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobEdge.Cursor(childComplexity), true
+	case "ScrapeJobEdge.node":
+		if e.ComplexityRoot.ScrapeJobEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobEdge.Node(childComplexity), true
 
 	case "SendMessagePayload.message":
 		if e.ComplexityRoot.SendMessagePayload.Message == nil {
@@ -3127,6 +3662,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.RateLimitChanged(childComplexity, args["accountId"].(string)), true
+	case "Subscription.scrapeProgress":
+		if e.ComplexityRoot.Subscription.ScrapeProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_scrapeProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ScrapeProgress(childComplexity, args["jobId"].(string)), true
 
 	case "UpdateAccountPayload.account":
 		if e.ComplexityRoot.UpdateAccountPayload.Account == nil {
@@ -3187,6 +3733,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelBatchInput", ec.unmarshalInputCancelBatchInput),
 			graphql.NewInputUnmarshaler("CancelImportInput", ec.unmarshalInputCancelImportInput),
 			graphql.NewInputUnmarshaler("CancelJobInput", ec.unmarshalInputCancelJobInput),
+			graphql.NewInputUnmarshaler("CancelScrapeInput", ec.unmarshalInputCancelScrapeInput),
 			graphql.NewInputUnmarshaler("ContactAttributeInput", ec.unmarshalInputContactAttributeInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
 			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
@@ -3208,11 +3755,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("QueueMessagesInput", ec.unmarshalInputQueueMessagesInput),
 			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
+			graphql.NewInputUnmarshaler("RefreshGroupsInput", ec.unmarshalInputRefreshGroupsInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
 			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
 			graphql.NewInputUnmarshaler("ResumeSendingInput", ec.unmarshalInputResumeSendingInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
+			graphql.NewInputUnmarshaler("ScrapeGroupsInput", ec.unmarshalInputScrapeGroupsInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactsOptOutInput", ec.unmarshalInputSetContactsOptOutInput),
 			graphql.NewInputUnmarshaler("SetRateLimitsInput", ec.unmarshalInputSetRateLimitsInput),
@@ -4078,6 +4627,334 @@ extend type Mutation {
   importContactsCsvText(input: ImportContactsCsvTextInput!): ImportContactsCsvTextPayload! @hasRole(role: OPERATOR)
   "Import a list of contacts, now, within its limits; invalid items are reported, never stop the valid ones. OPERATOR and up."
   importContacts(input: ImportContactsInput!): ImportContactsPayload! @hasRole(role: OPERATOR)
+}
+`, BuiltIn: false},
+	{Name: "../schema/group.graphqls", Input: `"""
+A WhatsApp group an account is in, as last read from WhatsApp
+(` + "`" + `refreshGroups` + "`" + `, or a scrape). Listing groups never waits on WhatsApp.
+"""
+type Group {
+  "The group's WhatsApp JID, e.g. ` + "`" + `120363012345678901@g.us` + "`" + `."
+  jid: ID!
+  "The account that is in the group."
+  accountId: ID!
+  "The group's name (subject); empty when it has none."
+  name: String!
+  "The group's description; empty when it has none."
+  topic: String!
+  "How many members the group has, the account included."
+  participantCount: Int!
+  "True when only admins may send messages to the group."
+  announce: Boolean!
+  "True when the group is a community (the parent of other groups)."
+  community: Boolean!
+  "How WhatsApp lists the members: BY_PHONE (numbers, with their LIDs) or BY_LID (LIDs, numbers where WhatsApp shares them)."
+  addressing: GroupAddressing!
+  "When the group was last read from WhatsApp."
+  refreshedAt: Time!
+  "The group's members as last read from WhatsApp, ordered by JID."
+  participants(
+    "How many members to return, at most 100."
+    first: Int = 20
+    "Return members after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): GroupParticipantConnection! @goField(forceResolver: true) @hasRole(role: VIEWER)
+}
+
+"""
+How WhatsApp lists a group's members.
+"""
+enum GroupAddressing {
+  "By phone number (each member's LID alongside)."
+  BY_PHONE
+  "By LID, WhatsApp's hidden-user id; numbers only where WhatsApp shares them."
+  BY_LID
+  "WhatsApp did not say."
+  UNKNOWN
+}
+
+"""
+A member of a group.
+"""
+type GroupParticipant {
+  "How WhatsApp lists the member: a number (` + "`" + `…@s.whatsapp.net` + "`" + `) or a LID (` + "`" + `…@lid` + "`" + `)."
+  jid: ID!
+  "The member's number in E.164; null while only the LID is known."
+  phoneNumber: String
+  "The member's LID (` + "`" + `digits@lid` + "`" + `); null when WhatsApp did not give it."
+  lid: String
+  "The name WhatsApp shows for the member, else the name of the member's contact; empty when neither is known."
+  displayName: String!
+  "The member's role in the group."
+  role: GroupRole!
+  "True for admins and the superadmin (the group's creator)."
+  isAdmin: Boolean!
+  "True for the superadmin."
+  isSuperAdmin: Boolean!
+}
+
+"""
+A member's role in a group.
+"""
+enum GroupRole {
+  "The group's creator."
+  SUPERADMIN
+  "An admin."
+  ADMIN
+  "A member without admin rights."
+  MEMBER
+}
+
+"""
+A page of groups.
+"""
+type GroupConnection {
+  "The groups on this page with their cursors."
+  edges: [GroupEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many groups match in all (read from the database)."
+  totalCount: Int!
+}
+
+"""
+A group and its cursor.
+"""
+type GroupEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this group."
+  cursor: String!
+  "The group."
+  node: Group!
+}
+
+"""
+A page of a group's members.
+"""
+type GroupParticipantConnection {
+  "The members on this page with their cursors."
+  edges: [GroupParticipantEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many members the group has in all."
+  totalCount: Int!
+}
+
+"""
+A group member and its cursor.
+"""
+type GroupParticipantEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this member."
+  cursor: String!
+  "The member."
+  node: GroupParticipant!
+}
+
+"""
+A scrape of an account's groups into the contact base, run as a background
+job: every member becomes a contact (by number, else by LID; merged when
+both are known), with the account and group as its source, linked to the
+scrape's personas. Calls to WhatsApp are paced per account; a
+` + "`" + `rate-overlimit` + "`" + ` answer makes the job wait (WAITING) and resume by itself.
+"""
+type ScrapeJob {
+  "The job's id (also its id in the ` + "`" + `jobs` + "`" + ` query)."
+  id: ID!
+  "The account whose groups are scraped."
+  accountId: ID!
+  "True when the job scrapes every group of the account."
+  allGroups: Boolean!
+  "The personas every scraped contact is linked to."
+  personaIds: [ID!]!
+  "Where the job is."
+  state: ScrapeState!
+  "How many groups the job scrapes; for ` + "`" + `allGroups` + "`" + `, 0 until it has read the account's groups."
+  groupsTotal: Int!
+  "How many groups are done (scraped, or skipped with an error)."
+  groupsDone: Int!
+  "Group members written to the contact base; a person in two groups counts twice."
+  membersSeen: Int!
+  "Contacts the job created."
+  contactsCreated: Int!
+  "Existing contacts the job changed (a new name, number or LID)."
+  contactsUpdated: Int!
+  "Contacts known by LID only that were merged into their number's contact."
+  contactsMerged: Int!
+  "Members written without a number (known by LID only so far; they merge when the number is learnt)."
+  membersWithoutPhone: Int!
+  "Groups and members that could not be scraped; the job went on without them."
+  errors: Int!
+  "The latest error; null when there was none."
+  lastError: String
+  "When a WAITING job resumes; null otherwise."
+  resumeAt: Time
+  "Increases by one with every change of the job (scrapeProgress events)."
+  version: Int!
+  "When the job was started."
+  createdAt: Time!
+  "When it first ran; null while QUEUED."
+  startedAt: Time
+  "When it ended (DONE, FAILED or CANCELED); null before."
+  finishedAt: Time
+}
+
+"""
+Where a scrape job is.
+"""
+enum ScrapeState {
+  "Waiting for a worker."
+  QUEUED
+  "Reading groups and writing contacts."
+  RUNNING
+  "WhatsApp answered rate-overlimit; the job resumes at ` + "`" + `resumeAt` + "`" + ` by itself."
+  WAITING
+  "Every group was scraped (some may have been skipped: see ` + "`" + `errors` + "`" + `). Final."
+  DONE
+  "The job gave up after repeated errors (see ` + "`" + `lastError` + "`" + `); what it wrote stays. Final."
+  FAILED
+  "Canceled with cancelScrape; what it wrote stays. Final."
+  CANCELED
+}
+
+"""
+A page of scrape jobs, newest first.
+"""
+type ScrapeJobConnection {
+  "The jobs on this page with their cursors."
+  edges: [ScrapeJobEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many scrape jobs the account has in all."
+  totalCount: Int!
+}
+
+"""
+A scrape job and its cursor.
+"""
+type ScrapeJobEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this job."
+  cursor: String!
+  "The job."
+  node: ScrapeJob!
+}
+
+extend type Query {
+  "The account's groups as last read from WhatsApp (refreshGroups), by name; never waits on WhatsApp."
+  groups(
+    "The account."
+    accountId: ID!
+    "Keep groups whose name contains this, ignoring case."
+    search: String
+    "How many groups to return, at most 100."
+    first: Int = 20
+    "Return groups after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): GroupConnection! @hasRole(role: VIEWER)
+  "One of the account's groups with its members. Fails with NOT_FOUND when the account has no such group (refresh the groups first)."
+  group(
+    "The account."
+    accountId: ID!
+    "The group's JID."
+    jid: ID!
+  ): Group! @hasRole(role: VIEWER)
+  "One scrape job with its progress. Fails with NOT_FOUND when there is none."
+  scrapeJob("The job's id." id: ID!): ScrapeJob! @hasRole(role: VIEWER)
+  "The account's scrape jobs, newest first."
+  scrapeJobs(
+    "The account."
+    accountId: ID!
+    "How many jobs to return, at most 100."
+    first: Int = 20
+    "Return jobs after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): ScrapeJobConnection! @hasRole(role: VIEWER)
+}
+
+"""
+Read an account's groups from WhatsApp again.
+"""
+input RefreshGroupsInput {
+  "The account; it must be connected (ACTIVE)."
+  accountId: ID!
+}
+
+"""
+What refreshGroups returns.
+"""
+type RefreshGroupsPayload {
+  "How many groups the account is in now."
+  groupCount: Int!
+  "The first page of the account's groups, by name."
+  groups: GroupConnection!
+}
+
+"""
+Start a scrape: give either ` + "`" + `groupJids` + "`" + ` or ` + "`" + `all: true` + "`" + `.
+"""
+input ScrapeGroupsInput {
+  "The account whose groups to scrape; it must be connected when the job runs."
+  accountId: ID!
+  "The groups to scrape, by JID (at most 1000)."
+  groupJids: [ID!]
+  "Scrape every group the account is in (read from WhatsApp when the job starts)."
+  all: Boolean
+  "Link every scraped contact to these personas (at most 20)."
+  personaIds: [ID!]
+}
+
+"""
+What scrapeGroups returns.
+"""
+type ScrapeGroupsPayload {
+  "The job, QUEUED; follow it with scrapeProgress."
+  job: ScrapeJob!
+}
+
+"""
+Stop a scrape.
+"""
+input CancelScrapeInput {
+  "The scrape job's id."
+  id: ID!
+}
+
+"""
+What cancelScrape returns.
+"""
+type CancelScrapePayload {
+  "The job, CANCELED."
+  job: ScrapeJob!
+}
+
+extend type Mutation {
+  """
+  Read the account's groups from WhatsApp in one call and store them with
+  their members; groups the account has left are removed. Fails with
+  UNAVAILABLE when the account is not connected, RATE_LIMITED when WhatsApp
+  answers rate-overlimit.
+  """
+  refreshGroups(input: RefreshGroupsInput!): RefreshGroupsPayload! @hasRole(role: OPERATOR)
+  """
+  Scrape groups of an account into the contact base as a background job;
+  follow it with ` + "`" + `scrapeProgress` + "`" + `. A job killed mid-way resumes after the
+  last group it finished and writes nothing twice.
+  """
+  scrapeGroups(input: ScrapeGroupsInput!): ScrapeGroupsPayload! @hasRole(role: OPERATOR)
+  """
+  Cancel a scrape that is QUEUED, RUNNING or WAITING; what it wrote stays.
+  A finished job fails with INVALID_TRANSITION.
+  """
+  cancelScrape(input: CancelScrapeInput!): CancelScrapePayload! @hasRole(role: OPERATOR)
+}
+
+extend type Subscription {
+  """
+  A scrape job's progress: first its current state (NOT_FOUND for an
+  unknown job), then every change (groups done, contacts written, waiting
+  for a rate limit), and a last event when it ends (DONE, FAILED or
+  CANCELED), after which the subscription completes. Events whose
+  ` + "`" + `version` + "`" + ` is not higher than one you have are stale.
+  """
+  scrapeProgress("The scrape job's id." jobId: ID!): ScrapeJob! @hasRole(role: VIEWER)
 }
 `, BuiltIn: false},
 	{Name: "../schema/health.graphqls", Input: `"""
@@ -5577,6 +6454,14 @@ func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type CancelJobPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelScrapePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_CancelScrapePayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelScrapePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5749,6 +6634,96 @@ func (ec *executionContext) childFields_DeletePersonaPayload(ctx context.Context
 		return ec.fieldContext_DeletePersonaPayload_deletedPersonaId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeletePersonaPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jid":
+		return ec.fieldContext_Group_jid(ctx, field)
+	case "accountId":
+		return ec.fieldContext_Group_accountId(ctx, field)
+	case "name":
+		return ec.fieldContext_Group_name(ctx, field)
+	case "topic":
+		return ec.fieldContext_Group_topic(ctx, field)
+	case "participantCount":
+		return ec.fieldContext_Group_participantCount(ctx, field)
+	case "announce":
+		return ec.fieldContext_Group_announce(ctx, field)
+	case "community":
+		return ec.fieldContext_Group_community(ctx, field)
+	case "addressing":
+		return ec.fieldContext_Group_addressing(ctx, field)
+	case "refreshedAt":
+		return ec.fieldContext_Group_refreshedAt(ctx, field)
+	case "participants":
+		return ec.fieldContext_Group_participants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jid":
+		return ec.fieldContext_GroupParticipant_jid(ctx, field)
+	case "phoneNumber":
+		return ec.fieldContext_GroupParticipant_phoneNumber(ctx, field)
+	case "lid":
+		return ec.fieldContext_GroupParticipant_lid(ctx, field)
+	case "displayName":
+		return ec.fieldContext_GroupParticipant_displayName(ctx, field)
+	case "role":
+		return ec.fieldContext_GroupParticipant_role(ctx, field)
+	case "isAdmin":
+		return ec.fieldContext_GroupParticipant_isAdmin(ctx, field)
+	case "isSuperAdmin":
+		return ec.fieldContext_GroupParticipant_isSuperAdmin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipant", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipantConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupParticipantConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupParticipantConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupParticipantConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipantConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupParticipantEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupParticipantEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipantEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Health(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6217,6 +7192,16 @@ func (ec *executionContext) childFields_ReconnectAccountPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type ReconnectAccountPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RefreshGroupsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "groupCount":
+		return ec.fieldContext_RefreshGroupsPayload_groupCount(ctx, field)
+	case "groups":
+		return ec.fieldContext_RefreshGroupsPayload_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefreshGroupsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ResetAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "account":
@@ -6259,6 +7244,80 @@ func (ec *executionContext) childFields_RevokeApiTokenPayload(ctx context.Contex
 		return ec.fieldContext_RevokeApiTokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeGroupsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_ScrapeGroupsPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeGroupsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ScrapeJob_id(ctx, field)
+	case "accountId":
+		return ec.fieldContext_ScrapeJob_accountId(ctx, field)
+	case "allGroups":
+		return ec.fieldContext_ScrapeJob_allGroups(ctx, field)
+	case "personaIds":
+		return ec.fieldContext_ScrapeJob_personaIds(ctx, field)
+	case "state":
+		return ec.fieldContext_ScrapeJob_state(ctx, field)
+	case "groupsTotal":
+		return ec.fieldContext_ScrapeJob_groupsTotal(ctx, field)
+	case "groupsDone":
+		return ec.fieldContext_ScrapeJob_groupsDone(ctx, field)
+	case "membersSeen":
+		return ec.fieldContext_ScrapeJob_membersSeen(ctx, field)
+	case "contactsCreated":
+		return ec.fieldContext_ScrapeJob_contactsCreated(ctx, field)
+	case "contactsUpdated":
+		return ec.fieldContext_ScrapeJob_contactsUpdated(ctx, field)
+	case "contactsMerged":
+		return ec.fieldContext_ScrapeJob_contactsMerged(ctx, field)
+	case "membersWithoutPhone":
+		return ec.fieldContext_ScrapeJob_membersWithoutPhone(ctx, field)
+	case "errors":
+		return ec.fieldContext_ScrapeJob_errors(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ScrapeJob_lastError(ctx, field)
+	case "resumeAt":
+		return ec.fieldContext_ScrapeJob_resumeAt(ctx, field)
+	case "version":
+		return ec.fieldContext_ScrapeJob_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ScrapeJob_createdAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ScrapeJob_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ScrapeJob_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJob", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ScrapeJobConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ScrapeJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ScrapeJobConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJobConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJobEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ScrapeJobEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ScrapeJobEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJobEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6513,6 +7572,28 @@ func (ec *executionContext) field_Account_statusHistory_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Group_participants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addContactsToPersona_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6561,6 +7642,20 @@ func (ec *executionContext) field_Mutation_cancelJob_args(ctx context.Context, r
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CancelJobInput, error) {
 			return ec.unmarshalNCancelJobInput2wagraphᚋgraphᚋmodelᚐCancelJobInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelScrape_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelScrapeInput, error) {
+			return ec.unmarshalNCancelScrapeInput2wagraphᚋgraphᚋmodelᚐCancelScrapeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6751,6 +7846,20 @@ func (ec *executionContext) field_Mutation_reconnectAccount_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_refreshGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RefreshGroupsInput, error) {
+			return ec.unmarshalNRefreshGroupsInput2wagraphᚋgraphᚋmodelᚐRefreshGroupsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeContactsFromPersona_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6827,6 +7936,20 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeAPITokenInput, error) {
 			return ec.unmarshalNRevokeApiTokenInput2wagraphᚋgraphᚋmodelᚐRevokeAPITokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_scrapeGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ScrapeGroupsInput, error) {
+			return ec.unmarshalNScrapeGroupsInput2wagraphᚋgraphᚋmodelᚐScrapeGroupsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7095,6 +8218,66 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_group_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "jid",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jid"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_groups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_importJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7263,6 +8446,50 @@ func (ec *executionContext) field_Query_rateLimitStatus_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_scrapeJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_scrapeJobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_accountStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7330,6 +8557,20 @@ func (ec *executionContext) field_Subscription_rateLimitChanged_args(ctx context
 		return nil, err
 	}
 	args["accountId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_scrapeProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "jobId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jobId"] = arg0
 	return args, nil
 }
 
@@ -9609,6 +10850,38 @@ func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _CancelScrapePayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelScrapePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelScrapePayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelScrapePayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelScrapePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Contact_id(ctx context.Context, field graphql.CollectedField, obj *model.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10801,6 +12074,720 @@ func (ec *executionContext) _DeletePersonaPayload_deletedPersonaId(ctx context.C
 }
 func (ec *executionContext) fieldContext_DeletePersonaPayload_deletedPersonaId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeletePersonaPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Group_jid(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_jid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_jid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Group_accountId(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Group_name(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_topic(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_participantCount(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_participantCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_participantCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Group_announce(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_announce(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Announce, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_announce(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Group_community(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_community(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Community, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_community(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Group_addressing(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_addressing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addressing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GroupAddressing) graphql.Marshaler {
+			return ec.marshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_addressing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "GroupAddressing")
+}
+
+func (ec *executionContext) _Group_refreshedAt(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_refreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_refreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Group_participants(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_participants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Group().Participants(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.GroupParticipantConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.GroupParticipantConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupParticipantConnection) graphql.Marshaler {
+			return ec.marshalNGroupParticipantConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_participants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipantConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Group_participants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupEdge) graphql.Marshaler {
+			return ec.marshalNGroupEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipant_jid(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_jid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_jid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GroupParticipant_phoneNumber(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_phoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhoneNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_phoneNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_lid(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_lid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_lid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_displayName(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_role(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GroupRole) graphql.Marshaler {
+			return ec.marshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "GroupRole")
+}
+
+func (ec *executionContext) _GroupParticipant_isAdmin(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_isAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsAdmin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_isAdmin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupParticipant_isSuperAdmin(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_isSuperAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsSuperAdmin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_isSuperAdmin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupParticipantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupParticipantEdge) graphql.Marshaler {
+			return ec.marshalNGroupParticipantEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipantEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipantConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipantConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipantConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupParticipantEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipantEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipantEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupParticipant) graphql.Marshaler {
+			return ec.marshalNGroupParticipant2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipant(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Health_status(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
@@ -13829,6 +15816,192 @@ func (ec *executionContext) fieldContext_Mutation_importContacts(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_refreshGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshGroups(ctx, fc.Args["input"].(model.RefreshGroupsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.RefreshGroupsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.RefreshGroupsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefreshGroupsPayload) graphql.Marshaler {
+			return ec.marshalNRefreshGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐRefreshGroupsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefreshGroupsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_scrapeGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scrapeGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScrapeGroups(ctx, fc.Args["input"].(model.ScrapeGroupsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ScrapeGroupsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeGroupsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeGroupsPayload) graphql.Marshaler {
+			return ec.marshalNScrapeGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐScrapeGroupsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scrapeGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeGroupsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scrapeGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelScrape(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelScrape(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelScrape(ctx, fc.Args["input"].(model.CancelScrapeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.CancelScrapePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CancelScrapePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelScrapePayload) graphql.Marshaler {
+			return ec.marshalNCancelScrapePayload2ᚖwagraphᚋgraphᚋmodelᚐCancelScrapePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelScrape(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelScrapePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelScrape_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_importContactsCsv(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15937,6 +18110,254 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_groups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Groups(ctx, fc.Args["accountId"].(string), fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.GroupConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.GroupConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+			return ec.marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_groups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_groups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_group(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Group(ctx, fc.Args["accountId"].(string), fc.Args["jid"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.Group
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Group
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_group(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_group_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_scrapeJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_scrapeJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ScrapeJob(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_scrapeJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_scrapeJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_scrapeJobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_scrapeJobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ScrapeJobs(ctx, fc.Args["accountId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJobConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJobConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJobConnection) graphql.Marshaler {
+			return ec.marshalNScrapeJobConnection2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_scrapeJobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJobConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_scrapeJobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_importJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17124,6 +19545,61 @@ func (ec *executionContext) fieldContext_ReconnectAccountPayload_account(_ conte
 	return fc, nil
 }
 
+func (ec *executionContext) _RefreshGroupsPayload_groupCount(ctx context.Context, field graphql.CollectedField, obj *model.RefreshGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefreshGroupsPayload_groupCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefreshGroupsPayload_groupCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefreshGroupsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RefreshGroupsPayload_groups(ctx context.Context, field graphql.CollectedField, obj *model.RefreshGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefreshGroupsPayload_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+			return ec.marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefreshGroupsPayload_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefreshGroupsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ResetAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.ResetAccountPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17343,6 +19819,617 @@ func (ec *executionContext) fieldContext_RevokeApiTokenPayload_apiToken(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeGroupsPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeGroupsPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeGroupsPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeGroupsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJob_id(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_accountId(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_allGroups(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_allGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_allGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ScrapeJob_personaIds(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_personaIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonaIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_personaIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_state(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ScrapeState) graphql.Marshaler {
+			return ec.marshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ScrapeState")
+}
+
+func (ec *executionContext) _ScrapeJob_groupsTotal(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_groupsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_groupsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_groupsDone(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_groupsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_groupsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_membersSeen(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_membersSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_membersSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsCreated(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsUpdated(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsUpdated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsMerged(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsMerged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsMerged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsMerged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_membersWithoutPhone(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_membersWithoutPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersWithoutPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_membersWithoutPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_errors(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_lastError(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScrapeJob_resumeAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_resumeAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResumeAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_resumeAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_version(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ScrapeJobEdge) graphql.Marshaler {
+			return ec.marshalNScrapeJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJobEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJobConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJobEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScrapeJobEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17765,6 +20852,68 @@ func (ec *executionContext) fieldContext_Subscription_qrCodeUpdated(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_qrCodeUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_scrapeProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_scrapeProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ScrapeProgress(ctx, fc.Args["jobId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_scrapeProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_scrapeProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19364,6 +22513,48 @@ func UnmarshalCancelJobInput(ctx context.Context, raw any) (model.CancelJobInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelScrapeInput(ctx context.Context, obj any) (model.CancelScrapeInput, error) {
+	var it model.CancelScrapeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelScrapeInput unmarshals raw into the CancelScrapeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelScrapeInput(ctx context.Context, raw any) (model.CancelScrapeInput, error) {
+	var out model.CancelScrapeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelScrapeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputContactAttributeInput(ctx context.Context, obj any) (model.ContactAttributeInput, error) {
 	var it model.ContactAttributeInput
 	if obj == nil {
@@ -20524,6 +23715,48 @@ func UnmarshalReconnectAccountInput(ctx context.Context, raw any) (model.Reconne
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefreshGroupsInput(ctx context.Context, obj any) (model.RefreshGroupsInput, error) {
+	var it model.RefreshGroupsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefreshGroupsInput unmarshals raw into the RefreshGroupsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefreshGroupsInput(ctx context.Context, raw any) (model.RefreshGroupsInput, error) {
+	var out model.RefreshGroupsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefreshGroupsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResetAccountInput(ctx context.Context, obj any) (model.ResetAccountInput, error) {
 	var it model.ResetAccountInput
 	if obj == nil {
@@ -20731,6 +23964,69 @@ func (ec *executionContext) unmarshalInputRevokeApiTokenInput(ctx context.Contex
 func UnmarshalRevokeApiTokenInput(ctx context.Context, raw any) (model.RevokeAPITokenInput, error) {
 	var out model.RevokeAPITokenInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeApiTokenInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputScrapeGroupsInput(ctx context.Context, obj any) (model.ScrapeGroupsInput, error) {
+	var it model.ScrapeGroupsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "groupJids", "all", "personaIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "groupJids":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupJids"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupJids = data
+		case "all":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("all"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.All = data
+		case "personaIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personaIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonaIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScrapeGroupsInput unmarshals raw into the ScrapeGroupsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScrapeGroupsInput(ctx context.Context, raw any) (model.ScrapeGroupsInput, error) {
+	var out model.ScrapeGroupsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScrapeGroupsInput", raw, &out)
 	return out, err
 }
 
@@ -22082,6 +25378,39 @@ func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var cancelScrapePayloadImplementors = []string{"CancelScrapePayload"}
+
+func (ec *executionContext) _CancelScrapePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelScrapePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelScrapePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelScrapePayload")
+		case "job":
+			out.Values[i] = ec._CancelScrapePayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var contactImplementors = []string{"Contact"}
 
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *model.Contact) graphql.Marshaler {
@@ -22668,6 +25997,310 @@ func (ec *executionContext) _DeletePersonaPayload(ctx context.Context, sel ast.S
 			out.Values[i] = graphql.MarshalString("DeletePersonaPayload")
 		case "deletedPersonaId":
 			out.Values[i] = ec._DeletePersonaPayload_deletedPersonaId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupImplementors = []string{"Group"}
+
+func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *model.Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Group")
+		case "jid":
+			out.Values[i] = ec._Group_jid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountId":
+			out.Values[i] = ec._Group_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Group_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topic":
+			out.Values[i] = ec._Group_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "participantCount":
+			out.Values[i] = ec._Group_participantCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "announce":
+			out.Values[i] = ec._Group_announce(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "community":
+			out.Values[i] = ec._Group_community(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "addressing":
+			out.Values[i] = ec._Group_addressing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refreshedAt":
+			out.Values[i] = ec._Group_refreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "participants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_participants(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupConnectionImplementors = []string{"GroupConnection"}
+
+func (ec *executionContext) _GroupConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GroupConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupConnection")
+		case "edges":
+			out.Values[i] = ec._GroupConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GroupConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GroupConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupEdgeImplementors = []string{"GroupEdge"}
+
+func (ec *executionContext) _GroupEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GroupEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupEdge")
+		case "cursor":
+			out.Values[i] = ec._GroupEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GroupEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantImplementors = []string{"GroupParticipant"}
+
+func (ec *executionContext) _GroupParticipant(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipant")
+		case "jid":
+			out.Values[i] = ec._GroupParticipant_jid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phoneNumber":
+			out.Values[i] = ec._GroupParticipant_phoneNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lid":
+			out.Values[i] = ec._GroupParticipant_lid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._GroupParticipant_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._GroupParticipant_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isAdmin":
+			out.Values[i] = ec._GroupParticipant_isAdmin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isSuperAdmin":
+			out.Values[i] = ec._GroupParticipant_isSuperAdmin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantConnectionImplementors = []string{"GroupParticipantConnection"}
+
+func (ec *executionContext) _GroupParticipantConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipantConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipantConnection")
+		case "edges":
+			out.Values[i] = ec._GroupParticipantConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GroupParticipantConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GroupParticipantConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantEdgeImplementors = []string{"GroupParticipantEdge"}
+
+func (ec *executionContext) _GroupParticipantEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipantEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipantEdge")
+		case "cursor":
+			out.Values[i] = ec._GroupParticipantEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GroupParticipantEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23796,6 +27429,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "refreshGroups":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshGroups(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scrapeGroups":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scrapeGroups(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelScrape":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelScrape(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "importContactsCsv":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importContactsCsv(ctx, field)
@@ -24343,6 +27997,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contacts(ctx, field)
 				})
+		case "groups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_groups(ctx, field)
+				})
+		case "group":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_group(ctx, field)
+				})
+		case "scrapeJob":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_scrapeJob(ctx, field)
+				})
+		case "scrapeJobs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_scrapeJobs(ctx, field)
+				})
 		case "importJob":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -24669,6 +28347,44 @@ func (ec *executionContext) _ReconnectAccountPayload(ctx context.Context, sel as
 	return out
 }
 
+var refreshGroupsPayloadImplementors = []string{"RefreshGroupsPayload"}
+
+func (ec *executionContext) _RefreshGroupsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RefreshGroupsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refreshGroupsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefreshGroupsPayload")
+		case "groupCount":
+			out.Values[i] = ec._RefreshGroupsPayload_groupCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._RefreshGroupsPayload_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var resetAccountPayloadImplementors = []string{"ResetAccountPayload"}
 
 func (ec *executionContext) _ResetAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetAccountPayload) graphql.Marshaler {
@@ -24824,6 +28540,243 @@ func (ec *executionContext) _RevokeApiTokenPayload(ctx context.Context, sel ast.
 			out.Values[i] = graphql.MarshalString("RevokeApiTokenPayload")
 		case "apiToken":
 			out.Values[i] = ec._RevokeApiTokenPayload_apiToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeGroupsPayloadImplementors = []string{"ScrapeGroupsPayload"}
+
+func (ec *executionContext) _ScrapeGroupsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeGroupsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeGroupsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeGroupsPayload")
+		case "job":
+			out.Values[i] = ec._ScrapeGroupsPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobImplementors = []string{"ScrapeJob"}
+
+func (ec *executionContext) _ScrapeJob(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJob) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJob")
+		case "id":
+			out.Values[i] = ec._ScrapeJob_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._ScrapeJob_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allGroups":
+			out.Values[i] = ec._ScrapeJob_allGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personaIds":
+			out.Values[i] = ec._ScrapeJob_personaIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ScrapeJob_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupsTotal":
+			out.Values[i] = ec._ScrapeJob_groupsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupsDone":
+			out.Values[i] = ec._ScrapeJob_groupsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersSeen":
+			out.Values[i] = ec._ScrapeJob_membersSeen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsCreated":
+			out.Values[i] = ec._ScrapeJob_contactsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsUpdated":
+			out.Values[i] = ec._ScrapeJob_contactsUpdated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsMerged":
+			out.Values[i] = ec._ScrapeJob_contactsMerged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersWithoutPhone":
+			out.Values[i] = ec._ScrapeJob_membersWithoutPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ScrapeJob_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ScrapeJob_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resumeAt":
+			out.Values[i] = ec._ScrapeJob_resumeAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ScrapeJob_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ScrapeJob_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._ScrapeJob_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ScrapeJob_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobConnectionImplementors = []string{"ScrapeJobConnection"}
+
+func (ec *executionContext) _ScrapeJobConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJobConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJobConnection")
+		case "edges":
+			out.Values[i] = ec._ScrapeJobConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ScrapeJobConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ScrapeJobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobEdgeImplementors = []string{"ScrapeJobEdge"}
+
+func (ec *executionContext) _ScrapeJobEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJobEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJobEdge")
+		case "cursor":
+			out.Values[i] = ec._ScrapeJobEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ScrapeJobEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25094,6 +29047,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_accountStatusChanged(ctx, fields[0])
 	case "qrCodeUpdated":
 		return ec._Subscription_qrCodeUpdated(ctx, fields[0])
+	case "scrapeProgress":
+		return ec._Subscription_scrapeProgress(ctx, fields[0])
 	case "importProgress":
 		return ec._Subscription_importProgress(ctx, fields[0])
 	case "batchProgress":
@@ -25860,6 +29815,19 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖwagraphᚋgraphᚋmodel�
 	return ec._CancelJobPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCancelScrapeInput2wagraphᚋgraphᚋmodelᚐCancelScrapeInput(ctx context.Context, v any) (model.CancelScrapeInput, error) {
+	res, err := ec.unmarshalInputCancelScrapeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelScrapePayload2ᚖwagraphᚋgraphᚋmodelᚐCancelScrapePayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelScrapePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelScrapePayload!")
+		return graphql.Null
+	}
+	return ec._CancelScrapePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNContact2ᚖwagraphᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v *model.Contact) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Contact!")
@@ -26114,6 +30082,106 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx context.Context, sel ast.SelectionSet, v *model.Group) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Group!")
+		return graphql.Null
+	}
+	return ec._Group(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx context.Context, v any) (model.GroupAddressing, error) {
+	var res model.GroupAddressing
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx context.Context, sel ast.SelectionSet, v model.GroupAddressing) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx context.Context, sel ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupConnection!")
+		return graphql.Null
+	}
+	return ec._GroupConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupEdge(ctx context.Context, sel ast.SelectionSet, v *model.GroupEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupEdge!")
+		return graphql.Null
+	}
+	return ec._GroupEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipant2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipant(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipant!")
+		return graphql.Null
+	}
+	return ec._GroupParticipant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipantConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantConnection(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipantConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipantConnection!")
+		return graphql.Null
+	}
+	return ec._GroupParticipantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipantEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupParticipantEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupParticipantEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupParticipantEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdge(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipantEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipantEdge!")
+		return graphql.Null
+	}
+	return ec._GroupParticipantEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx context.Context, v any) (model.GroupRole, error) {
+	var res model.GroupRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx context.Context, sel ast.SelectionSet, v model.GroupRole) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNHealth2ᚖwagraphᚋgraphᚋmodelᚐHealth(ctx context.Context, sel ast.SelectionSet, v *model.Health) graphql.Marshaler {
@@ -26648,6 +30716,19 @@ func (ec *executionContext) marshalNReconnectAccountPayload2ᚖwagraphᚋgraph�
 	return ec._ReconnectAccountPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRefreshGroupsInput2wagraphᚋgraphᚋmodelᚐRefreshGroupsInput(ctx context.Context, v any) (model.RefreshGroupsInput, error) {
+	res, err := ec.unmarshalInputRefreshGroupsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRefreshGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐRefreshGroupsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RefreshGroupsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefreshGroupsPayload!")
+		return graphql.Null
+	}
+	return ec._RefreshGroupsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNResetAccountInput2wagraphᚋgraphᚋmodelᚐResetAccountInput(ctx context.Context, v any) (model.ResetAccountInput, error) {
 	res, err := ec.unmarshalInputResetAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -26720,6 +30801,69 @@ func (ec *executionContext) unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx co
 }
 
 func (ec *executionContext) marshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNScrapeGroupsInput2wagraphᚋgraphᚋmodelᚐScrapeGroupsInput(ctx context.Context, v any) (model.ScrapeGroupsInput, error) {
+	res, err := ec.unmarshalInputScrapeGroupsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScrapeGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐScrapeGroupsPayload(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeGroupsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeGroupsPayload!")
+		return graphql.Null
+	}
+	return ec._ScrapeGroupsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJob!")
+		return graphql.Null
+	}
+	return ec._ScrapeJob(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJobConnection2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobConnection(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJobConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJobConnection!")
+		return graphql.Null
+	}
+	return ec._ScrapeJobConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ScrapeJobEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScrapeJobEdge2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScrapeJobEdge2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdge(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJobEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJobEdge!")
+		return graphql.Null
+	}
+	return ec._ScrapeJobEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx context.Context, v any) (model.ScrapeState, error) {
+	var res model.ScrapeState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx context.Context, sel ast.SelectionSet, v model.ScrapeState) graphql.Marshaler {
 	return v
 }
 

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -21,14 +20,6 @@ type pinSubscriptions struct {
 
 func (p pinSubscriptions) AccountStatusChanged(context.Context, *string) (<-chan *model.AccountStatusEvent, error) {
 	return p.ch, nil
-}
-
-func (p pinSubscriptions) QRCodeUpdated(context.Context, string) (<-chan *model.QRCodeEvent, error) {
-	return nil, errors.New("not used in this test")
-}
-
-func (p pinSubscriptions) RateLimitChanged(context.Context, string) (<-chan *model.RateLimitStatus, error) {
-	return nil, errors.New("not used in this test")
 }
 
 type pinRoot struct {

@@ -34,6 +34,8 @@ type Resolver struct {
 	// Importer runs job-backed CSV imports (importContactsCsv,
 	// importProgress).
 	Importer *contact.Importer
+	// GroupService holds the accounts' groups and scrapes them.
+	GroupService *contact.GroupService
 	// Sending holds the accounts' send limits (setRateLimits,
 	// rateLimitStatus).
 	Sending *sending.Policy

@@ -23,6 +23,7 @@ import (
 //	/          the admin console (internal/console), assets under /console/
 //	/healthz   liveness, /readyz readiness, /metrics Prometheus
 //	/export/contacts.csv  the contacts as CSV (VIEWER and up)
+//	/export/groups/participants.csv  a group's members as CSV (VIEWER and up)
 func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	cfg := a.Config
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{
@@ -59,6 +60,7 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	// Any method, so that cors answers a browser's preflight (OPTIONS); the
 	// handler itself serves GET only.
 	handle("/export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
+	handle("/export/groups/participants.csv", "/export/groups/participants.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportParticipants(a.Groups, a.Log))))
 	// The admin console: a page on the public GraphQL API, in the binary.
 	admin := console.Handler()
 	handle("GET /{$}", "/", admin)

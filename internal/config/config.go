@@ -69,6 +69,10 @@ type Config struct {
 	ContactDefaultRegion string
 	// ImportUploadMaxBytes bounds the files of one upload (importContactsCsv).
 	ImportUploadMaxBytes int64
+	// ScrapeGroupInterval spaces one account's group calls to WhatsApp;
+	// ScrapeRateLimitBackoff is the first wait after rate-overlimit.
+	ScrapeGroupInterval    time.Duration
+	ScrapeRateLimitBackoff time.Duration
 
 	// RateLimitPerMinute, PerHour and PerDay are every account's default
 	// send limits (setRateLimits overrides them per account);
@@ -154,6 +158,8 @@ var Settings = []Setting{
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
 	{"IMPORT_UPLOAD_MAX_BYTES", "104857600", "Maximum size in bytes of the files of one upload (importContactsCsv, a multipart request); MAX_REQUEST_BYTES still bounds the rest of the request."},
+	{"SCRAPE_GROUP_INTERVAL", "2s", "Least time between two group calls to WhatsApp of one account while scraping (refreshGroups, scrapeGroups); see docs/contacts.md."},
+	{"SCRAPE_RATE_LIMIT_BACKOFF", "1m", "How long a scrape waits after WhatsApp answers rate-overlimit; doubles with each answer in a row, up to 30m. Waiting is not a failed attempt."},
 	{"RATE_LIMIT_PER_MINUTE", "6", "Default sends per account in any minute (setRateLimits overrides per account); see docs/sending.md."},
 	{"RATE_LIMIT_PER_HOUR", "60", "Default sends per account in any hour."},
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
@@ -237,6 +243,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
 	c.ImportUploadMaxBytes = int64(p.int("IMPORT_UPLOAD_MAX_BYTES"))
+	c.ScrapeGroupInterval = p.duration("SCRAPE_GROUP_INTERVAL")
+	c.ScrapeRateLimitBackoff = p.duration("SCRAPE_RATE_LIMIT_BACKOFF")
 	c.RateLimitPerMinute = p.int("RATE_LIMIT_PER_MINUTE")
 	c.RateLimitPerHour = p.int("RATE_LIMIT_PER_HOUR")
 	c.RateLimitPerDay = p.int("RATE_LIMIT_PER_DAY")

@@ -69,6 +69,11 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		fields[k] = v
 	}
 	fields["IMPORT_UPLOAD_MAX_BYTES"] = c.ImportUploadMaxBytes
+	for k, v := range map[string]any{
+		"SCRAPE_GROUP_INTERVAL": c.ScrapeGroupInterval, "SCRAPE_RATE_LIMIT_BACKOFF": c.ScrapeRateLimitBackoff,
+	} {
+		fields[k] = v
+	}
 	v, ok := fields[key]
 	if !ok {
 		t.Fatalf("setting %s is documented but this test does not know its field; add it", key)
@@ -143,6 +148,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 	} {
 		e[k] = v
 	}
+	for k, v := range map[string]string{"SCRAPE_GROUP_INTERVAL": "39s", "SCRAPE_RATE_LIMIT_BACKOFF": "40m"} {
+		e[k] = v
+	}
 	got := mustLoad(t, e)
 	want := config.Config{
 		ListenAddr: "127.0.0.1:9999", DatabaseURL: "postgres://u:p@db:5432/wagraph", RedisURL: "redis://cache:6379/2",
@@ -167,6 +175,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	want.ImportUploadMaxBytes = 45
 	want.InstanceID, want.LeaseTTL, want.LeaseRenewInterval, want.LeaseRebalanceBatch = "pod-3", 39*time.Second, 4*time.Second, 41
 	want.RouteTimeout = 42 * time.Second
+	want.ScrapeGroupInterval, want.ScrapeRateLimitBackoff = 39*time.Second, 40*time.Minute
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
