@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	a.Imports.RegisterJobs(a.JobRegistry)
 	// The send queue's worker is registered before the jobs start.
 	a.newMessages()
+	a.connectGroups()
 	for _, register := range o.registerJobs {
 		register(a.JobRegistry)
 	}
@@ -305,7 +306,6 @@ func (a *App) startAccounts(ctx context.Context) error {
 	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		a.sessions = whatsapp.NewManager(container, sink, wopts)
-		a.Groups.SetWhatsApp(a.sessions) // the group features read WhatsApp through the live sessions
 		return a.sessions
 	}, supervisor.Options{
 		Logger:               a.Log,

@@ -119,3 +119,14 @@ func exportParticipants(groups *contact.GroupService, log zerolog.Logger) http.H
 		log.Info().Int("rows", n).Str("group_jid", jid).Str("token", p.TokenName).Msg("group members exported")
 	})
 }
+
+// connectGroups hands the group service its WhatsApp port once the
+// sessions exist: the live sessions, or with several instances the
+// sessions of each account's owner (routedGroups).
+func (a *App) connectGroups() {
+	var port contact.WhatsAppGroups = a.sessions
+	if router := a.Supervisor.Router(); router != nil {
+		port = newRoutedGroups(a.sessions, a.Supervisor, router)
+	}
+	a.Groups.SetWhatsApp(port)
+}

@@ -70,10 +70,10 @@ func newRoutedSender(local message.Sender, o owners, router supervisor.Router) *
 	return r
 }
 
-// call runs kind on the account's owner and decodes its answer into out;
-// here reports that the owner is this instance (nothing was sent).
-func (r *routedSender) call(ctx context.Context, kind, accountID string, in sendRequest, out any) (here bool, err error) {
-	owner, here, err := r.owners.Owner(ctx, accountID)
+// callOwner runs kind on the account's owner and decodes its answer into
+// out; here reports that the owner is this instance (nothing was sent).
+func callOwner(ctx context.Context, o owners, kind, accountID string, in, out any) (here bool, err error) {
+	owner, here, err := o.Owner(ctx, accountID)
 	if err != nil || here {
 		return here, err
 	}
@@ -81,7 +81,7 @@ func (r *routedSender) call(ctx context.Context, kind, accountID string, in send
 	if err != nil {
 		return false, err
 	}
-	raw, err := r.owners.CallOwner(ctx, owner, supervisor.RouteRequest{Kind: kind, AccountID: accountID, Body: body})
+	raw, err := o.CallOwner(ctx, owner, supervisor.RouteRequest{Kind: kind, AccountID: accountID, Body: body})
 	if err != nil {
 		return false, err
 	}
@@ -94,7 +94,7 @@ func (r *routedSender) call(ctx context.Context, kind, accountID string, in send
 // Send implements message.Sender.
 func (r *routedSender) Send(ctx context.Context, accountID, to, text, waID string) (message.SentResult, error) {
 	var res message.SentResult
-	here, err := r.call(ctx, routeSend, accountID, sendRequest{To: to, Text: text, WAID: waID}, &res)
+	here, err := callOwner(ctx, r.owners, routeSend, accountID, sendRequest{To: to, Text: text, WAID: waID}, &res)
 	if here {
 		return r.local.Send(ctx, accountID, to, text, waID)
 	}
@@ -104,7 +104,7 @@ func (r *routedSender) Send(ctx context.Context, accountID, to, text, waID strin
 // IsOnWhatsApp implements message.Sender.
 func (r *routedSender) IsOnWhatsApp(ctx context.Context, accountID string, phones []string) (map[string]bool, error) {
 	var res map[string]bool
-	here, err := r.call(ctx, routeIsOnWhatsApp, accountID, sendRequest{Phones: phones}, &res)
+	here, err := callOwner(ctx, r.owners, routeIsOnWhatsApp, accountID, sendRequest{Phones: phones}, &res)
 	if here {
 		return r.local.IsOnWhatsApp(ctx, accountID, phones)
 	}
