@@ -13,31 +13,42 @@ import (
 	"wagraph/internal/contact"
 )
 
+// exportAllowed admits a CSV export: GET or HEAD, with a token of VIEWER
+// or more. Otherwise it writes the refusal (what names what is exported;
+// usage is the suggestion for a wrong method) and returns false.
+func exportAllowed(w http.ResponseWriter, r *http.Request, what, usage string) (auth.Principal, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, apperr.Newf(apperr.BadRequest, "%s is not allowed here; the export is read with GET", r.Method).
+			WithSuggestion(usage))
+		return auth.Principal{}, false
+	}
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		err := apperr.New(apperr.Unauthenticated, "exporting "+what+" needs an API token")
+		if authErr := auth.ErrorFromContext(r.Context()); authErr != nil {
+			if e, coded := apperr.As(authErr); coded {
+				err = e
+			}
+		}
+		writeError(w, http.StatusUnauthorized, err)
+		return p, false
+	}
+	if !p.Role.Allows(auth.Viewer) {
+		writeError(w, http.StatusForbidden, apperr.Newf(apperr.Forbidden, "exporting %s needs the VIEWER role; your token has %s", what, p.Role))
+		return p, false
+	}
+	return p, true
+}
+
 // exportContacts serves GET /export/contacts.csv: the contacts matching the
 // query parameters (the contacts query's filter: personaId, accountId,
 // groupJid, source, search, hasPhone, optedOut) as CSV, streamed, for a
 // token with VIEWER or more.
 func exportContacts(svc *contact.Service, log zerolog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, apperr.Newf(apperr.BadRequest, "%s is not allowed here; the export is read with GET", r.Method).
-				WithSuggestion("Send GET /export/contacts.csv with the filter as query parameters."))
-			return
-		}
-		p, ok := auth.FromContext(r.Context())
+		p, ok := exportAllowed(w, r, "contacts", "Send GET /export/contacts.csv with the filter as query parameters.")
 		if !ok {
-			err := apperr.New(apperr.Unauthenticated, "exporting contacts needs an API token")
-			if authErr := auth.ErrorFromContext(r.Context()); authErr != nil {
-				if e, coded := apperr.As(authErr); coded {
-					err = e
-				}
-			}
-			writeError(w, http.StatusUnauthorized, err)
-			return
-		}
-		if !p.Role.Allows(auth.Viewer) {
-			writeError(w, http.StatusForbidden, apperr.Newf(apperr.Forbidden, "exporting contacts needs the VIEWER role; your token has %s", p.Role))
 			return
 		}
 		f, ferr := exportFilter(r)

@@ -10,7 +10,6 @@ import (
 	"go.mau.fi/whatsmeow/types"
 
 	"wagraph/internal/apperr"
-	"wagraph/internal/auth"
 	"wagraph/internal/contact"
 )
 
@@ -71,25 +70,8 @@ func (d *demoPhone) addDemoGroups(log zerolog.Logger, number string) {
 // token with VIEWER or more.
 func exportParticipants(groups *contact.GroupService, log zerolog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, apperr.Newf(apperr.BadRequest, "%s is not allowed here; the export is read with GET", r.Method).
-				WithSuggestion("Send GET /export/groups/participants.csv?accountId=…&jid=…"))
-			return
-		}
-		p, ok := auth.FromContext(r.Context())
+		p, ok := exportAllowed(w, r, "group members", "Send GET /export/groups/participants.csv?accountId=…&jid=…")
 		if !ok {
-			err := apperr.New(apperr.Unauthenticated, "exporting group members needs an API token")
-			if authErr := auth.ErrorFromContext(r.Context()); authErr != nil {
-				if e, coded := apperr.As(authErr); coded {
-					err = e
-				}
-			}
-			writeError(w, http.StatusUnauthorized, err)
-			return
-		}
-		if !p.Role.Allows(auth.Viewer) {
-			writeError(w, http.StatusForbidden, apperr.Newf(apperr.Forbidden, "exporting group members needs the VIEWER role; your token has %s", p.Role))
 			return
 		}
 		q := r.URL.Query()
