@@ -155,11 +155,16 @@ func TestConsoleSendsBatchesAndPauses(t *testing.T) {
 		t.Errorf("a double click sent the message %d times", vouchers)
 	}
 
-	// A batch that starts later, canceled through the dialog.
+	// A batch to the contacts filter that starts later, canceled through
+	// the dialog.
 	later := time.Now().Add(2 * time.Hour).Format("2006-01-02T15:04")
 	do(t, ctx, "queue a batch for later",
-		chromedp.Click(chromedp.CSS(`input[name="mode"][value="persona"]`)),
-		choose(`#send-persona`, "Fair visitors (6)"),
+		chromedp.Navigate(s.URL+"/#/contacts?search=kunde"),
+		waitText(`.count`, "6 contacts match the filter"),
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Send to these contacts"]`)),
+		waitText(`h1`, "Sending"),
+		waitText(`.filter-summary`, "6 contacts match the filter"),
+		void(chromedp.Poll[bool](`document.querySelector('input[name="mode"][value="filter"]').checked`)),
 		fill(`#send-text`, "See you next year, {{first_name|friend}}!"),
 		fill(`#send-start`, later),
 		click("Queue messages"),
@@ -261,4 +266,33 @@ func TestConsoleSendsBatchesAndPauses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The gauges stay live across a dropped connection: a pause set while the
+// console was cut off shows once it is back, without a reload.
+func TestConsoleGaugesLiveAfterDrop(t *testing.T) {
+	ctx := laptop(t, 2*time.Minute)
+	s := start(t)
+	op := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
+	id := apptest.Path(apptest.Post(t, op, `mutation { createAccount(input: {name: "Campaign phone"}) { account { id } } }`).NoErrors(t), "createAccount", "account", "id").(string)
+	proxy := apptest.NewProxy(t, strings.TrimPrefix(s.URL, "http://"))
+	url := "http://" + proxy.Addr()
+	signIn(t, ctx, url, s.Token(t, auth.Viewer))
+	do(t, ctx, "the gauges",
+		chromedp.Navigate(url+"/#/accounts/"+id),
+		waitText(`.ratelimits .gauge`, "0 / 6"),
+	)
+	if evaluate[bool](t, ctx, `document.querySelector(".pause") !== null`) {
+		t.Fatal("a pause shows before any was set")
+	}
+	proxy.Cut()
+	do(t, ctx, "the connection drops", waitText(`#connection`, "reconnecting"))
+	apptest.Post(t, op, `mutation($id: ID!) { pauseSending(input: {accountId: $id, note: "Set while you were away"}) { pause { reason } } }`, client.Var("id", id)).NoErrors(t)
+	proxy.Restore(t)
+	do(t, ctx, "the pause shows after the reconnection",
+		waitText(`#connection`, "connected"),
+		waitText(`.pause`, "Set while you were away"),
+	)
+	apptest.Post(t, op, `mutation($id: ID!) { resumeSending(input: {accountId: $id}) { status { paused } } }`, client.Var("id", id)).NoErrors(t)
+	do(t, ctx, "and goes live", chromedp.WaitNotPresent(chromedp.CSS(`.pause`)))
 }

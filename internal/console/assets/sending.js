@@ -320,7 +320,7 @@ export function BatchPage({ id, token, role, live, epoch }) {
   useSubscription(live, `subscription($id: ID!) { batchProgress(batchId: $id) { snapshot batch { ${BATCH} } } }`, { id }, (d) => {
     const nb = d.batchProgress.batch;
     setB((cur) => (cur && cur.version > nb.version ? cur : nb));
-  }, [id, epoch]);
+  }, [id]);
   // The messages list follows the counts, at most about once a second.
   // and at once when the batch is done.
   const version = b ? b.version : 0;
