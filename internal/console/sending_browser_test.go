@@ -127,11 +127,16 @@ func TestConsoleSendsBatchesAndPauses(t *testing.T) {
 
 	// A double click sends one message; a number not on WhatsApp fails
 	// with the reason and what to do.
-	do(t, ctx, "send one message with a double click",
+	do(t, ctx, "send one message to a contact with a double click",
 		chromedp.Click(chromedp.Search(`//a[starts-with(normalize-space(), "← Sending")]`)),
 		waitText(`h1`, "Sending"),
 		waitText(`.batches`, "6 sent"),
-		fill(`#send-to`, "+"+phones[0].User),
+		chromedp.Navigate(s.URL+"/#/contacts?search=kunde"),
+		chromedp.Click(chromedp.Search(`//table//a[normalize-space()="Kunde 1"]`)),
+		waitText(`h1`, "Kunde 1"),
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Send a message"]`)),
+		waitText(`h1`, "Sending"),
+		waitText(`.to-contact`, "Kunde 1, +"+phones[0].User),
 		fill(`#send-text`, "Your voucher: FAIR25"),
 		void(chromedp.Evaluate[bool](`(() => { const b = [...document.querySelectorAll("form.compose button[type=submit]")][0]; b.click(); b.click(); return true; })()`)),
 		waitText(`.toast.info`, "is queued"),

@@ -182,6 +182,7 @@ function Compose({ token, account, personas, query, onSent }) {
   const [startAt, setStartAt] = useState("");
   const [jitter, setJitter] = useState("");
   const [matching, setMatching] = useState(null);
+  const [contact, setContact] = useState(null); // the contact given as ?to=<id>
   const [busy, setBusy] = useState(false);
   const key = useRef(newKey());
   const inFlight = useRef(false);
@@ -191,6 +192,13 @@ function Compose({ token, account, personas, query, onSent }) {
     gql(token, `query($f: ContactFilter) { contacts(first: 0, filter: $f) { totalCount } }`, { f: filter })
       .then((d) => setMatching(d.contacts.totalCount), toastError);
   }, [token, filterQuery(filter)]);
+
+  useEffect(() => {
+    const id = q.get("to");
+    if (!id || id.startsWith("+")) return;
+    gql(token, `query($id: ID!) { contact(id: $id) { id fullName pushName businessName phoneNumber } }`, { id })
+      .then((d) => setContact(d.contact), () => setContact(null));
+  }, [token, q.get("to")]);
 
   // insert puts a placeholder at the text's cursor.
   const insert = (p) => {
@@ -245,7 +253,8 @@ function Compose({ token, account, personas, query, onSent }) {
     </fieldset>
     ${mode === "one" && html`<div><label for="send-to">Number or contact id</label>
       <input id="send-to" type="text" value=${to} onInput=${(e) => setTo(e.target.value)} placeholder="+49 151 23456789" autocomplete="off" />
-      <p class="hint">A number in international format, or a contact's id (“Send a message” on a contact fills it in).</p></div>`}
+      ${contact && to === contact.id ? html`<p class="to-contact">To the contact <strong>${contact.fullName || contact.pushName || contact.businessName || "(no name)"}</strong>, ${contact.phoneNumber}.</p>`
+        : html`<p class="hint">A number in international format, or a contact's id (“Send a message” on a contact fills it in).</p>`}</div>`}
     ${mode === "persona" && html`<div><label for="send-persona">Persona</label>
       <select id="send-persona" value=${persona} onChange=${(e) => setPersona(e.target.value)}>
         <option value="">Choose…</option>
