@@ -244,6 +244,18 @@ func TestConsoleSendsBatchesAndPauses(t *testing.T) {
 		waitText(`.messages-by-status [data-status="CANCELED"]`, "6"),
 	)
 
+	// The compose form fits a phone.
+	do(t, ctx, "compose at 375 px",
+		chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile),
+		chromedp.Navigate(s.URL+"/#/sending?account="+id),
+		chromedp.Click(chromedp.CSS(`input[name="mode"][value="persona"]`)),
+		waitText(`.placeholders`, "{{attr.KEY}}"),
+	)
+	if w := evaluate[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("the compose form at 375 px is %d px wider than the screen", w)
+	}
+	do(t, ctx, "back to a laptop", chromedp.EmulateViewport(laptopW, laptopH))
+
 	// A VIEWER sees the batches, messages and pauses but nothing to change
 	// them with; at a phone's width nothing sticks out.
 	do(t, ctx, "sign out", click("Sign out"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
