@@ -32,6 +32,8 @@ type ResolverRoot interface {
 	Account() AccountResolver
 	ActivationQR() ActivationQRResolver
 	Contact() ContactResolver
+	Group() GroupResolver
+	ImportJob() ImportJobResolver
 	Mutation() MutationResolver
 	QrCodeEvent() QrCodeEventResolver
 	Query() QueryResolver
@@ -176,7 +178,15 @@ type ComplexityRoot struct {
 		Batch func(childComplexity int) int
 	}
 
+	CancelImportPayload struct {
+		Job func(childComplexity int) int
+	}
+
 	CancelJobPayload struct {
+		Job func(childComplexity int) int
+	}
+
+	CancelScrapePayload struct {
 		Job func(childComplexity int) int
 	}
 
@@ -267,6 +277,51 @@ type ComplexityRoot struct {
 		DeletedPersonaID func(childComplexity int) int
 	}
 
+	Group struct {
+		AccountID        func(childComplexity int) int
+		Addressing       func(childComplexity int) int
+		Announce         func(childComplexity int) int
+		Community        func(childComplexity int) int
+		Jid              func(childComplexity int) int
+		Name             func(childComplexity int) int
+		ParticipantCount func(childComplexity int) int
+		Participants     func(childComplexity int, first *int, after *string) int
+		RefreshedAt      func(childComplexity int) int
+		Topic            func(childComplexity int) int
+	}
+
+	GroupConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GroupParticipant struct {
+		DisplayName  func(childComplexity int) int
+		IsAdmin      func(childComplexity int) int
+		IsSuperAdmin func(childComplexity int) int
+		Jid          func(childComplexity int) int
+		Lid          func(childComplexity int) int
+		PhoneNumber  func(childComplexity int) int
+		Role         func(childComplexity int) int
+	}
+
+	GroupParticipantConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupParticipantEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Health struct {
 		Components    func(childComplexity int) int
 		Status        func(childComplexity int) int
@@ -281,12 +336,60 @@ type ComplexityRoot struct {
 		Status    func(childComplexity int) int
 	}
 
+	ImportContactsCsvPayload struct {
+		Job func(childComplexity int) int
+	}
+
 	ImportContactsCsvTextPayload struct {
 		Report func(childComplexity int) int
 	}
 
 	ImportContactsPayload struct {
 		Report func(childComplexity int) int
+	}
+
+	ImportFailure struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ImportJob struct {
+		BytesDone     func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		DefaultRegion func(childComplexity int) int
+		DryRun        func(childComplexity int) int
+		Failure       func(childComplexity int) int
+		FileBytes     func(childComplexity int) int
+		FileName      func(childComplexity int) int
+		FinishedAt    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		JobID         func(childComplexity int) int
+		PersonaIds    func(childComplexity int) int
+		Progress      func(childComplexity int) int
+		Report        func(childComplexity int) int
+		StartedAt     func(childComplexity int) int
+		State         func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		Version       func(childComplexity int) int
+	}
+
+	ImportJobConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ImportJobEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ImportProgressEvent struct {
+		Final    func(childComplexity int) int
+		Job      func(childComplexity int) int
+		JobID    func(childComplexity int) int
+		Snapshot func(childComplexity int) int
+		Version  func(childComplexity int) int
 	}
 
 	Job struct {
@@ -368,7 +471,9 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddContactsToPersona      func(childComplexity int, input model.PersonaContactsInput) int
 		CancelBatch               func(childComplexity int, input model.CancelBatchInput) int
+		CancelImport              func(childComplexity int, input model.CancelImportInput) int
 		CancelJob                 func(childComplexity int, input model.CancelJobInput) int
+		CancelScrape              func(childComplexity int, input model.CancelScrapeInput) int
 		CreateAPIToken            func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateAccount             func(childComplexity int, input model.CreateAccountInput) int
 		CreatePersona             func(childComplexity int, input model.CreatePersonaInput) int
@@ -376,17 +481,20 @@ type ComplexityRoot struct {
 		DeleteContacts            func(childComplexity int, input model.DeleteContactsInput) int
 		DeletePersona             func(childComplexity int, input model.DeletePersonaInput) int
 		ImportContacts            func(childComplexity int, input model.ImportContactsInput) int
+		ImportContactsCSV         func(childComplexity int, input model.ImportContactsCSVInput) int
 		ImportContactsCSVText     func(childComplexity int, input model.ImportContactsCSVTextInput) int
 		LogoutAccount             func(childComplexity int, input model.LogoutAccountInput) int
 		PauseSending              func(childComplexity int, input model.PauseSendingInput) int
 		QueueMessages             func(childComplexity int, input model.QueueMessagesInput) int
 		ReconnectAccount          func(childComplexity int, input model.ReconnectAccountInput) int
+		RefreshGroups             func(childComplexity int, input model.RefreshGroupsInput) int
 		RemoveContactsFromPersona func(childComplexity int, input model.PersonaContactsInput) int
 		ResetAccount              func(childComplexity int, input model.ResetAccountInput) int
 		ResetRateLimits           func(childComplexity int, input model.ResetRateLimitsInput) int
 		ResumeSending             func(childComplexity int, input model.ResumeSendingInput) int
 		RetryJob                  func(childComplexity int, input model.RetryJobInput) int
 		RevokeAPIToken            func(childComplexity int, input model.RevokeAPITokenInput) int
+		ScrapeGroups              func(childComplexity int, input model.ScrapeGroupsInput) int
 		SendMessage               func(childComplexity int, input model.SendMessageInput) int
 		SetContactsOptOut         func(childComplexity int, input model.SetContactsOptOutInput) int
 		SetRateLimits             func(childComplexity int, input model.SetRateLimitsInput) int
@@ -457,13 +565,19 @@ type ComplexityRoot struct {
 		Batches         func(childComplexity int, accountID string, first *int, after *string) int
 		Contact         func(childComplexity int, id string) int
 		Contacts        func(childComplexity int, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) int
+		Group           func(childComplexity int, accountID string, jid string) int
+		Groups          func(childComplexity int, accountID string, search *string, first *int, after *string) int
 		Health          func(childComplexity int) int
+		ImportJob       func(childComplexity int, id string) int
+		ImportJobs      func(childComplexity int, first *int, after *string) int
 		Jobs            func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
 		Message         func(childComplexity int, id string) int
 		Messages        func(childComplexity int, filter *model.MessageFilter, first *int, after *string) int
 		Persona         func(childComplexity int, id string) int
 		Personas        func(childComplexity int, search *string, first *int, after *string) int
 		RateLimitStatus func(childComplexity int, accountID string) int
+		ScrapeJob       func(childComplexity int, id string) int
+		ScrapeJobs      func(childComplexity int, accountID string, first *int, after *string) int
 		Viewer          func(childComplexity int) int
 	}
 
@@ -501,6 +615,11 @@ type ComplexityRoot struct {
 		Account func(childComplexity int) int
 	}
 
+	RefreshGroupsPayload struct {
+		GroupCount func(childComplexity int) int
+		Groups     func(childComplexity int) int
+	}
+
 	ResetAccountPayload struct {
 		Account func(childComplexity int) int
 	}
@@ -521,6 +640,43 @@ type ComplexityRoot struct {
 
 	RevokeApiTokenPayload struct {
 		APIToken func(childComplexity int) int
+	}
+
+	ScrapeGroupsPayload struct {
+		Job func(childComplexity int) int
+	}
+
+	ScrapeJob struct {
+		AccountID           func(childComplexity int) int
+		AllGroups           func(childComplexity int) int
+		ContactsCreated     func(childComplexity int) int
+		ContactsMerged      func(childComplexity int) int
+		ContactsUpdated     func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Errors              func(childComplexity int) int
+		FinishedAt          func(childComplexity int) int
+		GroupsDone          func(childComplexity int) int
+		GroupsTotal         func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		LastError           func(childComplexity int) int
+		MembersSeen         func(childComplexity int) int
+		MembersWithoutPhone func(childComplexity int) int
+		PersonaIds          func(childComplexity int) int
+		ResumeAt            func(childComplexity int) int
+		StartedAt           func(childComplexity int) int
+		State               func(childComplexity int) int
+		Version             func(childComplexity int) int
+	}
+
+	ScrapeJobConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ScrapeJobEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	SendMessagePayload struct {
@@ -557,8 +713,10 @@ type ComplexityRoot struct {
 	Subscription struct {
 		AccountStatusChanged func(childComplexity int, accountID *string) int
 		BatchProgress        func(childComplexity int, batchID string) int
+		ImportProgress       func(childComplexity int, jobID string) int
 		QRCodeUpdated        func(childComplexity int, accountID string) int
 		RateLimitChanged     func(childComplexity int, accountID string) int
+		ScrapeProgress       func(childComplexity int, jobID string) int
 	}
 
 	UpdateAccountPayload struct {
@@ -595,6 +753,12 @@ type ContactResolver interface {
 	Sources(ctx context.Context, obj *model.Contact) ([]*model.ContactSource, error)
 	Personas(ctx context.Context, obj *model.Contact) ([]*model.Persona, error)
 }
+type GroupResolver interface {
+	Participants(ctx context.Context, obj *model.Group, first *int, after *string) (*model.GroupParticipantConnection, error)
+}
+type ImportJobResolver interface {
+	Report(ctx context.Context, obj *model.ImportJob) (*model.ContactImportReport, error)
+}
 type MutationResolver interface {
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, input model.RevokeAPITokenInput) (*model.RevokeAPITokenPayload, error)
@@ -610,6 +774,11 @@ type MutationResolver interface {
 	SetContactsOptOut(ctx context.Context, input model.SetContactsOptOutInput) (*model.SetContactsOptOutPayload, error)
 	ImportContactsCSVText(ctx context.Context, input model.ImportContactsCSVTextInput) (*model.ImportContactsCSVTextPayload, error)
 	ImportContacts(ctx context.Context, input model.ImportContactsInput) (*model.ImportContactsPayload, error)
+	RefreshGroups(ctx context.Context, input model.RefreshGroupsInput) (*model.RefreshGroupsPayload, error)
+	ScrapeGroups(ctx context.Context, input model.ScrapeGroupsInput) (*model.ScrapeGroupsPayload, error)
+	CancelScrape(ctx context.Context, input model.CancelScrapeInput) (*model.CancelScrapePayload, error)
+	ImportContactsCSV(ctx context.Context, input model.ImportContactsCSVInput) (*model.ImportContactsCSVPayload, error)
+	CancelImport(ctx context.Context, input model.CancelImportInput) (*model.CancelImportPayload, error)
 	RetryJob(ctx context.Context, input model.RetryJobInput) (*model.RetryJobPayload, error)
 	CancelJob(ctx context.Context, input model.CancelJobInput) (*model.CancelJobPayload, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*model.SendMessagePayload, error)
@@ -636,6 +805,12 @@ type QueryResolver interface {
 	APITokens(ctx context.Context) ([]*model.APIToken, error)
 	Contact(ctx context.Context, id string) (*model.Contact, error)
 	Contacts(ctx context.Context, filter *model.ContactFilter, orderBy *model.ContactOrder, first *int, after *string) (*model.ContactConnection, error)
+	Groups(ctx context.Context, accountID string, search *string, first *int, after *string) (*model.GroupConnection, error)
+	Group(ctx context.Context, accountID string, jid string) (*model.Group, error)
+	ScrapeJob(ctx context.Context, id string) (*model.ScrapeJob, error)
+	ScrapeJobs(ctx context.Context, accountID string, first *int, after *string) (*model.ScrapeJobConnection, error)
+	ImportJob(ctx context.Context, id string) (*model.ImportJob, error)
+	ImportJobs(ctx context.Context, first *int, after *string) (*model.ImportJobConnection, error)
 	Jobs(ctx context.Context, filter *model.JobFilter, first *int, after *string) (*model.JobConnection, error)
 	Message(ctx context.Context, id string) (*model.Message, error)
 	Messages(ctx context.Context, filter *model.MessageFilter, first *int, after *string) (*model.MessageConnection, error)
@@ -648,6 +823,8 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	AccountStatusChanged(ctx context.Context, accountID *string) (<-chan *model.AccountStatusEvent, error)
 	QRCodeUpdated(ctx context.Context, accountID string) (<-chan *model.QRCodeEvent, error)
+	ScrapeProgress(ctx context.Context, jobID string) (<-chan *model.ScrapeJob, error)
+	ImportProgress(ctx context.Context, jobID string) (<-chan *model.ImportProgressEvent, error)
 	BatchProgress(ctx context.Context, batchID string) (<-chan *model.BatchProgressEvent, error)
 	RateLimitChanged(ctx context.Context, accountID string) (<-chan *model.RateLimitStatus, error)
 }
@@ -1201,12 +1378,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CancelBatchPayload.Batch(childComplexity), true
 
+	case "CancelImportPayload.job":
+		if e.ComplexityRoot.CancelImportPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelImportPayload.Job(childComplexity), true
+
 	case "CancelJobPayload.job":
 		if e.ComplexityRoot.CancelJobPayload.Job == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CancelJobPayload.Job(childComplexity), true
+
+	case "CancelScrapePayload.job":
+		if e.ComplexityRoot.CancelScrapePayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelScrapePayload.Job(childComplexity), true
 
 	case "Contact.attributes":
 		if e.ComplexityRoot.Contact.Attributes == nil {
@@ -1509,6 +1700,179 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeletePersonaPayload.DeletedPersonaID(childComplexity), true
 
+	case "Group.accountId":
+		if e.ComplexityRoot.Group.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.AccountID(childComplexity), true
+	case "Group.addressing":
+		if e.ComplexityRoot.Group.Addressing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Addressing(childComplexity), true
+	case "Group.announce":
+		if e.ComplexityRoot.Group.Announce == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Announce(childComplexity), true
+	case "Group.community":
+		if e.ComplexityRoot.Group.Community == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Community(childComplexity), true
+	case "Group.jid":
+		if e.ComplexityRoot.Group.Jid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Jid(childComplexity), true
+	case "Group.name":
+		if e.ComplexityRoot.Group.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Name(childComplexity), true
+	case "Group.participantCount":
+		if e.ComplexityRoot.Group.ParticipantCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.ParticipantCount(childComplexity), true
+	case "Group.participants":
+		if e.ComplexityRoot.Group.Participants == nil {
+			break
+		}
+
+		args, err := ec.field_Group_participants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.Participants(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.refreshedAt":
+		if e.ComplexityRoot.Group.RefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.RefreshedAt(childComplexity), true
+	case "Group.topic":
+		if e.ComplexityRoot.Group.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Topic(childComplexity), true
+
+	case "GroupConnection.edges":
+		if e.ComplexityRoot.GroupConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.Edges(childComplexity), true
+	case "GroupConnection.pageInfo":
+		if e.ComplexityRoot.GroupConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.PageInfo(childComplexity), true
+	case "GroupConnection.totalCount":
+		if e.ComplexityRoot.GroupConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.TotalCount(childComplexity), true
+
+	case "GroupEdge.cursor":
+		if e.ComplexityRoot.GroupEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Cursor(childComplexity), true
+	case "GroupEdge.node":
+		if e.ComplexityRoot.GroupEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Node(childComplexity), true
+
+	case "GroupParticipant.displayName":
+		if e.ComplexityRoot.GroupParticipant.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.DisplayName(childComplexity), true
+	case "GroupParticipant.isAdmin":
+		if e.ComplexityRoot.GroupParticipant.IsAdmin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.IsAdmin(childComplexity), true
+	case "GroupParticipant.isSuperAdmin":
+		if e.ComplexityRoot.GroupParticipant.IsSuperAdmin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.IsSuperAdmin(childComplexity), true
+	case "GroupParticipant.jid":
+		if e.ComplexityRoot.GroupParticipant.Jid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Jid(childComplexity), true
+	case "GroupParticipant.lid":
+		if e.ComplexityRoot.GroupParticipant.Lid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Lid(childComplexity), true
+	case "GroupParticipant.phoneNumber":
+		if e.ComplexityRoot.GroupParticipant.PhoneNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.PhoneNumber(childComplexity), true
+	case "GroupParticipant.role":
+		if e.ComplexityRoot.GroupParticipant.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipant.Role(childComplexity), true
+
+	case "GroupParticipantConnection.edges":
+		if e.ComplexityRoot.GroupParticipantConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.Edges(childComplexity), true
+	case "GroupParticipantConnection.pageInfo":
+		if e.ComplexityRoot.GroupParticipantConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.PageInfo(childComplexity), true
+	case "GroupParticipantConnection.totalCount":
+		if e.ComplexityRoot.GroupParticipantConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantConnection.TotalCount(childComplexity), true
+
+	case "GroupParticipantEdge.cursor":
+		if e.ComplexityRoot.GroupParticipantEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantEdge.Cursor(childComplexity), true
+	case "GroupParticipantEdge.node":
+		if e.ComplexityRoot.GroupParticipantEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupParticipantEdge.Node(childComplexity), true
+
 	case "Health.components":
 		if e.ComplexityRoot.Health.Components == nil {
 			break
@@ -1559,6 +1923,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HealthComponent.Status(childComplexity), true
 
+	case "ImportContactsCsvPayload.job":
+		if e.ComplexityRoot.ImportContactsCsvPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportContactsCsvPayload.Job(childComplexity), true
+
 	case "ImportContactsCsvTextPayload.report":
 		if e.ComplexityRoot.ImportContactsCsvTextPayload.Report == nil {
 			break
@@ -1572,6 +1943,185 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportContactsPayload.Report(childComplexity), true
+
+	case "ImportFailure.code":
+		if e.ComplexityRoot.ImportFailure.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Code(childComplexity), true
+	case "ImportFailure.message":
+		if e.ComplexityRoot.ImportFailure.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Message(childComplexity), true
+
+	case "ImportJob.bytesDone":
+		if e.ComplexityRoot.ImportJob.BytesDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.BytesDone(childComplexity), true
+	case "ImportJob.createdAt":
+		if e.ComplexityRoot.ImportJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.CreatedAt(childComplexity), true
+	case "ImportJob.defaultRegion":
+		if e.ComplexityRoot.ImportJob.DefaultRegion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.DefaultRegion(childComplexity), true
+	case "ImportJob.dryRun":
+		if e.ComplexityRoot.ImportJob.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.DryRun(childComplexity), true
+	case "ImportJob.failure":
+		if e.ComplexityRoot.ImportJob.Failure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Failure(childComplexity), true
+	case "ImportJob.fileBytes":
+		if e.ComplexityRoot.ImportJob.FileBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FileBytes(childComplexity), true
+	case "ImportJob.fileName":
+		if e.ComplexityRoot.ImportJob.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FileName(childComplexity), true
+	case "ImportJob.finishedAt":
+		if e.ComplexityRoot.ImportJob.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FinishedAt(childComplexity), true
+	case "ImportJob.id":
+		if e.ComplexityRoot.ImportJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.ID(childComplexity), true
+	case "ImportJob.jobId":
+		if e.ComplexityRoot.ImportJob.JobID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.JobID(childComplexity), true
+	case "ImportJob.personaIds":
+		if e.ComplexityRoot.ImportJob.PersonaIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.PersonaIds(childComplexity), true
+	case "ImportJob.progress":
+		if e.ComplexityRoot.ImportJob.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Progress(childComplexity), true
+	case "ImportJob.report":
+		if e.ComplexityRoot.ImportJob.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Report(childComplexity), true
+	case "ImportJob.startedAt":
+		if e.ComplexityRoot.ImportJob.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.StartedAt(childComplexity), true
+	case "ImportJob.state":
+		if e.ComplexityRoot.ImportJob.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.State(childComplexity), true
+	case "ImportJob.updatedAt":
+		if e.ComplexityRoot.ImportJob.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.UpdatedAt(childComplexity), true
+	case "ImportJob.version":
+		if e.ComplexityRoot.ImportJob.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Version(childComplexity), true
+
+	case "ImportJobConnection.edges":
+		if e.ComplexityRoot.ImportJobConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJobConnection.Edges(childComplexity), true
+	case "ImportJobConnection.pageInfo":
+		if e.ComplexityRoot.ImportJobConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJobConnection.PageInfo(childComplexity), true
+	case "ImportJobConnection.totalCount":
+		if e.ComplexityRoot.ImportJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJobConnection.TotalCount(childComplexity), true
+
+	case "ImportJobEdge.cursor":
+		if e.ComplexityRoot.ImportJobEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJobEdge.Cursor(childComplexity), true
+	case "ImportJobEdge.node":
+		if e.ComplexityRoot.ImportJobEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJobEdge.Node(childComplexity), true
+
+	case "ImportProgressEvent.final":
+		if e.ComplexityRoot.ImportProgressEvent.Final == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProgressEvent.Final(childComplexity), true
+	case "ImportProgressEvent.job":
+		if e.ComplexityRoot.ImportProgressEvent.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProgressEvent.Job(childComplexity), true
+	case "ImportProgressEvent.jobId":
+		if e.ComplexityRoot.ImportProgressEvent.JobID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProgressEvent.JobID(childComplexity), true
+	case "ImportProgressEvent.snapshot":
+		if e.ComplexityRoot.ImportProgressEvent.Snapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProgressEvent.Snapshot(childComplexity), true
+	case "ImportProgressEvent.version":
+		if e.ComplexityRoot.ImportProgressEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportProgressEvent.Version(childComplexity), true
 
 	case "Job.attemptedAt":
 		if e.ComplexityRoot.Job.AttemptedAt == nil {
@@ -1881,6 +2431,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelBatch(childComplexity, args["input"].(model.CancelBatchInput)), true
+	case "Mutation.cancelImport":
+		if e.ComplexityRoot.Mutation.CancelImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelImport(childComplexity, args["input"].(model.CancelImportInput)), true
 	case "Mutation.cancelJob":
 		if e.ComplexityRoot.Mutation.CancelJob == nil {
 			break
@@ -1892,6 +2453,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelJob(childComplexity, args["input"].(model.CancelJobInput)), true
+	case "Mutation.cancelScrape":
+		if e.ComplexityRoot.Mutation.CancelScrape == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelScrape_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelScrape(childComplexity, args["input"].(model.CancelScrapeInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1969,6 +2541,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportContacts(childComplexity, args["input"].(model.ImportContactsInput)), true
+	case "Mutation.importContactsCsv":
+		if e.ComplexityRoot.Mutation.ImportContactsCSV == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importContactsCsv_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportContactsCSV(childComplexity, args["input"].(model.ImportContactsCSVInput)), true
 	case "Mutation.importContactsCsvText":
 		if e.ComplexityRoot.Mutation.ImportContactsCSVText == nil {
 			break
@@ -2024,6 +2607,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReconnectAccount(childComplexity, args["input"].(model.ReconnectAccountInput)), true
+	case "Mutation.refreshGroups":
+		if e.ComplexityRoot.Mutation.RefreshGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshGroups(childComplexity, args["input"].(model.RefreshGroupsInput)), true
 	case "Mutation.removeContactsFromPersona":
 		if e.ComplexityRoot.Mutation.RemoveContactsFromPersona == nil {
 			break
@@ -2090,6 +2684,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.scrapeGroups":
+		if e.ComplexityRoot.Mutation.ScrapeGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scrapeGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScrapeGroups(childComplexity, args["input"].(model.ScrapeGroupsInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -2439,12 +3044,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Contacts(childComplexity, args["filter"].(*model.ContactFilter), args["orderBy"].(*model.ContactOrder), args["first"].(*int), args["after"].(*string)), true
+	case "Query.group":
+		if e.ComplexityRoot.Query.Group == nil {
+			break
+		}
+
+		args, err := ec.field_Query_group_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Group(childComplexity, args["accountId"].(string), args["jid"].(string)), true
+	case "Query.groups":
+		if e.ComplexityRoot.Query.Groups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_groups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Groups(childComplexity, args["accountId"].(string), args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.health":
 		if e.ComplexityRoot.Query.Health == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Health(childComplexity), true
+	case "Query.importJob":
+		if e.ComplexityRoot.Query.ImportJob == nil {
+			break
+		}
+
+		args, err := ec.field_Query_importJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ImportJob(childComplexity, args["id"].(string)), true
+	case "Query.importJobs":
+		if e.ComplexityRoot.Query.ImportJobs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_importJobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ImportJobs(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.jobs":
 		if e.ComplexityRoot.Query.Jobs == nil {
@@ -2512,6 +3161,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RateLimitStatus(childComplexity, args["accountId"].(string)), true
+	case "Query.scrapeJob":
+		if e.ComplexityRoot.Query.ScrapeJob == nil {
+			break
+		}
+
+		args, err := ec.field_Query_scrapeJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ScrapeJob(childComplexity, args["id"].(string)), true
+	case "Query.scrapeJobs":
+		if e.ComplexityRoot.Query.ScrapeJobs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_scrapeJobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ScrapeJobs(childComplexity, args["accountId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2638,6 +3309,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReconnectAccountPayload.Account(childComplexity), true
 
+	case "RefreshGroupsPayload.groupCount":
+		if e.ComplexityRoot.RefreshGroupsPayload.GroupCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshGroupsPayload.GroupCount(childComplexity), true
+	case "RefreshGroupsPayload.groups":
+		if e.ComplexityRoot.RefreshGroupsPayload.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefreshGroupsPayload.Groups(childComplexity), true
+
 	case "ResetAccountPayload.account":
 		if e.ComplexityRoot.ResetAccountPayload.Account == nil {
 			break
@@ -2684,6 +3368,160 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeApiTokenPayload.APIToken(childComplexity), true
+
+	case "ScrapeGroupsPayload.job":
+		if e.ComplexityRoot.ScrapeGroupsPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeGroupsPayload.Job(childComplexity), true
+
+	case "ScrapeJob.accountId":
+		if e.ComplexityRoot.ScrapeJob.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.AccountID(childComplexity), true
+	case "ScrapeJob.allGroups":
+		if e.ComplexityRoot.ScrapeJob.AllGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.AllGroups(childComplexity), true
+	case "ScrapeJob.contactsCreated":
+		if e.ComplexityRoot.ScrapeJob.ContactsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsCreated(childComplexity), true
+	case "ScrapeJob.contactsMerged":
+		if e.ComplexityRoot.ScrapeJob.ContactsMerged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsMerged(childComplexity), true
+	case "ScrapeJob.contactsUpdated":
+		if e.ComplexityRoot.ScrapeJob.ContactsUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ContactsUpdated(childComplexity), true
+	case "ScrapeJob.createdAt":
+		if e.ComplexityRoot.ScrapeJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.CreatedAt(childComplexity), true
+	case "ScrapeJob.errors":
+		if e.ComplexityRoot.ScrapeJob.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.Errors(childComplexity), true
+	case "ScrapeJob.finishedAt":
+		if e.ComplexityRoot.ScrapeJob.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.FinishedAt(childComplexity), true
+	case "ScrapeJob.groupsDone":
+		if e.ComplexityRoot.ScrapeJob.GroupsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.GroupsDone(childComplexity), true
+	case "ScrapeJob.groupsTotal":
+		if e.ComplexityRoot.ScrapeJob.GroupsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.GroupsTotal(childComplexity), true
+	case "ScrapeJob.id":
+		if e.ComplexityRoot.ScrapeJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ID(childComplexity), true
+	case "ScrapeJob.lastError":
+		if e.ComplexityRoot.ScrapeJob.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.LastError(childComplexity), true
+	case "ScrapeJob.membersSeen":
+		if e.ComplexityRoot.ScrapeJob.MembersSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.MembersSeen(childComplexity), true
+	case "ScrapeJob.membersWithoutPhone":
+		if e.ComplexityRoot.ScrapeJob.MembersWithoutPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.MembersWithoutPhone(childComplexity), true
+	case "ScrapeJob.personaIds":
+		if e.ComplexityRoot.ScrapeJob.PersonaIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.PersonaIds(childComplexity), true
+	case "ScrapeJob.resumeAt":
+		if e.ComplexityRoot.ScrapeJob.ResumeAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.ResumeAt(childComplexity), true
+	case "ScrapeJob.startedAt":
+		if e.ComplexityRoot.ScrapeJob.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.StartedAt(childComplexity), true
+	case "ScrapeJob.state":
+		if e.ComplexityRoot.ScrapeJob.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.State(childComplexity), true
+	case "ScrapeJob.version":
+		if e.ComplexityRoot.ScrapeJob.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJob.Version(childComplexity), true
+
+	case "ScrapeJobConnection.edges":
+		if e.ComplexityRoot.ScrapeJobConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.Edges(childComplexity), true
+	case "ScrapeJobConnection.pageInfo":
+		if e.ComplexityRoot.ScrapeJobConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.PageInfo(childComplexity), true
+	case "ScrapeJobConnection.totalCount":
+		if e.ComplexityRoot.ScrapeJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobConnection.TotalCount(childComplexity), true
+
+	case "ScrapeJobEdge.cursor":
+		if e.ComplexityRoot.ScrapeJobEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobEdge.Cursor(childComplexity), true
+	case "ScrapeJobEdge.node":
+		if e.ComplexityRoot.ScrapeJobEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScrapeJobEdge.Node(childComplexity), true
 
 	case "SendMessagePayload.message":
 		if e.ComplexityRoot.SendMessagePayload.Message == nil {
@@ -2791,6 +3629,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.BatchProgress(childComplexity, args["batchId"].(string)), true
+	case "Subscription.importProgress":
+		if e.ComplexityRoot.Subscription.ImportProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_importProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ImportProgress(childComplexity, args["jobId"].(string)), true
 	case "Subscription.qrCodeUpdated":
 		if e.ComplexityRoot.Subscription.QRCodeUpdated == nil {
 			break
@@ -2813,6 +3662,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.RateLimitChanged(childComplexity, args["accountId"].(string)), true
+	case "Subscription.scrapeProgress":
+		if e.ComplexityRoot.Subscription.ScrapeProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_scrapeProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ScrapeProgress(childComplexity, args["jobId"].(string)), true
 
 	case "UpdateAccountPayload.account":
 		if e.ComplexityRoot.UpdateAccountPayload.Account == nil {
@@ -2871,7 +3731,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("BatchRecipientsInput", ec.unmarshalInputBatchRecipientsInput),
 			graphql.NewInputUnmarshaler("CancelBatchInput", ec.unmarshalInputCancelBatchInput),
+			graphql.NewInputUnmarshaler("CancelImportInput", ec.unmarshalInputCancelImportInput),
 			graphql.NewInputUnmarshaler("CancelJobInput", ec.unmarshalInputCancelJobInput),
+			graphql.NewInputUnmarshaler("CancelScrapeInput", ec.unmarshalInputCancelScrapeInput),
 			graphql.NewInputUnmarshaler("ContactAttributeInput", ec.unmarshalInputContactAttributeInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
 			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
@@ -2882,6 +3744,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteAccountInput", ec.unmarshalInputDeleteAccountInput),
 			graphql.NewInputUnmarshaler("DeleteContactsInput", ec.unmarshalInputDeleteContactsInput),
 			graphql.NewInputUnmarshaler("DeletePersonaInput", ec.unmarshalInputDeletePersonaInput),
+			graphql.NewInputUnmarshaler("ImportContactsCsvInput", ec.unmarshalInputImportContactsCsvInput),
 			graphql.NewInputUnmarshaler("ImportContactsCsvTextInput", ec.unmarshalInputImportContactsCsvTextInput),
 			graphql.NewInputUnmarshaler("ImportContactsInput", ec.unmarshalInputImportContactsInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
@@ -2892,11 +3755,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("QueueMessagesInput", ec.unmarshalInputQueueMessagesInput),
 			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("ReconnectAccountInput", ec.unmarshalInputReconnectAccountInput),
+			graphql.NewInputUnmarshaler("RefreshGroupsInput", ec.unmarshalInputRefreshGroupsInput),
 			graphql.NewInputUnmarshaler("ResetAccountInput", ec.unmarshalInputResetAccountInput),
 			graphql.NewInputUnmarshaler("ResetRateLimitsInput", ec.unmarshalInputResetRateLimitsInput),
 			graphql.NewInputUnmarshaler("ResumeSendingInput", ec.unmarshalInputResumeSendingInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RevokeApiTokenInput", ec.unmarshalInputRevokeApiTokenInput),
+			graphql.NewInputUnmarshaler("ScrapeGroupsInput", ec.unmarshalInputScrapeGroupsInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactsOptOutInput", ec.unmarshalInputSetContactsOptOutInput),
 			graphql.NewInputUnmarshaler("SetRateLimitsInput", ec.unmarshalInputSetRateLimitsInput),
@@ -3764,6 +4629,334 @@ extend type Mutation {
   importContacts(input: ImportContactsInput!): ImportContactsPayload! @hasRole(role: OPERATOR)
 }
 `, BuiltIn: false},
+	{Name: "../schema/group.graphqls", Input: `"""
+A WhatsApp group an account is in, as last read from WhatsApp
+(` + "`" + `refreshGroups` + "`" + `, or a scrape). Listing groups never waits on WhatsApp.
+"""
+type Group {
+  "The group's WhatsApp JID, e.g. ` + "`" + `120363012345678901@g.us` + "`" + `."
+  jid: ID!
+  "The account that is in the group."
+  accountId: ID!
+  "The group's name (subject); empty when it has none."
+  name: String!
+  "The group's description; empty when it has none."
+  topic: String!
+  "How many members the group has, the account included."
+  participantCount: Int!
+  "True when only admins may send messages to the group."
+  announce: Boolean!
+  "True when the group is a community (the parent of other groups)."
+  community: Boolean!
+  "How WhatsApp lists the members: BY_PHONE (numbers, with their LIDs) or BY_LID (LIDs, numbers where WhatsApp shares them)."
+  addressing: GroupAddressing!
+  "When the group was last read from WhatsApp."
+  refreshedAt: Time!
+  "The group's members as last read from WhatsApp, ordered by JID."
+  participants(
+    "How many members to return, at most 100."
+    first: Int = 20
+    "Return members after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): GroupParticipantConnection! @goField(forceResolver: true) @hasRole(role: VIEWER)
+}
+
+"""
+How WhatsApp lists a group's members.
+"""
+enum GroupAddressing {
+  "By phone number (each member's LID alongside)."
+  BY_PHONE
+  "By LID, WhatsApp's hidden-user id; numbers only where WhatsApp shares them."
+  BY_LID
+  "WhatsApp did not say."
+  UNKNOWN
+}
+
+"""
+A member of a group.
+"""
+type GroupParticipant {
+  "How WhatsApp lists the member: a number (` + "`" + `…@s.whatsapp.net` + "`" + `) or a LID (` + "`" + `…@lid` + "`" + `)."
+  jid: ID!
+  "The member's number in E.164; null while only the LID is known."
+  phoneNumber: String
+  "The member's LID (` + "`" + `digits@lid` + "`" + `); null when WhatsApp did not give it."
+  lid: String
+  "The name WhatsApp shows for the member, else the name of the member's contact; empty when neither is known."
+  displayName: String!
+  "The member's role in the group."
+  role: GroupRole!
+  "True for admins and the superadmin (the group's creator)."
+  isAdmin: Boolean!
+  "True for the superadmin."
+  isSuperAdmin: Boolean!
+}
+
+"""
+A member's role in a group.
+"""
+enum GroupRole {
+  "The group's creator."
+  SUPERADMIN
+  "An admin."
+  ADMIN
+  "A member without admin rights."
+  MEMBER
+}
+
+"""
+A page of groups.
+"""
+type GroupConnection {
+  "The groups on this page with their cursors."
+  edges: [GroupEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many groups match in all (read from the database)."
+  totalCount: Int!
+}
+
+"""
+A group and its cursor.
+"""
+type GroupEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this group."
+  cursor: String!
+  "The group."
+  node: Group!
+}
+
+"""
+A page of a group's members.
+"""
+type GroupParticipantConnection {
+  "The members on this page with their cursors."
+  edges: [GroupParticipantEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many members the group has in all."
+  totalCount: Int!
+}
+
+"""
+A group member and its cursor.
+"""
+type GroupParticipantEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this member."
+  cursor: String!
+  "The member."
+  node: GroupParticipant!
+}
+
+"""
+A scrape of an account's groups into the contact base, run as a background
+job: every member becomes a contact (by number, else by LID; merged when
+both are known), with the account and group as its source, linked to the
+scrape's personas. Calls to WhatsApp are paced per account; a
+` + "`" + `rate-overlimit` + "`" + ` answer makes the job wait (WAITING) and resume by itself.
+"""
+type ScrapeJob {
+  "The job's id (also its id in the ` + "`" + `jobs` + "`" + ` query)."
+  id: ID!
+  "The account whose groups are scraped."
+  accountId: ID!
+  "True when the job scrapes every group of the account."
+  allGroups: Boolean!
+  "The personas every scraped contact is linked to."
+  personaIds: [ID!]!
+  "Where the job is."
+  state: ScrapeState!
+  "How many groups the job scrapes; for ` + "`" + `allGroups` + "`" + `, 0 until it has read the account's groups."
+  groupsTotal: Int!
+  "How many groups are done (scraped, or skipped with an error)."
+  groupsDone: Int!
+  "Group members written to the contact base; a person in two groups counts twice."
+  membersSeen: Int!
+  "Contacts the job created."
+  contactsCreated: Int!
+  "Existing contacts the job changed (a new name, number or LID)."
+  contactsUpdated: Int!
+  "Contacts known by LID only that were merged into their number's contact."
+  contactsMerged: Int!
+  "Members written without a number (known by LID only so far; they merge when the number is learnt)."
+  membersWithoutPhone: Int!
+  "Groups and members that could not be scraped; the job went on without them."
+  errors: Int!
+  "The latest error; null when there was none."
+  lastError: String
+  "When a WAITING job resumes; null otherwise."
+  resumeAt: Time
+  "Increases by one with every change of the job (scrapeProgress events)."
+  version: Int!
+  "When the job was started."
+  createdAt: Time!
+  "When it first ran; null while QUEUED."
+  startedAt: Time
+  "When it ended (DONE, FAILED or CANCELED); null before."
+  finishedAt: Time
+}
+
+"""
+Where a scrape job is.
+"""
+enum ScrapeState {
+  "Waiting for a worker."
+  QUEUED
+  "Reading groups and writing contacts."
+  RUNNING
+  "WhatsApp answered rate-overlimit; the job resumes at ` + "`" + `resumeAt` + "`" + ` by itself."
+  WAITING
+  "Every group was scraped (some may have been skipped: see ` + "`" + `errors` + "`" + `). Final."
+  DONE
+  "The job gave up after repeated errors (see ` + "`" + `lastError` + "`" + `); what it wrote stays. Final."
+  FAILED
+  "Canceled with cancelScrape; what it wrote stays. Final."
+  CANCELED
+}
+
+"""
+A page of scrape jobs, newest first.
+"""
+type ScrapeJobConnection {
+  "The jobs on this page with their cursors."
+  edges: [ScrapeJobEdge!]!
+  "Where this page ends and whether there are more."
+  pageInfo: PageInfo!
+  "How many scrape jobs the account has in all."
+  totalCount: Int!
+}
+
+"""
+A scrape job and its cursor.
+"""
+type ScrapeJobEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this job."
+  cursor: String!
+  "The job."
+  node: ScrapeJob!
+}
+
+extend type Query {
+  "The account's groups as last read from WhatsApp (refreshGroups), by name; never waits on WhatsApp."
+  groups(
+    "The account."
+    accountId: ID!
+    "Keep groups whose name contains this, ignoring case."
+    search: String
+    "How many groups to return, at most 100."
+    first: Int = 20
+    "Return groups after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): GroupConnection! @hasRole(role: VIEWER)
+  "One of the account's groups with its members. Fails with NOT_FOUND when the account has no such group (refresh the groups first)."
+  group(
+    "The account."
+    accountId: ID!
+    "The group's JID."
+    jid: ID!
+  ): Group! @hasRole(role: VIEWER)
+  "One scrape job with its progress. Fails with NOT_FOUND when there is none."
+  scrapeJob("The job's id." id: ID!): ScrapeJob! @hasRole(role: VIEWER)
+  "The account's scrape jobs, newest first."
+  scrapeJobs(
+    "The account."
+    accountId: ID!
+    "How many jobs to return, at most 100."
+    first: Int = 20
+    "Return jobs after this cursor (from a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): ScrapeJobConnection! @hasRole(role: VIEWER)
+}
+
+"""
+Read an account's groups from WhatsApp again.
+"""
+input RefreshGroupsInput {
+  "The account; it must be connected (ACTIVE)."
+  accountId: ID!
+}
+
+"""
+What refreshGroups returns.
+"""
+type RefreshGroupsPayload {
+  "How many groups the account is in now."
+  groupCount: Int!
+  "The first page of the account's groups, by name."
+  groups: GroupConnection!
+}
+
+"""
+Start a scrape: give either ` + "`" + `groupJids` + "`" + ` or ` + "`" + `all: true` + "`" + `.
+"""
+input ScrapeGroupsInput {
+  "The account whose groups to scrape; it must be connected when the job runs."
+  accountId: ID!
+  "The groups to scrape, by JID (at most 1000)."
+  groupJids: [ID!]
+  "Scrape every group the account is in (read from WhatsApp when the job starts)."
+  all: Boolean
+  "Link every scraped contact to these personas (at most 20)."
+  personaIds: [ID!]
+}
+
+"""
+What scrapeGroups returns.
+"""
+type ScrapeGroupsPayload {
+  "The job, QUEUED; follow it with scrapeProgress."
+  job: ScrapeJob!
+}
+
+"""
+Stop a scrape.
+"""
+input CancelScrapeInput {
+  "The scrape job's id."
+  id: ID!
+}
+
+"""
+What cancelScrape returns.
+"""
+type CancelScrapePayload {
+  "The job, CANCELED."
+  job: ScrapeJob!
+}
+
+extend type Mutation {
+  """
+  Read the account's groups from WhatsApp in one call and store them with
+  their members; groups the account has left are removed. Fails with
+  UNAVAILABLE when the account is not connected, RATE_LIMITED when WhatsApp
+  answers rate-overlimit.
+  """
+  refreshGroups(input: RefreshGroupsInput!): RefreshGroupsPayload! @hasRole(role: OPERATOR)
+  """
+  Scrape groups of an account into the contact base as a background job;
+  follow it with ` + "`" + `scrapeProgress` + "`" + `. A job killed mid-way resumes after the
+  last group it finished and writes nothing twice.
+  """
+  scrapeGroups(input: ScrapeGroupsInput!): ScrapeGroupsPayload! @hasRole(role: OPERATOR)
+  """
+  Cancel a scrape that is QUEUED, RUNNING or WAITING; what it wrote stays.
+  A finished job fails with INVALID_TRANSITION.
+  """
+  cancelScrape(input: CancelScrapeInput!): CancelScrapePayload! @hasRole(role: OPERATOR)
+}
+
+extend type Subscription {
+  """
+  A scrape job's progress: first its current state (NOT_FOUND for an
+  unknown job), then every change (groups done, contacts written, waiting
+  for a rate limit), and a last event when it ends (DONE, FAILED or
+  CANCELED), after which the subscription completes. Events whose
+  ` + "`" + `version` + "`" + ` is not higher than one you have are stale.
+  """
+  scrapeProgress("The scrape job's id." jobId: ID!): ScrapeJob! @hasRole(role: VIEWER)
+}
+`, BuiltIn: false},
 	{Name: "../schema/health.graphqls", Input: `"""
 Overall state of a component or of the whole server.
 """
@@ -3800,6 +4993,192 @@ type HealthComponent {
   error: String
   "How long the check took, in milliseconds."
   latencyMs: Float!
+}
+`, BuiltIn: false},
+	{Name: "../schema/import.graphqls", Input: `"""
+A file sent in a multipart request (the GraphQL multipart request spec:
+https://github.com/jaydenseric/graphql-multipart-request-spec), bounded by
+IMPORT_UPLOAD_MAX_BYTES. See "Importing a file" in docs/contacts.md.
+"""
+scalar Upload
+
+"""
+Where a job-backed import is.
+"""
+enum ImportState {
+  "Stored and waiting for a worker."
+  QUEUED
+  "Being imported, batch by batch; a crash resumes after the last batch written."
+  RUNNING
+  "Every row was read; the report is complete. Final."
+  DONE
+  "The import could not go on (the error says why); what it wrote stays. Final."
+  FAILED
+  "Canceled by cancelImport; what it wrote before stays. Final."
+  CANCELED
+}
+
+"""
+A CSV file imported by a background job (importContactsCsv): its progress
+and report. See docs/contacts.md.
+"""
+type ImportJob {
+  "The import's id; its contacts carry it as an IMPORT source."
+  id: ID!
+  "The background job (River) that runs it; see the jobs query."
+  jobId: ID!
+  "Where the import is."
+  state: ImportState!
+  "The uploaded file's name, as sent."
+  fileName: String!
+  "The file's size in bytes."
+  fileBytes: Int!
+  "Bytes of the file imported so far."
+  bytesDone: Int!
+  "Share of the file imported so far, from 0 to 1."
+  progress: Float!
+  "Personas every imported contact is added to (when the import is DONE)."
+  personaIds: [ID!]!
+  "The region numbers without a country code are read in; null: the server's CONTACT_DEFAULT_REGION."
+  defaultRegion: String
+  "Whether this is a dry run (nothing is changed; the report says what would be)."
+  dryRun: Boolean!
+  "What the import did so far: complete once the import is DONE."
+  report: ContactImportReport! @goField(forceResolver: true)
+  "Why a FAILED import failed; null otherwise."
+  failure: ImportFailure
+  "When it was queued."
+  createdAt: Time!
+  "When a worker first started it; null while QUEUED."
+  startedAt: Time
+  "When it ended; null before."
+  finishedAt: Time
+  "When it last changed."
+  updatedAt: Time!
+  "Increases with every change; an importProgress event whose version is not higher than one you have is stale."
+  version: Int!
+}
+
+"""
+Why an import failed.
+"""
+type ImportFailure {
+  "The error code (see docs/api.md), e.g. INVALID_INPUT or INTERNAL."
+  code: String!
+  "What happened."
+  message: String!
+}
+
+"""
+A CSV file to import by a background job. See docs/contacts.md for the
+columns, limits and the report.
+"""
+input ImportContactsCsvInput {
+  "The file (a multipart upload): a header row, then one contact per row; comma, semicolon or tab separated; UTF-8. At most IMPORT_UPLOAD_MAX_BYTES."
+  file: Upload!
+  "Personas every imported contact is added to (at most 20)."
+  personaIds: [ID!]
+  "ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out."
+  defaultRegion: String
+  "Work out the report without changing anything."
+  dryRun: Boolean = false
+}
+
+"""
+What importContactsCsv returns.
+"""
+type ImportContactsCsvPayload {
+  "The queued import; follow it with importProgress or importJob."
+  job: ImportJob!
+}
+
+"""
+The import to cancel.
+"""
+input CancelImportInput {
+  "The import's id."
+  id: ID!
+}
+
+"""
+What cancelImport returns.
+"""
+type CancelImportPayload {
+  "The import, CANCELED."
+  job: ImportJob!
+}
+
+"""
+A page of imports, newest first.
+"""
+type ImportJobConnection {
+  "The imports on this page with their cursors."
+  edges: [ImportJobEdge!]!
+  "Where this page is in the list."
+  pageInfo: PageInfo!
+  "How many imports there are in all."
+  totalCount: Int!
+}
+
+"""
+One import in a page.
+"""
+type ImportJobEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this import."
+  cursor: String!
+  "The import."
+  node: ImportJob!
+}
+
+"""
+One event of importProgress.
+"""
+type ImportProgressEvent {
+  "The import's id."
+  jobId: ID!
+  "The import's version (ImportJob.version); drop an event whose version is not higher than one you have."
+  version: Int!
+  "The import as this event left it."
+  job: ImportJob!
+  "True on the first event, which reports the current state."
+  snapshot: Boolean!
+  "True on the last event (state DONE, FAILED or CANCELED); the subscription completes after it."
+  final: Boolean!
+}
+
+extend type Query {
+  "One job-backed import with its progress and report. VIEWER and up."
+  importJob(
+    "The import's id."
+    id: ID!
+  ): ImportJob! @hasRole(role: VIEWER)
+  "Job-backed imports, newest first. VIEWER and up."
+  importJobs(
+    "How many to return (at most 100, default 20)."
+    first: Int
+    "Continue after this cursor."
+    after: String
+  ): ImportJobConnection! @hasRole(role: VIEWER)
+}
+
+extend type Mutation {
+  "Import a CSV file of any size (within IMPORT_UPLOAD_MAX_BYTES) by a background job: the file is stored, a job imports it in batches and importProgress follows it. Send it as a multipart request. OPERATOR and up."
+  importContactsCsv(input: ImportContactsCsvInput!): ImportContactsCsvPayload! @hasRole(role: OPERATOR)
+  "Cancel a QUEUED or RUNNING import; what it wrote stays. OPERATOR and up."
+  cancelImport(input: CancelImportInput!): CancelImportPayload! @hasRole(role: OPERATOR)
+}
+
+extend type Subscription {
+  """
+  The progress of one job-backed import: first its current state
+  (NOT_FOUND for an unknown import), then an event after every batch it
+  writes, and a final event when it is DONE, FAILED or CANCELED, after
+  which the subscription completes.
+  """
+  importProgress(
+    "The import's id (ImportJob.id)."
+    jobId: ID!
+  ): ImportProgressEvent!
 }
 `, BuiltIn: false},
 	{Name: "../schema/job.graphqls", Input: `"""
@@ -5059,12 +6438,28 @@ func (ec *executionContext) childFields_CancelBatchPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type CancelBatchPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_CancelImportPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelImportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "job":
 		return ec.fieldContext_CancelJobPayload_job(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CancelJobPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelScrapePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_CancelScrapePayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelScrapePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5241,6 +6636,96 @@ func (ec *executionContext) childFields_DeletePersonaPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type DeletePersonaPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jid":
+		return ec.fieldContext_Group_jid(ctx, field)
+	case "accountId":
+		return ec.fieldContext_Group_accountId(ctx, field)
+	case "name":
+		return ec.fieldContext_Group_name(ctx, field)
+	case "topic":
+		return ec.fieldContext_Group_topic(ctx, field)
+	case "participantCount":
+		return ec.fieldContext_Group_participantCount(ctx, field)
+	case "announce":
+		return ec.fieldContext_Group_announce(ctx, field)
+	case "community":
+		return ec.fieldContext_Group_community(ctx, field)
+	case "addressing":
+		return ec.fieldContext_Group_addressing(ctx, field)
+	case "refreshedAt":
+		return ec.fieldContext_Group_refreshedAt(ctx, field)
+	case "participants":
+		return ec.fieldContext_Group_participants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jid":
+		return ec.fieldContext_GroupParticipant_jid(ctx, field)
+	case "phoneNumber":
+		return ec.fieldContext_GroupParticipant_phoneNumber(ctx, field)
+	case "lid":
+		return ec.fieldContext_GroupParticipant_lid(ctx, field)
+	case "displayName":
+		return ec.fieldContext_GroupParticipant_displayName(ctx, field)
+	case "role":
+		return ec.fieldContext_GroupParticipant_role(ctx, field)
+	case "isAdmin":
+		return ec.fieldContext_GroupParticipant_isAdmin(ctx, field)
+	case "isSuperAdmin":
+		return ec.fieldContext_GroupParticipant_isSuperAdmin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipant", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipantConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupParticipantConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupParticipantConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupParticipantConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipantConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupParticipantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupParticipantEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupParticipantEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupParticipantEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Health(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -5269,6 +6754,14 @@ func (ec *executionContext) childFields_HealthComponent(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type HealthComponent", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportContactsCsvPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_ImportContactsCsvPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportContactsCsvPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportContactsCsvTextPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "report":
@@ -5283,6 +6776,94 @@ func (ec *executionContext) childFields_ImportContactsPayload(ctx context.Contex
 		return ec.fieldContext_ImportContactsPayload_report(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportContactsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ImportFailure_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportFailure_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFailure", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ImportJob_id(ctx, field)
+	case "jobId":
+		return ec.fieldContext_ImportJob_jobId(ctx, field)
+	case "state":
+		return ec.fieldContext_ImportJob_state(ctx, field)
+	case "fileName":
+		return ec.fieldContext_ImportJob_fileName(ctx, field)
+	case "fileBytes":
+		return ec.fieldContext_ImportJob_fileBytes(ctx, field)
+	case "bytesDone":
+		return ec.fieldContext_ImportJob_bytesDone(ctx, field)
+	case "progress":
+		return ec.fieldContext_ImportJob_progress(ctx, field)
+	case "personaIds":
+		return ec.fieldContext_ImportJob_personaIds(ctx, field)
+	case "defaultRegion":
+		return ec.fieldContext_ImportJob_defaultRegion(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_ImportJob_dryRun(ctx, field)
+	case "report":
+		return ec.fieldContext_ImportJob_report(ctx, field)
+	case "failure":
+		return ec.fieldContext_ImportJob_failure(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ImportJob_createdAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ImportJob_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ImportJob_finishedAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ImportJob_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_ImportJob_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportJob", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportJobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportJobConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportJobConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportJobConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportJobEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImportJobEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImportJobEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportJobEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportProgressEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "jobId":
+		return ec.fieldContext_ImportProgressEvent_jobId(ctx, field)
+	case "version":
+		return ec.fieldContext_ImportProgressEvent_version(ctx, field)
+	case "job":
+		return ec.fieldContext_ImportProgressEvent_job(ctx, field)
+	case "snapshot":
+		return ec.fieldContext_ImportProgressEvent_snapshot(ctx, field)
+	case "final":
+		return ec.fieldContext_ImportProgressEvent_final(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportProgressEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5611,6 +7192,16 @@ func (ec *executionContext) childFields_ReconnectAccountPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type ReconnectAccountPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RefreshGroupsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "groupCount":
+		return ec.fieldContext_RefreshGroupsPayload_groupCount(ctx, field)
+	case "groups":
+		return ec.fieldContext_RefreshGroupsPayload_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefreshGroupsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ResetAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "account":
@@ -5653,6 +7244,80 @@ func (ec *executionContext) childFields_RevokeApiTokenPayload(ctx context.Contex
 		return ec.fieldContext_RevokeApiTokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeGroupsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_ScrapeGroupsPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeGroupsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ScrapeJob_id(ctx, field)
+	case "accountId":
+		return ec.fieldContext_ScrapeJob_accountId(ctx, field)
+	case "allGroups":
+		return ec.fieldContext_ScrapeJob_allGroups(ctx, field)
+	case "personaIds":
+		return ec.fieldContext_ScrapeJob_personaIds(ctx, field)
+	case "state":
+		return ec.fieldContext_ScrapeJob_state(ctx, field)
+	case "groupsTotal":
+		return ec.fieldContext_ScrapeJob_groupsTotal(ctx, field)
+	case "groupsDone":
+		return ec.fieldContext_ScrapeJob_groupsDone(ctx, field)
+	case "membersSeen":
+		return ec.fieldContext_ScrapeJob_membersSeen(ctx, field)
+	case "contactsCreated":
+		return ec.fieldContext_ScrapeJob_contactsCreated(ctx, field)
+	case "contactsUpdated":
+		return ec.fieldContext_ScrapeJob_contactsUpdated(ctx, field)
+	case "contactsMerged":
+		return ec.fieldContext_ScrapeJob_contactsMerged(ctx, field)
+	case "membersWithoutPhone":
+		return ec.fieldContext_ScrapeJob_membersWithoutPhone(ctx, field)
+	case "errors":
+		return ec.fieldContext_ScrapeJob_errors(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ScrapeJob_lastError(ctx, field)
+	case "resumeAt":
+		return ec.fieldContext_ScrapeJob_resumeAt(ctx, field)
+	case "version":
+		return ec.fieldContext_ScrapeJob_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ScrapeJob_createdAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ScrapeJob_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ScrapeJob_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJob", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ScrapeJobConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ScrapeJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ScrapeJobConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJobConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ScrapeJobEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ScrapeJobEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ScrapeJobEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScrapeJobEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5907,6 +7572,28 @@ func (ec *executionContext) field_Account_statusHistory_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Group_participants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addContactsToPersona_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5935,12 +7622,40 @@ func (ec *executionContext) field_Mutation_cancelBatch_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelImportInput, error) {
+			return ec.unmarshalNCancelImportInput2wagraphᚋgraphᚋmodelᚐCancelImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CancelJobInput, error) {
 			return ec.unmarshalNCancelJobInput2wagraphᚋgraphᚋmodelᚐCancelJobInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelScrape_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelScrapeInput, error) {
+			return ec.unmarshalNCancelScrapeInput2wagraphᚋgraphᚋmodelᚐCancelScrapeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6047,6 +7762,20 @@ func (ec *executionContext) field_Mutation_importContactsCsvText_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importContactsCsv_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportContactsCSVInput, error) {
+			return ec.unmarshalNImportContactsCsvInput2wagraphᚋgraphᚋmodelᚐImportContactsCSVInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6109,6 +7838,20 @@ func (ec *executionContext) field_Mutation_reconnectAccount_args(ctx context.Con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ReconnectAccountInput, error) {
 			return ec.unmarshalNReconnectAccountInput2wagraphᚋgraphᚋmodelᚐReconnectAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refreshGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RefreshGroupsInput, error) {
+			return ec.unmarshalNRefreshGroupsInput2wagraphᚋgraphᚋmodelᚐRefreshGroupsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6193,6 +7936,20 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeAPITokenInput, error) {
 			return ec.unmarshalNRevokeApiTokenInput2wagraphᚋgraphᚋmodelᚐRevokeAPITokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_scrapeGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ScrapeGroupsInput, error) {
+			return ec.unmarshalNScrapeGroupsInput2wagraphᚋgraphᚋmodelᚐScrapeGroupsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6461,6 +8218,102 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_group_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "jid",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jid"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_groups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_importJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_importJobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6593,6 +8446,50 @@ func (ec *executionContext) field_Query_rateLimitStatus_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_scrapeJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_scrapeJobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_accountStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6621,6 +8518,20 @@ func (ec *executionContext) field_Subscription_batchProgress_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_importProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "jobId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jobId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_qrCodeUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6646,6 +8557,20 @@ func (ec *executionContext) field_Subscription_rateLimitChanged_args(ctx context
 		return nil, err
 	}
 	args["accountId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_scrapeProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "jobId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jobId"] = arg0
 	return args, nil
 }
 
@@ -8861,6 +10786,38 @@ func (ec *executionContext) fieldContext_CancelBatchPayload_batch(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _CancelImportPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelImportPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelImportPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8888,6 +10845,38 @@ func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelScrapePayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelScrapePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelScrapePayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelScrapePayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelScrapePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10087,6 +12076,720 @@ func (ec *executionContext) fieldContext_DeletePersonaPayload_deletedPersonaId(_
 	return graphql.NewScalarFieldContext("DeletePersonaPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Group_jid(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_jid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_jid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Group_accountId(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Group_name(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_topic(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_participantCount(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_participantCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_participantCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Group_announce(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_announce(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Announce, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_announce(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Group_community(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_community(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Community, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_community(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Group_addressing(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_addressing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addressing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GroupAddressing) graphql.Marshaler {
+			return ec.marshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_addressing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "GroupAddressing")
+}
+
+func (ec *executionContext) _Group_refreshedAt(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_refreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_refreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Group_participants(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_participants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Group().Participants(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.GroupParticipantConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.GroupParticipantConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupParticipantConnection) graphql.Marshaler {
+			return ec.marshalNGroupParticipantConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_participants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipantConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Group_participants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupEdge) graphql.Marshaler {
+			return ec.marshalNGroupEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GroupConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GroupEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipant_jid(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_jid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_jid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GroupParticipant_phoneNumber(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_phoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhoneNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_phoneNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_lid(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_lid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_lid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_displayName(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipant_role(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.GroupRole) graphql.Marshaler {
+			return ec.marshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "GroupRole")
+}
+
+func (ec *executionContext) _GroupParticipant_isAdmin(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_isAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsAdmin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_isAdmin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupParticipant_isSuperAdmin(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipant_isSuperAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsSuperAdmin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipant_isSuperAdmin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipant", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupParticipantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.GroupParticipantEdge) graphql.Marshaler {
+			return ec.marshalNGroupParticipantEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipantEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipantConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupParticipantConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipantConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupParticipantEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupParticipantEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupParticipantEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.GroupParticipantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupParticipantEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupParticipant) graphql.Marshaler {
+			return ec.marshalNGroupParticipant2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupParticipantEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupParticipantEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupParticipant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Health_status(ctx context.Context, field graphql.CollectedField, obj *model.Health) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10280,6 +12983,38 @@ func (ec *executionContext) fieldContext_HealthComponent_latencyMs(_ context.Con
 	return graphql.NewScalarFieldContext("HealthComponent", field, false, false, "Float")
 }
 
+func (ec *executionContext) _ImportContactsCsvPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.ImportContactsCSVPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportContactsCsvPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportContactsCsvPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportContactsCsvPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportContactsCsvTextPayload_report(ctx context.Context, field graphql.CollectedField, obj *model.ImportContactsCSVTextPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10342,6 +13077,727 @@ func (ec *executionContext) fieldContext_ImportContactsPayload_report(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportFailure_code(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFailure_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportJob_id(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportJob_jobId(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_jobId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_jobId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportJob_state(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportState) graphql.Marshaler {
+			return ec.marshalNImportState2wagraphᚋgraphᚋmodelᚐImportState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "ImportState")
+}
+
+func (ec *executionContext) _ImportJob_fileName(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportJob_fileBytes(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_fileBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_fileBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportJob_bytesDone(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_bytesDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BytesDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_bytesDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportJob_progress(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Progress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ImportJob_personaIds(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_personaIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonaIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_personaIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportJob_defaultRegion(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_defaultRegion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefaultRegion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_defaultRegion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportJob_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportJob_report(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportJob().Report(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactImportReport) graphql.Marshaler {
+			return ec.marshalNContactImportReport2ᚖwagraphᚋgraphᚋmodelᚐContactImportReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJob",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactImportReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportJob_failure(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_failure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportFailure) graphql.Marshaler {
+			return ec.marshalOImportFailure2ᚖwagraphᚋgraphᚋmodelᚐImportFailure(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_failure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJob",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportJob_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportJob_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportJob_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportJob_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportJob_version(ctx context.Context, field graphql.CollectedField, obj *model.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportJobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJobConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ImportJobEdge) graphql.Marshaler {
+			return ec.marshalNImportJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐImportJobEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJobConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJobEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportJobConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJobConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJobConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportJobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportJobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJobEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJobEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJobEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportJobEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJobEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJobEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJobEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportProgressEvent_jobId(ctx context.Context, field graphql.CollectedField, obj *model.ImportProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProgressEvent_jobId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JobID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProgressEvent_jobId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProgressEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportProgressEvent_version(ctx context.Context, field graphql.CollectedField, obj *model.ImportProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProgressEvent_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProgressEvent_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProgressEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportProgressEvent_job(ctx context.Context, field graphql.CollectedField, obj *model.ImportProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProgressEvent_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProgressEvent_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportProgressEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportProgressEvent_snapshot(ctx context.Context, field graphql.CollectedField, obj *model.ImportProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProgressEvent_snapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snapshot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProgressEvent_snapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProgressEvent", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportProgressEvent_final(ctx context.Context, field graphql.CollectedField, obj *model.ImportProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportProgressEvent_final(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Final, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportProgressEvent_final(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportProgressEvent", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
@@ -12360,6 +15816,316 @@ func (ec *executionContext) fieldContext_Mutation_importContacts(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_refreshGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshGroups(ctx, fc.Args["input"].(model.RefreshGroupsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.RefreshGroupsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.RefreshGroupsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefreshGroupsPayload) graphql.Marshaler {
+			return ec.marshalNRefreshGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐRefreshGroupsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefreshGroupsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_scrapeGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scrapeGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScrapeGroups(ctx, fc.Args["input"].(model.ScrapeGroupsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ScrapeGroupsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeGroupsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeGroupsPayload) graphql.Marshaler {
+			return ec.marshalNScrapeGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐScrapeGroupsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scrapeGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeGroupsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scrapeGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelScrape(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelScrape(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelScrape(ctx, fc.Args["input"].(model.CancelScrapeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.CancelScrapePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CancelScrapePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelScrapePayload) graphql.Marshaler {
+			return ec.marshalNCancelScrapePayload2ᚖwagraphᚋgraphᚋmodelᚐCancelScrapePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelScrape(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelScrapePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelScrape_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importContactsCsv(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importContactsCsv(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportContactsCSV(ctx, fc.Args["input"].(model.ImportContactsCSVInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.ImportContactsCSVPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ImportContactsCSVPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportContactsCSVPayload) graphql.Marshaler {
+			return ec.marshalNImportContactsCsvPayload2ᚖwagraphᚋgraphᚋmodelᚐImportContactsCSVPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importContactsCsv(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportContactsCsvPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importContactsCsv_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelImport(ctx, fc.Args["input"].(model.CancelImportInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "OPERATOR")
+				if err != nil {
+					var zeroVal *model.CancelImportPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CancelImportPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelImportPayload) graphql.Marshaler {
+			return ec.marshalNCancelImportPayload2ᚖwagraphᚋgraphᚋmodelᚐCancelImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14344,6 +18110,378 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_groups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Groups(ctx, fc.Args["accountId"].(string), fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.GroupConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.GroupConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+			return ec.marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_groups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_groups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_group(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Group(ctx, fc.Args["accountId"].(string), fc.Args["jid"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.Group
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Group
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_group(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_group_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_scrapeJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_scrapeJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ScrapeJob(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_scrapeJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_scrapeJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_scrapeJobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_scrapeJobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ScrapeJobs(ctx, fc.Args["accountId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJobConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJobConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJobConnection) graphql.Marshaler {
+			return ec.marshalNScrapeJobConnection2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_scrapeJobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJobConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_scrapeJobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_importJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_importJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ImportJob(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ImportJob
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ImportJob
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_importJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_importJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_importJobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_importJobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ImportJobs(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ImportJobConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ImportJobConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportJobConnection) graphql.Marshaler {
+			return ec.marshalNImportJobConnection2ᚖwagraphᚋgraphᚋmodelᚐImportJobConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_importJobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJobConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_importJobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15407,6 +19545,61 @@ func (ec *executionContext) fieldContext_ReconnectAccountPayload_account(_ conte
 	return fc, nil
 }
 
+func (ec *executionContext) _RefreshGroupsPayload_groupCount(ctx context.Context, field graphql.CollectedField, obj *model.RefreshGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefreshGroupsPayload_groupCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefreshGroupsPayload_groupCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefreshGroupsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RefreshGroupsPayload_groups(ctx context.Context, field graphql.CollectedField, obj *model.RefreshGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefreshGroupsPayload_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+			return ec.marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefreshGroupsPayload_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefreshGroupsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ResetAccountPayload_account(ctx context.Context, field graphql.CollectedField, obj *model.ResetAccountPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15626,6 +19819,617 @@ func (ec *executionContext) fieldContext_RevokeApiTokenPayload_apiToken(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeGroupsPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeGroupsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeGroupsPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeGroupsPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeGroupsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJob_id(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_accountId(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_accountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_accountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_allGroups(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_allGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_allGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ScrapeJob_personaIds(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_personaIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PersonaIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_personaIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScrapeJob_state(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ScrapeState) graphql.Marshaler {
+			return ec.marshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "ScrapeState")
+}
+
+func (ec *executionContext) _ScrapeJob_groupsTotal(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_groupsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_groupsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_groupsDone(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_groupsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_groupsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_membersSeen(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_membersSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_membersSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsCreated(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsUpdated(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsUpdated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_contactsMerged(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_contactsMerged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsMerged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_contactsMerged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_membersWithoutPhone(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_membersWithoutPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersWithoutPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_membersWithoutPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_errors(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_lastError(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScrapeJob_resumeAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_resumeAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResumeAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_resumeAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_version(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJob_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJob_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJob_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJob_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScrapeJobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ScrapeJobEdge) graphql.Marshaler {
+			return ec.marshalNScrapeJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJobEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJobConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖwagraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScrapeJobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScrapeJobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScrapeJobEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScrapeJobEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ScrapeJobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScrapeJobEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScrapeJobEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScrapeJobEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16048,6 +20852,112 @@ func (ec *executionContext) fieldContext_Subscription_qrCodeUpdated(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_qrCodeUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_scrapeProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_scrapeProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ScrapeProgress(ctx, fc.Args["jobId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ScrapeJob
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+			return ec.marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_scrapeProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScrapeJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_scrapeProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_importProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_importProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ImportProgress(ctx, fc.Args["jobId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportProgressEvent) graphql.Marshaler {
+			return ec.marshalNImportProgressEvent2ᚖwagraphᚋgraphᚋmodelᚐImportProgressEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_importProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportProgressEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_importProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17519,6 +22429,48 @@ func UnmarshalCancelBatchInput(ctx context.Context, raw any) (model.CancelBatchI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelImportInput(ctx context.Context, obj any) (model.CancelImportInput, error) {
+	var it model.CancelImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelImportInput unmarshals raw into the CancelImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelImportInput(ctx context.Context, raw any) (model.CancelImportInput, error) {
+	var out model.CancelImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelImportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelJobInput(ctx context.Context, obj any) (model.CancelJobInput, error) {
 	var it model.CancelJobInput
 	if obj == nil {
@@ -17558,6 +22510,48 @@ func (ec *executionContext) unmarshalInputCancelJobInput(ctx context.Context, ob
 func UnmarshalCancelJobInput(ctx context.Context, raw any) (model.CancelJobInput, error) {
 	var out model.CancelJobInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelJobInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelScrapeInput(ctx context.Context, obj any) (model.CancelScrapeInput, error) {
+	var it model.CancelScrapeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelScrapeInput unmarshals raw into the CancelScrapeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelScrapeInput(ctx context.Context, raw any) (model.CancelScrapeInput, error) {
+	var out model.CancelScrapeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelScrapeInput", raw, &out)
 	return out, err
 }
 
@@ -18097,6 +23091,73 @@ func (ec *executionContext) unmarshalInputDeletePersonaInput(ctx context.Context
 func UnmarshalDeletePersonaInput(ctx context.Context, raw any) (model.DeletePersonaInput, error) {
 	var out model.DeletePersonaInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeletePersonaInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportContactsCsvInput(ctx context.Context, obj any) (model.ImportContactsCSVInput, error) {
+	var it model.ImportContactsCSVInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dryRun"]; !present {
+		asMap["dryRun"] = false
+	}
+
+	fieldsInOrder := [...]string{"file", "personaIds", "defaultRegion", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "personaIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personaIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonaIds = data
+		case "defaultRegion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRegion"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRegion = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportContactsCsvInput unmarshals raw into the ImportContactsCsvInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportContactsCsvInput(ctx context.Context, raw any) (model.ImportContactsCSVInput, error) {
+	var out model.ImportContactsCSVInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportContactsCsvInput", raw, &out)
 	return out, err
 }
 
@@ -18654,6 +23715,48 @@ func UnmarshalReconnectAccountInput(ctx context.Context, raw any) (model.Reconne
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefreshGroupsInput(ctx context.Context, obj any) (model.RefreshGroupsInput, error) {
+	var it model.RefreshGroupsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefreshGroupsInput unmarshals raw into the RefreshGroupsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefreshGroupsInput(ctx context.Context, raw any) (model.RefreshGroupsInput, error) {
+	var out model.RefreshGroupsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefreshGroupsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResetAccountInput(ctx context.Context, obj any) (model.ResetAccountInput, error) {
 	var it model.ResetAccountInput
 	if obj == nil {
@@ -18861,6 +23964,69 @@ func (ec *executionContext) unmarshalInputRevokeApiTokenInput(ctx context.Contex
 func UnmarshalRevokeApiTokenInput(ctx context.Context, raw any) (model.RevokeAPITokenInput, error) {
 	var out model.RevokeAPITokenInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeApiTokenInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputScrapeGroupsInput(ctx context.Context, obj any) (model.ScrapeGroupsInput, error) {
+	var it model.ScrapeGroupsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "groupJids", "all", "personaIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "groupJids":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupJids"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupJids = data
+		case "all":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("all"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.All = data
+		case "personaIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personaIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonaIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScrapeGroupsInput unmarshals raw into the ScrapeGroupsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScrapeGroupsInput(ctx context.Context, raw any) (model.ScrapeGroupsInput, error) {
+	var out model.ScrapeGroupsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScrapeGroupsInput", raw, &out)
 	return out, err
 }
 
@@ -20146,6 +25312,39 @@ func (ec *executionContext) _CancelBatchPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var cancelImportPayloadImplementors = []string{"CancelImportPayload"}
+
+func (ec *executionContext) _CancelImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelImportPayload")
+		case "job":
+			out.Values[i] = ec._CancelImportPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var cancelJobPayloadImplementors = []string{"CancelJobPayload"}
 
 func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelJobPayload) graphql.Marshaler {
@@ -20159,6 +25358,39 @@ func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.Selec
 			out.Values[i] = graphql.MarshalString("CancelJobPayload")
 		case "job":
 			out.Values[i] = ec._CancelJobPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelScrapePayloadImplementors = []string{"CancelScrapePayload"}
+
+func (ec *executionContext) _CancelScrapePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelScrapePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelScrapePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelScrapePayload")
+		case "job":
+			out.Values[i] = ec._CancelScrapePayload_job(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20785,6 +26017,310 @@ func (ec *executionContext) _DeletePersonaPayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var groupImplementors = []string{"Group"}
+
+func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *model.Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Group")
+		case "jid":
+			out.Values[i] = ec._Group_jid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountId":
+			out.Values[i] = ec._Group_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Group_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topic":
+			out.Values[i] = ec._Group_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "participantCount":
+			out.Values[i] = ec._Group_participantCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "announce":
+			out.Values[i] = ec._Group_announce(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "community":
+			out.Values[i] = ec._Group_community(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "addressing":
+			out.Values[i] = ec._Group_addressing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refreshedAt":
+			out.Values[i] = ec._Group_refreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "participants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_participants(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupConnectionImplementors = []string{"GroupConnection"}
+
+func (ec *executionContext) _GroupConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GroupConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupConnection")
+		case "edges":
+			out.Values[i] = ec._GroupConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GroupConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GroupConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupEdgeImplementors = []string{"GroupEdge"}
+
+func (ec *executionContext) _GroupEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GroupEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupEdge")
+		case "cursor":
+			out.Values[i] = ec._GroupEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GroupEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantImplementors = []string{"GroupParticipant"}
+
+func (ec *executionContext) _GroupParticipant(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipant")
+		case "jid":
+			out.Values[i] = ec._GroupParticipant_jid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phoneNumber":
+			out.Values[i] = ec._GroupParticipant_phoneNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lid":
+			out.Values[i] = ec._GroupParticipant_lid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._GroupParticipant_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._GroupParticipant_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isAdmin":
+			out.Values[i] = ec._GroupParticipant_isAdmin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isSuperAdmin":
+			out.Values[i] = ec._GroupParticipant_isSuperAdmin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantConnectionImplementors = []string{"GroupParticipantConnection"}
+
+func (ec *executionContext) _GroupParticipantConnection(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipantConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipantConnection")
+		case "edges":
+			out.Values[i] = ec._GroupParticipantConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GroupParticipantConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._GroupParticipantConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupParticipantEdgeImplementors = []string{"GroupParticipantEdge"}
+
+func (ec *executionContext) _GroupParticipantEdge(ctx context.Context, sel ast.SelectionSet, obj *model.GroupParticipantEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupParticipantEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupParticipantEdge")
+		case "cursor":
+			out.Values[i] = ec._GroupParticipantEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._GroupParticipantEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var healthImplementors = []string{"Health"}
 
 func (ec *executionContext) _Health(ctx context.Context, sel ast.SelectionSet, obj *model.Health) graphql.Marshaler {
@@ -20881,6 +26417,39 @@ func (ec *executionContext) _HealthComponent(ctx context.Context, sel ast.Select
 	return out
 }
 
+var importContactsCsvPayloadImplementors = []string{"ImportContactsCsvPayload"}
+
+func (ec *executionContext) _ImportContactsCsvPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportContactsCSVPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importContactsCsvPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportContactsCsvPayload")
+		case "job":
+			out.Values[i] = ec._ImportContactsCsvPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importContactsCsvTextPayloadImplementors = []string{"ImportContactsCsvTextPayload"}
 
 func (ec *executionContext) _ImportContactsCsvTextPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportContactsCSVTextPayload) graphql.Marshaler {
@@ -20927,6 +26496,292 @@ func (ec *executionContext) _ImportContactsPayload(ctx context.Context, sel ast.
 			out.Values[i] = graphql.MarshalString("ImportContactsPayload")
 		case "report":
 			out.Values[i] = ec._ImportContactsPayload_report(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importFailureImplementors = []string{"ImportFailure"}
+
+func (ec *executionContext) _ImportFailure(ctx context.Context, sel ast.SelectionSet, obj *model.ImportFailure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFailure")
+		case "code":
+			out.Values[i] = ec._ImportFailure_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportFailure_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importJobImplementors = []string{"ImportJob"}
+
+func (ec *executionContext) _ImportJob(ctx context.Context, sel ast.SelectionSet, obj *model.ImportJob) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importJobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportJob")
+		case "id":
+			out.Values[i] = ec._ImportJob_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "jobId":
+			out.Values[i] = ec._ImportJob_jobId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._ImportJob_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileName":
+			out.Values[i] = ec._ImportJob_fileName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileBytes":
+			out.Values[i] = ec._ImportJob_fileBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bytesDone":
+			out.Values[i] = ec._ImportJob_bytesDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.Values[i] = ec._ImportJob_progress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "personaIds":
+			out.Values[i] = ec._ImportJob_personaIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "defaultRegion":
+			out.Values[i] = ec._ImportJob_defaultRegion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dryRun":
+			out.Values[i] = ec._ImportJob_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "report":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportJob_report(ctx, field, obj)
+				})
+		case "failure":
+			out.Values[i] = ec._ImportJob_failure(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ImportJob_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._ImportJob_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ImportJob_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ImportJob_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._ImportJob_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importJobConnectionImplementors = []string{"ImportJobConnection"}
+
+func (ec *executionContext) _ImportJobConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportJobConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importJobConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportJobConnection")
+		case "edges":
+			out.Values[i] = ec._ImportJobConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ImportJobConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ImportJobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importJobEdgeImplementors = []string{"ImportJobEdge"}
+
+func (ec *executionContext) _ImportJobEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportJobEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importJobEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportJobEdge")
+		case "cursor":
+			out.Values[i] = ec._ImportJobEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ImportJobEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importProgressEventImplementors = []string{"ImportProgressEvent"}
+
+func (ec *executionContext) _ImportProgressEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ImportProgressEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importProgressEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportProgressEvent")
+		case "jobId":
+			out.Values[i] = ec._ImportProgressEvent_jobId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ImportProgressEvent_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "job":
+			out.Values[i] = ec._ImportProgressEvent_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "snapshot":
+			out.Values[i] = ec._ImportProgressEvent_snapshot(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "final":
+			out.Values[i] = ec._ImportProgressEvent_final(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21574,6 +27429,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "refreshGroups":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshGroups(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scrapeGroups":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scrapeGroups(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelScrape":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelScrape(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importContactsCsv":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importContactsCsv(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "retryJob":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retryJob(ctx, field)
@@ -22107,6 +27997,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contacts(ctx, field)
 				})
+		case "groups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_groups(ctx, field)
+				})
+		case "group":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_group(ctx, field)
+				})
+		case "scrapeJob":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_scrapeJob(ctx, field)
+				})
+		case "scrapeJobs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_scrapeJobs(ctx, field)
+				})
+		case "importJob":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_importJob(ctx, field)
+				})
+		case "importJobs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_importJobs(ctx, field)
+				})
 		case "jobs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -22421,6 +28347,44 @@ func (ec *executionContext) _ReconnectAccountPayload(ctx context.Context, sel as
 	return out
 }
 
+var refreshGroupsPayloadImplementors = []string{"RefreshGroupsPayload"}
+
+func (ec *executionContext) _RefreshGroupsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RefreshGroupsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refreshGroupsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefreshGroupsPayload")
+		case "groupCount":
+			out.Values[i] = ec._RefreshGroupsPayload_groupCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._RefreshGroupsPayload_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var resetAccountPayloadImplementors = []string{"ResetAccountPayload"}
 
 func (ec *executionContext) _ResetAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetAccountPayload) graphql.Marshaler {
@@ -22576,6 +28540,243 @@ func (ec *executionContext) _RevokeApiTokenPayload(ctx context.Context, sel ast.
 			out.Values[i] = graphql.MarshalString("RevokeApiTokenPayload")
 		case "apiToken":
 			out.Values[i] = ec._RevokeApiTokenPayload_apiToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeGroupsPayloadImplementors = []string{"ScrapeGroupsPayload"}
+
+func (ec *executionContext) _ScrapeGroupsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeGroupsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeGroupsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeGroupsPayload")
+		case "job":
+			out.Values[i] = ec._ScrapeGroupsPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobImplementors = []string{"ScrapeJob"}
+
+func (ec *executionContext) _ScrapeJob(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJob) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJob")
+		case "id":
+			out.Values[i] = ec._ScrapeJob_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountId":
+			out.Values[i] = ec._ScrapeJob_accountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allGroups":
+			out.Values[i] = ec._ScrapeJob_allGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "personaIds":
+			out.Values[i] = ec._ScrapeJob_personaIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ScrapeJob_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupsTotal":
+			out.Values[i] = ec._ScrapeJob_groupsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupsDone":
+			out.Values[i] = ec._ScrapeJob_groupsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersSeen":
+			out.Values[i] = ec._ScrapeJob_membersSeen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsCreated":
+			out.Values[i] = ec._ScrapeJob_contactsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsUpdated":
+			out.Values[i] = ec._ScrapeJob_contactsUpdated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsMerged":
+			out.Values[i] = ec._ScrapeJob_contactsMerged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersWithoutPhone":
+			out.Values[i] = ec._ScrapeJob_membersWithoutPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ScrapeJob_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ScrapeJob_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resumeAt":
+			out.Values[i] = ec._ScrapeJob_resumeAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ScrapeJob_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ScrapeJob_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._ScrapeJob_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ScrapeJob_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobConnectionImplementors = []string{"ScrapeJobConnection"}
+
+func (ec *executionContext) _ScrapeJobConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJobConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJobConnection")
+		case "edges":
+			out.Values[i] = ec._ScrapeJobConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ScrapeJobConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ScrapeJobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scrapeJobEdgeImplementors = []string{"ScrapeJobEdge"}
+
+func (ec *executionContext) _ScrapeJobEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ScrapeJobEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scrapeJobEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScrapeJobEdge")
+		case "cursor":
+			out.Values[i] = ec._ScrapeJobEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ScrapeJobEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22846,6 +29047,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_accountStatusChanged(ctx, fields[0])
 	case "qrCodeUpdated":
 		return ec._Subscription_qrCodeUpdated(ctx, fields[0])
+	case "scrapeProgress":
+		return ec._Subscription_scrapeProgress(ctx, fields[0])
+	case "importProgress":
+		return ec._Subscription_importProgress(ctx, fields[0])
 	case "batchProgress":
 		return ec._Subscription_batchProgress(ctx, fields[0])
 	case "rateLimitChanged":
@@ -23584,6 +29789,19 @@ func (ec *executionContext) marshalNCancelBatchPayload2ᚖwagraphᚋgraphᚋmode
 	return ec._CancelBatchPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCancelImportInput2wagraphᚋgraphᚋmodelᚐCancelImportInput(ctx context.Context, v any) (model.CancelImportInput, error) {
+	res, err := ec.unmarshalInputCancelImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelImportPayload2ᚖwagraphᚋgraphᚋmodelᚐCancelImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelImportPayload!")
+		return graphql.Null
+	}
+	return ec._CancelImportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCancelJobInput2wagraphᚋgraphᚋmodelᚐCancelJobInput(ctx context.Context, v any) (model.CancelJobInput, error) {
 	res, err := ec.unmarshalInputCancelJobInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23595,6 +29813,19 @@ func (ec *executionContext) marshalNCancelJobPayload2ᚖwagraphᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._CancelJobPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCancelScrapeInput2wagraphᚋgraphᚋmodelᚐCancelScrapeInput(ctx context.Context, v any) (model.CancelScrapeInput, error) {
+	res, err := ec.unmarshalInputCancelScrapeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelScrapePayload2ᚖwagraphᚋgraphᚋmodelᚐCancelScrapePayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelScrapePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelScrapePayload!")
+		return graphql.Null
+	}
+	return ec._CancelScrapePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNContact2ᚖwagraphᚋgraphᚋmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v *model.Contact) graphql.Marshaler {
@@ -23853,6 +30084,106 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalNGroup2ᚖwagraphᚋgraphᚋmodelᚐGroup(ctx context.Context, sel ast.SelectionSet, v *model.Group) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Group!")
+		return graphql.Null
+	}
+	return ec._Group(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx context.Context, v any) (model.GroupAddressing, error) {
+	var res model.GroupAddressing
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGroupAddressing2wagraphᚋgraphᚋmodelᚐGroupAddressing(ctx context.Context, sel ast.SelectionSet, v model.GroupAddressing) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNGroupConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupConnection(ctx context.Context, sel ast.SelectionSet, v *model.GroupConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupConnection!")
+		return graphql.Null
+	}
+	return ec._GroupConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupEdge(ctx context.Context, sel ast.SelectionSet, v *model.GroupEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupEdge!")
+		return graphql.Null
+	}
+	return ec._GroupEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipant2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipant(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipant!")
+		return graphql.Null
+	}
+	return ec._GroupParticipant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipantConnection2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantConnection(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipantConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipantConnection!")
+		return graphql.Null
+	}
+	return ec._GroupParticipantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupParticipantEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.GroupParticipantEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupParticipantEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupParticipantEdge2ᚖwagraphᚋgraphᚋmodelᚐGroupParticipantEdge(ctx context.Context, sel ast.SelectionSet, v *model.GroupParticipantEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupParticipantEdge!")
+		return graphql.Null
+	}
+	return ec._GroupParticipantEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx context.Context, v any) (model.GroupRole, error) {
+	var res model.GroupRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGroupRole2wagraphᚋgraphᚋmodelᚐGroupRole(ctx context.Context, sel ast.SelectionSet, v model.GroupRole) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNHealth2ᚖwagraphᚋgraphᚋmodelᚐHealth(ctx context.Context, sel ast.SelectionSet, v *model.Health) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Health!")
@@ -23938,6 +30269,19 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) unmarshalNImportContactsCsvInput2wagraphᚋgraphᚋmodelᚐImportContactsCSVInput(ctx context.Context, v any) (model.ImportContactsCSVInput, error) {
+	res, err := ec.unmarshalInputImportContactsCsvInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportContactsCsvPayload2ᚖwagraphᚋgraphᚋmodelᚐImportContactsCSVPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportContactsCSVPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportContactsCsvPayload!")
+		return graphql.Null
+	}
+	return ec._ImportContactsCsvPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNImportContactsCsvTextInput2wagraphᚋgraphᚋmodelᚐImportContactsCSVTextInput(ctx context.Context, v any) (model.ImportContactsCSVTextInput, error) {
 	res, err := ec.unmarshalInputImportContactsCsvTextInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23962,6 +30306,64 @@ func (ec *executionContext) marshalNImportContactsPayload2ᚖwagraphᚋgraphᚋm
 		return graphql.Null
 	}
 	return ec._ImportContactsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportJob2ᚖwagraphᚋgraphᚋmodelᚐImportJob(ctx context.Context, sel ast.SelectionSet, v *model.ImportJob) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportJob!")
+		return graphql.Null
+	}
+	return ec._ImportJob(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportJobConnection2ᚖwagraphᚋgraphᚋmodelᚐImportJobConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportJobConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportJobConnection!")
+		return graphql.Null
+	}
+	return ec._ImportJobConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐImportJobEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportJobEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportJobEdge2ᚖwagraphᚋgraphᚋmodelᚐImportJobEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportJobEdge2ᚖwagraphᚋgraphᚋmodelᚐImportJobEdge(ctx context.Context, sel ast.SelectionSet, v *model.ImportJobEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportJobEdge!")
+		return graphql.Null
+	}
+	return ec._ImportJobEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportProgressEvent2ᚖwagraphᚋgraphᚋmodelᚐImportProgressEvent(ctx context.Context, sel ast.SelectionSet, v *model.ImportProgressEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportProgressEvent!")
+		return graphql.Null
+	}
+	return ec._ImportProgressEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportState2wagraphᚋgraphᚋmodelᚐImportState(ctx context.Context, v any) (model.ImportState, error) {
+	var res model.ImportState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportState2wagraphᚋgraphᚋmodelᚐImportState(ctx context.Context, sel ast.SelectionSet, v model.ImportState) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -24314,6 +30716,19 @@ func (ec *executionContext) marshalNReconnectAccountPayload2ᚖwagraphᚋgraph�
 	return ec._ReconnectAccountPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRefreshGroupsInput2wagraphᚋgraphᚋmodelᚐRefreshGroupsInput(ctx context.Context, v any) (model.RefreshGroupsInput, error) {
+	res, err := ec.unmarshalInputRefreshGroupsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRefreshGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐRefreshGroupsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RefreshGroupsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefreshGroupsPayload!")
+		return graphql.Null
+	}
+	return ec._RefreshGroupsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNResetAccountInput2wagraphᚋgraphᚋmodelᚐResetAccountInput(ctx context.Context, v any) (model.ResetAccountInput, error) {
 	res, err := ec.unmarshalInputResetAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24386,6 +30801,69 @@ func (ec *executionContext) unmarshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx co
 }
 
 func (ec *executionContext) marshalNRole2wagraphᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNScrapeGroupsInput2wagraphᚋgraphᚋmodelᚐScrapeGroupsInput(ctx context.Context, v any) (model.ScrapeGroupsInput, error) {
+	res, err := ec.unmarshalInputScrapeGroupsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScrapeGroupsPayload2ᚖwagraphᚋgraphᚋmodelᚐScrapeGroupsPayload(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeGroupsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeGroupsPayload!")
+		return graphql.Null
+	}
+	return ec._ScrapeGroupsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJob2ᚖwagraphᚋgraphᚋmodelᚐScrapeJob(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJob) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJob!")
+		return graphql.Null
+	}
+	return ec._ScrapeJob(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJobConnection2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobConnection(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJobConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJobConnection!")
+		return graphql.Null
+	}
+	return ec._ScrapeJobConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScrapeJobEdge2ᚕᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ScrapeJobEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScrapeJobEdge2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScrapeJobEdge2ᚖwagraphᚋgraphᚋmodelᚐScrapeJobEdge(ctx context.Context, sel ast.SelectionSet, v *model.ScrapeJobEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScrapeJobEdge!")
+		return graphql.Null
+	}
+	return ec._ScrapeJobEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx context.Context, v any) (model.ScrapeState, error) {
+	var res model.ScrapeState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScrapeState2wagraphᚋgraphᚋmodelᚐScrapeState(ctx context.Context, sel ast.SelectionSet, v model.ScrapeState) graphql.Marshaler {
 	return v
 }
 
@@ -24542,6 +31020,20 @@ func (ec *executionContext) marshalNUpdatePersonaPayload2ᚖwagraphᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._UpdatePersonaPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNViewer2ᚖwagraphᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
@@ -24897,6 +31389,13 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOImportFailure2ᚖwagraphᚋgraphᚋmodelᚐImportFailure(ctx context.Context, sel ast.SelectionSet, v *model.ImportFailure) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImportFailure(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

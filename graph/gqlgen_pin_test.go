@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -12,21 +11,15 @@ import (
 	"wagraph/graph/model"
 )
 
-// pinSubscriptions hands gqlgen a channel the test fills.
+// pinSubscriptions hands gqlgen a channel the test fills. The embedded
+// interface stands for the subscriptions the test does not use.
 type pinSubscriptions struct {
+	SubscriptionResolver
 	ch chan *model.AccountStatusEvent
 }
 
 func (p pinSubscriptions) AccountStatusChanged(context.Context, *string) (<-chan *model.AccountStatusEvent, error) {
 	return p.ch, nil
-}
-
-func (p pinSubscriptions) QRCodeUpdated(context.Context, string) (<-chan *model.QRCodeEvent, error) {
-	return nil, errors.New("not used in this test")
-}
-
-func (p pinSubscriptions) RateLimitChanged(context.Context, string) (<-chan *model.RateLimitStatus, error) {
-	return nil, errors.New("not used in this test")
 }
 
 type pinRoot struct {

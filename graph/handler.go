@@ -21,8 +21,12 @@ type HandlerOptions struct {
 	Introspection    bool
 	ComplexityLimit  int
 	ParserTokenLimit int
-	// MaxMessageBytes caps one websocket message from the client.
+	// MaxMessageBytes caps one websocket message from the client, and the
+	// operations and map parts of a multipart request.
 	MaxMessageBytes int64
+	// MaxUploadBytes caps the files of one multipart request (file
+	// uploads); 0 refuses uploads.
+	MaxUploadBytes int64
 	// OriginPatterns are origin patterns (coder/websocket syntax, e.g.
 	// "https://admin.example.com" or "http://localhost:*") allowed to open
 	// websockets besides the server's own origin.
@@ -87,7 +91,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		},
 	}})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(httpTransport{}) // GET and POST, as GraphQL over HTTP asks
+	srv.AddTransport(httpTransport{uploads: uploadLimits{MaxBytes: opts.MaxUploadBytes, MaxFieldBytes: opts.MaxMessageBytes}}) // GET and POST (JSON or multipart with files)
 
 	queryCache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queryCache)

@@ -50,7 +50,10 @@ const (
 //
 // Every error goes through the error presenter, so each has a code and a
 // suggestion.
-type httpTransport struct{}
+type httpTransport struct {
+	// uploads bounds multipart requests with files (upload.go).
+	uploads uploadLimits
+}
 
 var _ graphql.Transport = httpTransport{}
 
@@ -91,7 +94,15 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	var rerr *requestError
 	switch r.Method {
 	case http.MethodPost:
-		params, rerr = readPOST(r)
+		if isMultipart(r) {
+			var files *spooled
+			params, files, rerr = readMultipart(r, t.uploads)
+			if files != nil {
+				defer files.close()
+			}
+		} else {
+			params, rerr = readPOST(r)
+		}
 	case http.MethodGet:
 		params, rerr = readGET(r)
 	default:
@@ -211,7 +222,7 @@ func readPOST(r *http.Request) (*graphql.RawParams, *requestError) {
 			ct = "none"
 		}
 		return nil, badRequest(http.StatusUnsupportedMediaType,
-			"POST bodies must be application/json (UTF-8); the Content-Type was "+ct,
+			"POST bodies must be application/json (UTF-8), or multipart/form-data for file uploads; the Content-Type was "+ct,
 			"Send 'Content-Type: application/json' with a JSON object body {\"query\": \"...\", \"variables\": {...}}.")
 	}
 	var body []byte
@@ -229,14 +240,20 @@ func readPOST(r *http.Request) (*graphql.RawParams, *requestError) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest(http.StatusBadRequest, "the request body is empty", "")
 	}
-	if rerr := checkJSON(body, "the request body"); rerr != nil {
+	return parseParams(body, "the request body")
+}
+
+// parseParams reads a JSON request object: query, and optionally
+// operationName, variables and extensions.
+func parseParams(body []byte, what string) (*graphql.RawParams, *requestError) {
+	if rerr := checkJSON(body, what); rerr != nil {
 		return nil, rerr
 	}
 	var raw map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil || dec.More() {
-		return nil, badRequest(http.StatusBadRequest, "the request body is not a JSON object", "")
+		return nil, badRequest(http.StatusBadRequest, what+" is not a JSON object", "")
 	}
 	p := &graphql.RawParams{}
 	query, ok := raw["query"].(string)

@@ -31,6 +31,11 @@ type Resolver struct {
 	JobService *jobs.Service
 	// ContactService is the contact base: contacts, personas, CSV import.
 	ContactService *contact.Service
+	// Importer runs job-backed CSV imports (importContactsCsv,
+	// importProgress).
+	Importer *contact.Importer
+	// GroupService holds the accounts' groups and scrapes them.
+	GroupService *contact.GroupService
 	// Sending holds the accounts' send limits (setRateLimits,
 	// rateLimitStatus).
 	Sending *sending.Policy

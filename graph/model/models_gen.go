@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // A WhatsApp account managed by wagraph.
@@ -265,6 +267,18 @@ type CancelBatchPayload struct {
 	Batch *Batch `json:"batch"`
 }
 
+// The import to cancel.
+type CancelImportInput struct {
+	// The import's id.
+	ID string `json:"id"`
+}
+
+// What cancelImport returns.
+type CancelImportPayload struct {
+	// The import, CANCELED.
+	Job *ImportJob `json:"job"`
+}
+
 // Which job to cancel.
 type CancelJobInput struct {
 	// The job's id.
@@ -275,6 +289,18 @@ type CancelJobInput struct {
 type CancelJobPayload struct {
 	// The job, now CANCELLED (a RUNNING job stops when its worker sees the cancellation; a finished job is returned unchanged).
 	Job *Job `json:"job"`
+}
+
+// Stop a scrape.
+type CancelScrapeInput struct {
+	// The scrape job's id.
+	ID string `json:"id"`
+}
+
+// What cancelScrape returns.
+type CancelScrapePayload struct {
+	// The job, CANCELED.
+	Job *ScrapeJob `json:"job"`
 }
 
 // A person in the contact base (the admin app's `mkt_wap_contacts`). Its
@@ -520,6 +546,85 @@ type DeletePersonaPayload struct {
 	DeletedPersonaID string `json:"deletedPersonaId"`
 }
 
+// A WhatsApp group an account is in, as last read from WhatsApp
+// (`refreshGroups`, or a scrape). Listing groups never waits on WhatsApp.
+type Group struct {
+	// The group's WhatsApp JID, e.g. `120363012345678901@g.us`.
+	Jid string `json:"jid"`
+	// The account that is in the group.
+	AccountID string `json:"accountId"`
+	// The group's name (subject); empty when it has none.
+	Name string `json:"name"`
+	// The group's description; empty when it has none.
+	Topic string `json:"topic"`
+	// How many members the group has, the account included.
+	ParticipantCount int `json:"participantCount"`
+	// True when only admins may send messages to the group.
+	Announce bool `json:"announce"`
+	// True when the group is a community (the parent of other groups).
+	Community bool `json:"community"`
+	// How WhatsApp lists the members: BY_PHONE (numbers, with their LIDs) or BY_LID (LIDs, numbers where WhatsApp shares them).
+	Addressing GroupAddressing `json:"addressing"`
+	// When the group was last read from WhatsApp.
+	RefreshedAt time.Time `json:"refreshedAt"`
+	// The group's members as last read from WhatsApp, ordered by JID.
+	Participants *GroupParticipantConnection `json:"participants"`
+}
+
+// A page of groups.
+type GroupConnection struct {
+	// The groups on this page with their cursors.
+	Edges []*GroupEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many groups match in all (read from the database).
+	TotalCount int `json:"totalCount"`
+}
+
+// A group and its cursor.
+type GroupEdge struct {
+	// Pass as `after` to continue after this group.
+	Cursor string `json:"cursor"`
+	// The group.
+	Node *Group `json:"node"`
+}
+
+// A member of a group.
+type GroupParticipant struct {
+	// How WhatsApp lists the member: a number (`…@s.whatsapp.net`) or a LID (`…@lid`).
+	Jid string `json:"jid"`
+	// The member's number in E.164; null while only the LID is known.
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The member's LID (`digits@lid`); null when WhatsApp did not give it.
+	Lid *string `json:"lid,omitempty"`
+	// The name WhatsApp shows for the member, else the name of the member's contact; empty when neither is known.
+	DisplayName string `json:"displayName"`
+	// The member's role in the group.
+	Role GroupRole `json:"role"`
+	// True for admins and the superadmin (the group's creator).
+	IsAdmin bool `json:"isAdmin"`
+	// True for the superadmin.
+	IsSuperAdmin bool `json:"isSuperAdmin"`
+}
+
+// A page of a group's members.
+type GroupParticipantConnection struct {
+	// The members on this page with their cursors.
+	Edges []*GroupParticipantEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many members the group has in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A group member and its cursor.
+type GroupParticipantEdge struct {
+	// Pass as `after` to continue after this member.
+	Cursor string `json:"cursor"`
+	// The member.
+	Node *GroupParticipant `json:"node"`
+}
+
 // The server's health: the same components `/readyz` reports.
 type Health struct {
 	// UP only when every component is UP.
@@ -542,6 +647,25 @@ type HealthComponent struct {
 	Error *string `json:"error,omitempty"`
 	// How long the check took, in milliseconds.
 	LatencyMs float64 `json:"latencyMs"`
+}
+
+// A CSV file to import by a background job. See docs/contacts.md for the
+// columns, limits and the report.
+type ImportContactsCSVInput struct {
+	// The file (a multipart upload): a header row, then one contact per row; comma, semicolon or tab separated; UTF-8. At most IMPORT_UPLOAD_MAX_BYTES.
+	File graphql.Upload `json:"file"`
+	// Personas every imported contact is added to (at most 20).
+	PersonaIds []string `json:"personaIds,omitempty"`
+	// ISO 3166 region (e.g. DE) for numbers written without a country code; the server's CONTACT_DEFAULT_REGION when left out.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Work out the report without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// What importContactsCsv returns.
+type ImportContactsCSVPayload struct {
+	// The queued import; follow it with importProgress or importJob.
+	Job *ImportJob `json:"job"`
 }
 
 // A CSV file to import now. See docs/contacts.md for the columns.
@@ -578,6 +702,85 @@ type ImportContactsInput struct {
 type ImportContactsPayload struct {
 	// What the import did.
 	Report *ContactImportReport `json:"report"`
+}
+
+// Why an import failed.
+type ImportFailure struct {
+	// The error code (see docs/api.md), e.g. INVALID_INPUT or INTERNAL.
+	Code string `json:"code"`
+	// What happened.
+	Message string `json:"message"`
+}
+
+// A CSV file imported by a background job (importContactsCsv): its progress
+// and report. See docs/contacts.md.
+type ImportJob struct {
+	// The import's id; its contacts carry it as an IMPORT source.
+	ID string `json:"id"`
+	// The background job (River) that runs it; see the jobs query.
+	JobID string `json:"jobId"`
+	// Where the import is.
+	State ImportState `json:"state"`
+	// The uploaded file's name, as sent.
+	FileName string `json:"fileName"`
+	// The file's size in bytes.
+	FileBytes int `json:"fileBytes"`
+	// Bytes of the file imported so far.
+	BytesDone int `json:"bytesDone"`
+	// Share of the file imported so far, from 0 to 1.
+	Progress float64 `json:"progress"`
+	// Personas every imported contact is added to (when the import is DONE).
+	PersonaIds []string `json:"personaIds"`
+	// The region numbers without a country code are read in; null: the server's CONTACT_DEFAULT_REGION.
+	DefaultRegion *string `json:"defaultRegion,omitempty"`
+	// Whether this is a dry run (nothing is changed; the report says what would be).
+	DryRun bool `json:"dryRun"`
+	// What the import did so far: complete once the import is DONE.
+	Report *ContactImportReport `json:"report"`
+	// Why a FAILED import failed; null otherwise.
+	Failure *ImportFailure `json:"failure,omitempty"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When a worker first started it; null while QUEUED.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// When it ended; null before.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// When it last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Increases with every change; an importProgress event whose version is not higher than one you have is stale.
+	Version int `json:"version"`
+}
+
+// A page of imports, newest first.
+type ImportJobConnection struct {
+	// The imports on this page with their cursors.
+	Edges []*ImportJobEdge `json:"edges"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many imports there are in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// One import in a page.
+type ImportJobEdge struct {
+	// Pass as `after` to continue after this import.
+	Cursor string `json:"cursor"`
+	// The import.
+	Node *ImportJob `json:"node"`
+}
+
+// One event of importProgress.
+type ImportProgressEvent struct {
+	// The import's id.
+	JobID string `json:"jobId"`
+	// The import's version (ImportJob.version); drop an event whose version is not higher than one you have.
+	Version int `json:"version"`
+	// The import as this event left it.
+	Job *ImportJob `json:"job"`
+	// True on the first event, which reports the current state.
+	Snapshot bool `json:"snapshot"`
+	// True on the last event (state DONE, FAILED or CANCELED); the subscription completes after it.
+	Final bool `json:"final"`
 }
 
 // A unit of background work (River): a group scrape, an import, a queued
@@ -957,6 +1160,20 @@ type ReconnectAccountPayload struct {
 	Account *Account `json:"account"`
 }
 
+// Read an account's groups from WhatsApp again.
+type RefreshGroupsInput struct {
+	// The account; it must be connected (ACTIVE).
+	AccountID string `json:"accountId"`
+}
+
+// What refreshGroups returns.
+type RefreshGroupsPayload struct {
+	// How many groups the account is in now.
+	GroupCount int `json:"groupCount"`
+	// The first page of the account's groups, by name.
+	Groups *GroupConnection `json:"groups"`
+}
+
 // Input of resetAccount.
 type ResetAccountInput struct {
 	// The account to reset.
@@ -1019,6 +1236,88 @@ type RevokeAPITokenInput struct {
 type RevokeAPITokenPayload struct {
 	// The revoked token.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// Start a scrape: give either `groupJids` or `all: true`.
+type ScrapeGroupsInput struct {
+	// The account whose groups to scrape; it must be connected when the job runs.
+	AccountID string `json:"accountId"`
+	// The groups to scrape, by JID (at most 1000).
+	GroupJids []string `json:"groupJids,omitempty"`
+	// Scrape every group the account is in (read from WhatsApp when the job starts).
+	All *bool `json:"all,omitempty"`
+	// Link every scraped contact to these personas (at most 20).
+	PersonaIds []string `json:"personaIds,omitempty"`
+}
+
+// What scrapeGroups returns.
+type ScrapeGroupsPayload struct {
+	// The job, QUEUED; follow it with scrapeProgress.
+	Job *ScrapeJob `json:"job"`
+}
+
+// A scrape of an account's groups into the contact base, run as a background
+// job: every member becomes a contact (by number, else by LID; merged when
+// both are known), with the account and group as its source, linked to the
+// scrape's personas. Calls to WhatsApp are paced per account; a
+// `rate-overlimit` answer makes the job wait (WAITING) and resume by itself.
+type ScrapeJob struct {
+	// The job's id (also its id in the `jobs` query).
+	ID string `json:"id"`
+	// The account whose groups are scraped.
+	AccountID string `json:"accountId"`
+	// True when the job scrapes every group of the account.
+	AllGroups bool `json:"allGroups"`
+	// The personas every scraped contact is linked to.
+	PersonaIds []string `json:"personaIds"`
+	// Where the job is.
+	State ScrapeState `json:"state"`
+	// How many groups the job scrapes; for `allGroups`, 0 until it has read the account's groups.
+	GroupsTotal int `json:"groupsTotal"`
+	// How many groups are done (scraped, or skipped with an error).
+	GroupsDone int `json:"groupsDone"`
+	// Group members written to the contact base; a person in two groups counts twice.
+	MembersSeen int `json:"membersSeen"`
+	// Contacts the job created.
+	ContactsCreated int `json:"contactsCreated"`
+	// Existing contacts the job changed (a new name, number or LID).
+	ContactsUpdated int `json:"contactsUpdated"`
+	// Contacts known by LID only that were merged into their number's contact.
+	ContactsMerged int `json:"contactsMerged"`
+	// Members written without a number (known by LID only so far; they merge when the number is learnt).
+	MembersWithoutPhone int `json:"membersWithoutPhone"`
+	// Groups and members that could not be scraped; the job went on without them.
+	Errors int `json:"errors"`
+	// The latest error; null when there was none.
+	LastError *string `json:"lastError,omitempty"`
+	// When a WAITING job resumes; null otherwise.
+	ResumeAt *time.Time `json:"resumeAt,omitempty"`
+	// Increases by one with every change of the job (scrapeProgress events).
+	Version int `json:"version"`
+	// When the job was started.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it first ran; null while QUEUED.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// When it ended (DONE, FAILED or CANCELED); null before.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// A page of scrape jobs, newest first.
+type ScrapeJobConnection struct {
+	// The jobs on this page with their cursors.
+	Edges []*ScrapeJobEdge `json:"edges"`
+	// Where this page ends and whether there are more.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many scrape jobs the account has in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// A scrape job and its cursor.
+type ScrapeJobEdge struct {
+	// Pass as `after` to continue after this job.
+	Cursor string `json:"cursor"`
+	// The job.
+	Node *ScrapeJob `json:"node"`
 }
 
 // A message to send now (as soon as the account's limits allow).
@@ -1457,6 +1756,128 @@ func (e ContactSourceKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How WhatsApp lists a group's members.
+type GroupAddressing string
+
+const (
+	// By phone number (each member's LID alongside).
+	GroupAddressingByPhone GroupAddressing = "BY_PHONE"
+	// By LID, WhatsApp's hidden-user id; numbers only where WhatsApp shares them.
+	GroupAddressingByLid GroupAddressing = "BY_LID"
+	// WhatsApp did not say.
+	GroupAddressingUnknown GroupAddressing = "UNKNOWN"
+)
+
+var AllGroupAddressing = []GroupAddressing{
+	GroupAddressingByPhone,
+	GroupAddressingByLid,
+	GroupAddressingUnknown,
+}
+
+func (e GroupAddressing) IsValid() bool {
+	switch e {
+	case GroupAddressingByPhone, GroupAddressingByLid, GroupAddressingUnknown:
+		return true
+	}
+	return false
+}
+
+func (e GroupAddressing) String() string {
+	return string(e)
+}
+
+func (e *GroupAddressing) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GroupAddressing(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GroupAddressing", str)
+	}
+	return nil
+}
+
+func (e GroupAddressing) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GroupAddressing) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GroupAddressing) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A member's role in a group.
+type GroupRole string
+
+const (
+	// The group's creator.
+	GroupRoleSuperadmin GroupRole = "SUPERADMIN"
+	// An admin.
+	GroupRoleAdmin GroupRole = "ADMIN"
+	// A member without admin rights.
+	GroupRoleMember GroupRole = "MEMBER"
+)
+
+var AllGroupRole = []GroupRole{
+	GroupRoleSuperadmin,
+	GroupRoleAdmin,
+	GroupRoleMember,
+}
+
+func (e GroupRole) IsValid() bool {
+	switch e {
+	case GroupRoleSuperadmin, GroupRoleAdmin, GroupRoleMember:
+		return true
+	}
+	return false
+}
+
+func (e GroupRole) String() string {
+	return string(e)
+}
+
+func (e *GroupRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GroupRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GroupRole", str)
+	}
+	return nil
+}
+
+func (e GroupRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GroupRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GroupRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Overall state of a component or of the whole server.
 type HealthStatus string
 
@@ -1510,6 +1931,73 @@ func (e *HealthStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e HealthStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a job-backed import is.
+type ImportState string
+
+const (
+	// Stored and waiting for a worker.
+	ImportStateQueued ImportState = "QUEUED"
+	// Being imported, batch by batch; a crash resumes after the last batch written.
+	ImportStateRunning ImportState = "RUNNING"
+	// Every row was read; the report is complete. Final.
+	ImportStateDone ImportState = "DONE"
+	// The import could not go on (the error says why); what it wrote stays. Final.
+	ImportStateFailed ImportState = "FAILED"
+	// Canceled by cancelImport; what it wrote before stays. Final.
+	ImportStateCanceled ImportState = "CANCELED"
+)
+
+var AllImportState = []ImportState{
+	ImportStateQueued,
+	ImportStateRunning,
+	ImportStateDone,
+	ImportStateFailed,
+	ImportStateCanceled,
+}
+
+func (e ImportState) IsValid() bool {
+	switch e {
+	case ImportStateQueued, ImportStateRunning, ImportStateDone, ImportStateFailed, ImportStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ImportState) String() string {
+	return string(e)
+}
+
+func (e *ImportState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportState", str)
+	}
+	return nil
+}
+
+func (e ImportState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1716,6 +2204,76 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a scrape job is.
+type ScrapeState string
+
+const (
+	// Waiting for a worker.
+	ScrapeStateQueued ScrapeState = "QUEUED"
+	// Reading groups and writing contacts.
+	ScrapeStateRunning ScrapeState = "RUNNING"
+	// WhatsApp answered rate-overlimit; the job resumes at `resumeAt` by itself.
+	ScrapeStateWaiting ScrapeState = "WAITING"
+	// Every group was scraped (some may have been skipped: see `errors`). Final.
+	ScrapeStateDone ScrapeState = "DONE"
+	// The job gave up after repeated errors (see `lastError`); what it wrote stays. Final.
+	ScrapeStateFailed ScrapeState = "FAILED"
+	// Canceled with cancelScrape; what it wrote stays. Final.
+	ScrapeStateCanceled ScrapeState = "CANCELED"
+)
+
+var AllScrapeState = []ScrapeState{
+	ScrapeStateQueued,
+	ScrapeStateRunning,
+	ScrapeStateWaiting,
+	ScrapeStateDone,
+	ScrapeStateFailed,
+	ScrapeStateCanceled,
+}
+
+func (e ScrapeState) IsValid() bool {
+	switch e {
+	case ScrapeStateQueued, ScrapeStateRunning, ScrapeStateWaiting, ScrapeStateDone, ScrapeStateFailed, ScrapeStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ScrapeState) String() string {
+	return string(e)
+}
+
+func (e *ScrapeState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ScrapeState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ScrapeState", str)
+	}
+	return nil
+}
+
+func (e ScrapeState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ScrapeState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ScrapeState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -169,12 +169,21 @@ func (ar accountRepo) lock(ctx context.Context, tx bun.IDB, id string) (*account
 	return r, nil
 }
 
-func (accountRepo) update(ctx context.Context, db bun.IDB, r *accountRow) error {
-	res, err := db.NewUpdate().Model(r).WherePK().Exec(ctx)
+// update writes the row. With epoch > 0 the write is fenced: it happens only
+// while the account's lease still has that epoch, else ErrStaleEpoch.
+func (accountRepo) update(ctx context.Context, db bun.IDB, r *accountRow, epoch int64) error {
+	q := db.NewUpdate().Model(r).WherePK()
+	if epoch > 0 {
+		q = q.Where("EXISTS (SELECT 1 FROM account_leases AS l WHERE l.account_id = ? AND l.epoch = ?)", r.ID, epoch)
+	}
+	res, err := q.Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("account: update %s: %w", r.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if epoch > 0 {
+			return fmt.Errorf("account: update %s under epoch %d: %w", r.ID, epoch, ErrStaleEpoch)
+		}
 		return notFound(r.ID)
 	}
 	return nil

@@ -55,7 +55,7 @@ func (s *Service) BeginActivation(ctx context.Context, in StartActivationInput) 
 			return ActivationStart{}, err
 		}
 	}
-	start := ActivationStart{Ref: SessionRef{AccountID: in.AccountID, SessionID: newID()}, Method: in.Method, PhoneNumber: phone}
+	start := ActivationStart{Ref: newRef(ctx, in.AccountID), Method: in.Method, PhoneNumber: phone}
 	res, err := s.modify(ctx, in.AccountID, func(u *update) error {
 		r := u.row
 		if r.Status == StatusAwaitingScan && r.QRCode == "" && r.PairingCode == "" &&
@@ -193,7 +193,7 @@ func (s *Service) DueForSweep(ctx context.Context) ([]Due, error) {
 // LiftBan moves an account whose temporary ban has ended to RECONNECTING;
 // the step connects it.
 func (s *Service) LiftBan(ctx context.Context, id string) (Step, error) {
-	ref := SessionRef{AccountID: id, SessionID: newID()}
+	ref := newRef(ctx, id)
 	res, err := s.modify(ctx, id, func(u *update) error {
 		if u.row.Status != StatusBanned || u.now.Before(u.row.BannedUntil) {
 			return errSkip

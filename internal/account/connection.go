@@ -12,7 +12,7 @@ import (
 // reconnect attempts; the step connects it now. It is the way out of FAILED,
 // DISCONNECTED after a replaced stream, and EXPIRED.
 func (s *Service) Reconnect(ctx context.Context, id string) (Step, error) {
-	ref := SessionRef{AccountID: id, SessionID: newID()}
+	ref := newRef(ctx, id)
 	res, err := s.modify(ctx, id, func(u *update) error {
 		if u.row.JID == "" {
 			return apperr.Newf(apperr.InvalidTransition, "the account is %s and has no linked device to reconnect", u.row.Status).
@@ -134,7 +134,7 @@ func (s *Service) ConnectionLost(ctx context.Context, ref SessionRef, r Reason) 
 // session id and the step connects it, unless the account moved on in the
 // meantime (reset, logged out, reconnected by hand).
 func (s *Service) RenewSession(ctx context.Context, old SessionRef) (Step, error) {
-	next := SessionRef{AccountID: old.AccountID, SessionID: newID()}
+	next := SessionRef{AccountID: old.AccountID, SessionID: newID(), Epoch: old.Epoch}
 	res, err := s.onSession(ctx, old, func(u *update) error {
 		if !u.in(StatusReconnecting, StatusAuthenticating, StatusWarming) {
 			return errSkip
@@ -153,8 +153,12 @@ func (s *Service) RenewSession(ctx context.Context, old SessionRef) (Step, error
 }
 
 // onSession is modify for work on behalf of one session: it skips when the
-// account has moved on to another session since.
+// account has moved on to another session since, and writes fenced by the
+// session's lease epoch (fence.go).
 func (s *Service) onSession(ctx context.Context, ref SessionRef, fn func(u *update) error) (modified, error) {
+	if ref.Epoch > 0 {
+		ctx = WithEpoch(ctx, ref.Epoch)
+	}
 	return s.modify(ctx, ref.AccountID, func(u *update) error {
 		if ref.SessionID == "" || u.row.SessionID != ref.SessionID {
 			return errSkip

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // RestoreCandidate is an account that was connected, connecting or linking
@@ -16,19 +18,46 @@ type RestoreCandidate struct {
 	row *accountRow
 }
 
+// SessionStatuses are the statuses of accounts that have (or are to get) a
+// live session: the ones a start restores, and the ones an instance of
+// several must own (internal/supervisor, lease.go).
+var SessionStatuses = []Status{
+	StatusAwaitingScan, StatusAuthenticating, StatusWarming,
+	StatusActive, StatusDisconnected, StatusReconnecting, StatusBanned,
+}
+
 // RestoreCandidates lists the accounts a start has to look at.
 func (s *Service) RestoreCandidates(ctx context.Context) ([]RestoreCandidate, error) {
-	rows, err := s.accounts.inStatus(ctx, s.db.DB,
-		StatusAwaitingScan, StatusAuthenticating, StatusWarming,
-		StatusActive, StatusDisconnected, StatusReconnecting, StatusBanned)
+	rows, err := s.accounts.inStatus(ctx, s.db.DB, SessionStatuses...)
 	if err != nil {
 		return nil, fmt.Errorf("account: restore: %w", err)
 	}
+	return candidates(rows), nil
+}
+
+// RestoreCandidatesOf is RestoreCandidates limited to the accounts ids: the
+// ones an instance of several owns or has just taken over.
+func (s *Service) RestoreCandidatesOf(ctx context.Context, ids []string) ([]RestoreCandidate, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []*accountRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("status IN (?)", bun.In(SessionStatuses)).
+		Where("id IN (?)", bun.In(ids)).
+		OrderExpr("id ASC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account: restore: %w", err)
+	}
+	return candidates(rows), nil
+}
+
+func candidates(rows []*accountRow) []RestoreCandidate {
 	out := make([]RestoreCandidate, len(rows))
 	for i, r := range rows {
 		out[i] = RestoreCandidate{AccountID: r.ID, JID: r.JID, row: r}
 	}
-	return out, nil
+	return out
 }
 
 // unchanged guards a restore decision against the account having moved since
@@ -98,7 +127,7 @@ func (s *Service) Restore(ctx context.Context, c RestoreCandidate, devicePresent
 			return s.stepOf(res), "session_expired", nil
 		}
 	}
-	ref := SessionRef{AccountID: r.ID, SessionID: newID()}
+	ref := newRef(ctx, r.ID)
 	res, err := s.modify(ctx, r.ID, func(u *update) error {
 		if !unchanged(r)(u) {
 			return errSkip

@@ -163,6 +163,12 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 		}
 		u = &update{row: row, from: row.Status, now: s.now()}
 		if err := fn(u); err != nil {
+			if errors.Is(err, errSkip) {
+				// A replaced session of a stale owner learns it here.
+				if ferr := checkEpoch(ctx, tx, id); ferr != nil {
+					return ferr
+				}
+			}
 			return err
 		}
 		res.row = row
@@ -199,7 +205,7 @@ func (s *Service) modify(ctx context.Context, id string, fn func(u *update) erro
 			u.qr.AccountID, u.qr.Version = id, row.QRSeq
 		}
 		row.UpdatedAt = u.now
-		return s.accounts.update(ctx, tx, row)
+		return s.accounts.update(ctx, tx, row, EpochFrom(ctx))
 	})
 	if errors.Is(err, errSkip) {
 		return modified{skipped: true}, nil

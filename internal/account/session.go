@@ -6,10 +6,13 @@ import (
 
 // SessionRef names one session of one account. Every session gets a new
 // SessionID, recorded on the account row, so events from a session that was
-// replaced are recognised and ignored.
+// replaced are recognised and ignored. Epoch is the lease epoch the session
+// was recorded under (0 with one instance): its events are written fenced by
+// it (fence.go), so a session of a stale owner changes nothing.
 type SessionRef struct {
 	AccountID string
 	SessionID string
+	Epoch     int64
 }
 
 // Device is what a session knows about its linked device.

@@ -48,6 +48,10 @@ type App struct {
 	Supervisor *supervisor.Supervisor
 	// Contacts is the contact base: contacts, personas, import and export.
 	Contacts *contact.Service
+	// Imports runs job-backed CSV imports (importContactsCsv).
+	Imports *contact.Importer
+	// Groups holds the accounts' groups and scrapes them (River jobs).
+	Groups *contact.GroupService
 	// Limiter decides sends per account: in-process, or on Redis (shared by
 	// every instance) when REDIS_URL is set. Sending knows each account's
 	// limits (defaults, overrides, warm-up).
@@ -141,15 +145,21 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := a.newSending(); err != nil {
 		return nil, err
 	}
-	if err := a.startAccounts(ctx); err != nil {
-		return nil, err
-	}
 	if err := contact.ValidRegion(cfg.ContactDefaultRegion); err != nil {
 		return nil, fmt.Errorf("CONTACT_DEFAULT_REGION: %w", err)
 	}
 	// The contacts gauge counts through the service, built right after.
 	contactMetrics := a.Metrics.Contacts(func(ctx context.Context) (int, error) { return a.Contacts.Count(ctx) })
 	a.Contacts = contact.New(a.DB, contact.Options{Logger: a.Log, DefaultRegion: cfg.ContactDefaultRegion, Metrics: contactMetrics})
+	// Groups before the sessions (they report LID mappings to it) and
+	// before the jobs start (its scrape worker).
+	a.newGroups()
+	if err := a.startAccounts(ctx); err != nil {
+		return nil, err
+	}
+	// Job-backed imports: built before the jobs start, which run them.
+	a.Imports = contact.NewImporter(a.Contacts, a.Jobs, a.Bus, contact.ImportOptions{MaxUploadBytes: cfg.ImportUploadMaxBytes, Metrics: a.Metrics.Imports()})
+	a.Imports.RegisterJobs(a.JobRegistry)
 	// The send queue's worker is registered before the jobs start.
 	a.newMessages()
 	for _, register := range o.registerJobs {
@@ -161,7 +171,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if cfg.Simulate {
 		a.startDemoPhone()
 	}
-	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, JobService: a.Jobs, Sending: a.Sending, MessageService: a.Messages}
+	resolver := &graph.Resolver{Auth: a.Auth, Readiness: a.Health, AccountService: a.Accounts, Supervisor: a.Supervisor, ContactService: a.Contacts, Importer: a.Imports, JobService: a.Jobs, Sending: a.Sending, MessageService: a.Messages}
+	resolver.GroupService = a.Groups
 	a.Handler = a.routes(resolver)
 	return a, nil
 }
@@ -281,21 +292,27 @@ func (a *App) startAccounts(ctx context.Context) error {
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
 	a.inbound = &inboundRelay{}
-	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending}
+	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending, LIDsLearned: a.lidsLearned}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}
 	if a.SharedSimulator != nil {
 		wopts.Simulator = a.SharedSimulator
 	}
+	leases, err := a.leaseOptions(ctx)
+	if err != nil {
+		return err
+	}
 	a.Supervisor = supervisor.New(a.Accounts, func(sink supervisor.EventSink) supervisor.Sessions {
 		a.sessions = whatsapp.NewManager(container, sink, wopts)
+		a.Groups.SetWhatsApp(a.sessions) // the group features read WhatsApp through the live sessions
 		return a.sessions
 	}, supervisor.Options{
 		Logger:               a.Log,
 		RestoreConcurrency:   a.Config.RestoreConcurrency,
 		TimeoutCheckInterval: a.Config.TimeoutSweepInterval,
 		PhoneSweepInterval:   a.Config.PhoneSweepInterval,
+		Leases:               leases,
 	})
 	a.Metrics.AccountStatuses(a.Accounts.CountByStatus)
 	// The sweeps are River periodic jobs, run by the elected leader.

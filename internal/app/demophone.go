@@ -232,6 +232,7 @@ func (d *demoPhone) enter(ctx context.Context, log zerolog.Logger, act *account.
 			return err
 		}
 		log.Info().Str("phone", act.PhoneNumber).Msg("the simulated phone entered the pairing code")
+		d.addDemoGroups(log, act.PhoneNumber)
 		return nil
 	}
 	phone, err := d.sim.ScanQR(ctx, act.QR.Code)
@@ -239,6 +240,7 @@ func (d *demoPhone) enter(ctx context.Context, log zerolog.Logger, act *account.
 		return err
 	}
 	log.Info().Str("phone", phone.Number).Msg("a simulated phone scanned the QR code")
+	d.addDemoGroups(log, phone.Number)
 	return nil
 }
 

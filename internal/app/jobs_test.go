@@ -85,24 +85,31 @@ func TestSQLiteNoBusyErrorsWithJobsRunning(t *testing.T) {
 
 	c := s.Client(apptest.Bearer(s.Token(t, auth.Operator)))
 	before := w.worked.Load()
-	const mutations = 100
-	var wg sync.WaitGroup
-	errs := make(chan error, mutations)
-	for i := range mutations {
-		wg.Go(func() {
-			var resp struct {
-				CreateAccount struct{ Account struct{ ID string } }
-			}
-			err := c.Post(fmt.Sprintf(`mutation { createAccount(input: {name: "load %d"}) { account { id } } }`, i), &resp)
-			if err == nil && resp.CreateAccount.Account.ID == "" {
-				err = errors.New("no account id in the answer")
-			}
-			if err != nil {
-				errs <- err
-			}
-		})
+	// Waves of 100 concurrent mutations until River has worked jobs in
+	// between: on SQLite River polls, so a fast wave can finish before the
+	// next job of a chain is fetched.
+	const wave, maxWaves = 100, 30
+	mutations := 0
+	errs := make(chan error, wave*maxWaves)
+	for n := 0; n < maxWaves && (n == 0 || w.worked.Load() == before); n++ {
+		var wg sync.WaitGroup
+		for i := range wave {
+			wg.Go(func() {
+				var resp struct {
+					CreateAccount struct{ Account struct{ ID string } }
+				}
+				err := c.Post(fmt.Sprintf(`mutation { createAccount(input: {name: "load %d-%d"}) { account { id } } }`, n, i), &resp)
+				if err == nil && resp.CreateAccount.Account.ID == "" {
+					err = errors.New("no account id in the answer")
+				}
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		mutations += wave
 	}
-	wg.Wait()
 	during := w.worked.Load() - before
 	w.stop.Store(true)
 	close(errs)

@@ -14,9 +14,13 @@ import (
 // Outcomes is *sending.Policy: it records every send's result
 // (RecordSendResult) and pauses an account on 463 and failure bursts.
 func (a *App) newMessages() {
+	var sender message.Sender = a.sessions
+	if router := a.Supervisor.Router(); router != nil { // several instances
+		sender = newRoutedSender(a.sessions, a.Supervisor, router)
+	}
 	a.Messages = message.New(message.Deps{
 		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,
-		Sender: a.sessions, Admitter: a.Sending, Outcomes: a.Sending, Contacts: a.Contacts,
+		Sender: sender, Admitter: a.Sending, Outcomes: a.Sending, Contacts: a.Contacts,
 	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion})
 	a.Messages.RegisterJobs(a.JobRegistry)
 	a.inbound.svc.Store(a.Messages)

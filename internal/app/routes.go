@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +23,7 @@ import (
 //	/          the admin console (internal/console), assets under /console/
 //	/healthz   liveness, /readyz readiness, /metrics Prometheus
 //	/export/contacts.csv  the contacts as CSV (VIEWER and up)
+//	/export/groups/participants.csv  a group's members as CSV (VIEWER and up)
 func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	cfg := a.Config
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{
@@ -29,6 +31,7 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 		ComplexityLimit:  cfg.ComplexityLimit,
 		ParserTokenLimit: cfg.ParserTokenLimit,
 		MaxMessageBytes:  cfg.MaxRequestBytes,
+		MaxUploadBytes:   cfg.ImportUploadMaxBytes,
 		OriginPatterns:   originPatterns(cfg.AllowedOrigins),
 		InitTimeout:      cfg.WSInitTimeout,
 		KeepAlive:        cfg.WSKeepAlive,
@@ -42,7 +45,7 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	handle := func(pattern, route string, h http.Handler) {
 		mux.Handle(pattern, a.Metrics.Instrument(route, h))
 	}
-	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, a.Auth.Middleware(gql))))
+	handle("/graphql", "/graphql", cors(cfg.AllowedOrigins, limitBody(cfg.MaxRequestBytes, cfg.ImportUploadMaxBytes, a.Auth.Middleware(gql))))
 	// GraphiQL is served from the binary, so it works offline. Its Headers
 	// tab opens with {"Authorization": "Bearer "} for the token, which it
 	// keeps in sessionStorage only (see internal/graphiql).
@@ -57,6 +60,7 @@ func (a *App) routes(resolver *graph.Resolver) http.Handler {
 	// Any method, so that cors answers a browser's preflight (OPTIONS); the
 	// handler itself serves GET only.
 	handle("/export/contacts.csv", "/export/contacts.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportContacts(a.Contacts, a.Log))))
+	handle("/export/groups/participants.csv", "/export/groups/participants.csv", cors(cfg.AllowedOrigins, a.Auth.Middleware(exportParticipants(a.Groups, a.Log))))
 	// The admin console: a page on the public GraphQL API, in the binary.
 	admin := console.Handler()
 	handle("GET /{$}", "/", admin)
@@ -72,13 +76,19 @@ func authenticated(r *http.Request) bool {
 }
 
 // limitBody caps request bodies; websocket messages are capped by the
-// transport's read limit instead. A body declared too large is refused with
-// 413 before it is read; one that turns out too large fails to read.
-func limitBody(n int64, next http.Handler) http.Handler {
+// transport's read limit instead. A multipart request (file uploads) may
+// carry uploads bytes of files on top; the GraphQL transport bounds its
+// parts precisely. A body declared too large is refused with 413 before it
+// is read; one that turns out too large fails to read.
+func limitBody(n, uploads int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, limits, raise := n, "MAX_REQUEST_BYTES", "MAX_REQUEST_BYTES"
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			n, limits, raise = n+uploads, "MAX_REQUEST_BYTES plus IMPORT_UPLOAD_MAX_BYTES for files", "IMPORT_UPLOAD_MAX_BYTES"
+		}
 		if r.ContentLength > n {
-			e := apperr.Newf(apperr.BadRequest, "the request body is too large: %d bytes; this server accepts at most %d (MAX_REQUEST_BYTES)", r.ContentLength, n).
-				WithSuggestion("Send a smaller request: split the operation or its input, or ask the operators to raise MAX_REQUEST_BYTES.")
+			e := apperr.Newf(apperr.BadRequest, "the request body is too large: %d bytes; this server accepts at most %d (%s)", r.ContentLength, n, limits).
+				WithSuggestion("Send a smaller request: split the operation, its input or the file, or ask the operators to raise " + raise + ".")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{

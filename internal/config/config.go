@@ -67,6 +67,12 @@ type Config struct {
 	// ContactDefaultRegion (ISO 3166, e.g. DE) reads contact numbers
 	// written without a country code; empty requires international ones.
 	ContactDefaultRegion string
+	// ImportUploadMaxBytes bounds the files of one upload (importContactsCsv).
+	ImportUploadMaxBytes int64
+	// ScrapeGroupInterval spaces one account's group calls to WhatsApp;
+	// ScrapeRateLimitBackoff is the first wait after rate-overlimit.
+	ScrapeGroupInterval    time.Duration
+	ScrapeRateLimitBackoff time.Duration
 
 	// RateLimitPerMinute, PerHour and PerDay are every account's default
 	// send limits (setRateLimits overrides them per account);
@@ -104,6 +110,16 @@ type Config struct {
 	// sweep_timeouts and sweep_phone_numbers jobs.
 	TimeoutSweepInterval time.Duration
 	PhoneSweepInterval   time.Duration
+
+	// InstanceID names this instance among several (with REDIS_URL);
+	// empty: hostname-pid-random. LeaseTTL, LeaseRenewInterval and
+	// LeaseRebalanceBatch tune the account leases, RouteTimeout the wait
+	// for the instance that runs an account (docs/operations.md).
+	InstanceID          string
+	LeaseTTL            time.Duration
+	LeaseRenewInterval  time.Duration
+	LeaseRebalanceBatch int
+	RouteTimeout        time.Duration
 }
 
 // Setting documents one environment variable; README's table is made from it.
@@ -115,7 +131,7 @@ type Setting struct {
 var Settings = []Setting{
 	{"LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server listens on (flag --listen)."},
 	{"DATABASE_URL", "sqlite:./data/wagraph.db", "SQLite file (sqlite:PATH) or Postgres URL (postgres://user:pass@host/db)."},
-	{"REDIS_URL", "", "Redis URL (redis://host:6379/0). When set, events fan out through Redis pub/sub across instances."},
+	{"REDIS_URL", "", "Redis URL (redis://host:6379/0). When set, events fan out through Redis pub/sub across instances, and the instances split the accounts between them (leases, docs/operations.md)."},
 	{"LOG_LEVEL", "info", "trace, debug, info, warn or error (flag --log-level). debug prints the configuration, secrets masked."},
 	{"LOG_FORMAT", "console", "console (readable) or json."},
 	{"DB_DEBUG", "false", "Log every SQL query (verbose)."},
@@ -141,6 +157,9 @@ var Settings = []Setting{
 	{"AUTH_FREE_FAILURES", "5", "Failed authentications in a row a client address may have before it must wait (RATE_LIMITED); the wait starts at 1s and doubles with each further failure."},
 	{"AUTH_BACKOFF_MAX", "15m", "The longest wait after failed authentications."},
 	{"CONTACT_DEFAULT_REGION", "", "ISO 3166 country code (e.g. DE) for contact numbers written without a country code, in imports; unset: numbers must be international (+49…)."},
+	{"IMPORT_UPLOAD_MAX_BYTES", "104857600", "Maximum size in bytes of the files of one upload (importContactsCsv, a multipart request); MAX_REQUEST_BYTES still bounds the rest of the request."},
+	{"SCRAPE_GROUP_INTERVAL", "2s", "Least time between two group calls to WhatsApp of one account while scraping (refreshGroups, scrapeGroups); see docs/contacts.md."},
+	{"SCRAPE_RATE_LIMIT_BACKOFF", "1m", "How long a scrape waits after WhatsApp answers rate-overlimit; doubles with each answer in a row, up to 30m. Waiting is not a failed attempt."},
 	{"RATE_LIMIT_PER_MINUTE", "6", "Default sends per account in any minute (setRateLimits overrides per account); see docs/sending.md."},
 	{"RATE_LIMIT_PER_HOUR", "60", "Default sends per account in any hour."},
 	{"RATE_LIMIT_PER_DAY", "300", "Default sends per account in any 24 hours."},
@@ -159,6 +178,11 @@ var Settings = []Setting{
 	{"JOB_RESCUE_AFTER", "15m", "A job still running after this long is taken for stuck (its process died, e.g. kill -9) and run again by the leader. Jobs time out after 1m, or after this when it is shorter, so a job still alive is never taken for stuck."},
 	{"SWEEP_TIMEOUTS_INTERVAL", "15s", "Period of the sweep_timeouts job (leader only): ends activations past their deadline and bans that are over."},
 	{"SWEEP_PHONE_NUMBERS_INTERVAL", "5m", "Period of the sweep_phone_numbers job (leader only): repairs linked accounts without a phone number."},
+	{"INSTANCE_ID", "", "With REDIS_URL (several instances): this instance's name in the lease table; unset: hostname-pid-random. A stable name (a pod name) lets a restarted instance take its accounts back at once instead of after LEASE_TTL."},
+	{"LEASE_TTL", "15s", "With REDIS_URL: how long an instance's lease on an account lasts without renewal. After a crash (kill -9) its accounts move to the other instances about this long later; see docs/operations.md."},
+	{"LEASE_RENEW_INTERVAL", "3s", "With REDIS_URL: how often an instance renews its leases (one statement), takes over lapsed ones and balances the load. At most half of LEASE_TTL."},
+	{"LEASE_REBALANCE_BATCH", "10", "With REDIS_URL: accounts an instance above its fair share hands over per renew interval, so one that joins gets its share gradually."},
+	{"ROUTE_TIMEOUT", "20s", "With REDIS_URL: how long a mutation taken by one instance waits for the instance that runs the account; then UNAVAILABLE naming that instance."},
 }
 
 // Load reads the environment and args (flags after the program name), then
@@ -209,10 +233,18 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.TimeoutSweepInterval = p.duration("SWEEP_TIMEOUTS_INTERVAL")
 	c.PhoneSweepInterval = p.duration("SWEEP_PHONE_NUMBERS_INTERVAL")
 	c.PubSubPublishTimeout = p.duration("PUBSUB_PUBLISH_TIMEOUT")
+	c.InstanceID = env("INSTANCE_ID")
+	c.LeaseTTL = p.duration("LEASE_TTL")
+	c.LeaseRenewInterval = p.duration("LEASE_RENEW_INTERVAL")
+	c.LeaseRebalanceBatch = p.int("LEASE_REBALANCE_BATCH")
+	c.RouteTimeout = p.duration("ROUTE_TIMEOUT")
 	c.TrustedProxies = splitList(env("TRUSTED_PROXIES"))
 	c.AuthFreeFailures = p.int("AUTH_FREE_FAILURES")
 	c.AuthBackoffMax = p.duration("AUTH_BACKOFF_MAX")
 	c.ContactDefaultRegion = strings.ToUpper(env("CONTACT_DEFAULT_REGION"))
+	c.ImportUploadMaxBytes = int64(p.int("IMPORT_UPLOAD_MAX_BYTES"))
+	c.ScrapeGroupInterval = p.duration("SCRAPE_GROUP_INTERVAL")
+	c.ScrapeRateLimitBackoff = p.duration("SCRAPE_RATE_LIMIT_BACKOFF")
 	c.RateLimitPerMinute = p.int("RATE_LIMIT_PER_MINUTE")
 	c.RateLimitPerHour = p.int("RATE_LIMIT_PER_HOUR")
 	c.RateLimitPerDay = p.int("RATE_LIMIT_PER_DAY")
@@ -293,15 +325,23 @@ func (c Config) validate() []error {
 	if r := c.ContactDefaultRegion; r != "" && (len(r) != 2 || strings.Trim(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
 		errs = append(errs, fmt.Errorf("CONTACT_DEFAULT_REGION %q: use a two-letter ISO 3166 country code such as DE, or leave it unset", r))
 	}
+	if c.LeaseRenewInterval > 0 && c.LeaseTTL > 0 && 2*c.LeaseRenewInterval > c.LeaseTTL {
+		errs = append(errs, fmt.Errorf("LEASE_RENEW_INTERVAL %s is more than half of LEASE_TTL %s: a lease would lapse after one late renewal; renew more often or raise LEASE_TTL", c.LeaseRenewInterval, c.LeaseTTL))
+	}
+	if !validInstanceID(c.InstanceID) {
+		errs = append(errs, fmt.Errorf("INSTANCE_ID %q: use letters, digits, dots and dashes (a host or pod name), at most 200 characters", c.InstanceID))
+	}
 	positive := map[string]int{
 		"GRAPHQL_COMPLEXITY_LIMIT": c.ComplexityLimit, "GRAPHQL_TOKEN_LIMIT": c.ParserTokenLimit,
 		"MAX_REQUEST_BYTES": int(c.MaxRequestBytes), "WS_MAX_SUBSCRIPTIONS": c.WSMaxSubscriptions,
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
-		"AUTH_FREE_FAILURES": c.AuthFreeFailures,
-		"JOB_WORKERS":        c.JobWorkers,
+		"AUTH_FREE_FAILURES":    c.AuthFreeFailures,
+		"JOB_WORKERS":           c.JobWorkers,
+		"LEASE_REBALANCE_BATCH": c.LeaseRebalanceBatch,
 
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
+		"IMPORT_UPLOAD_MAX_BYTES": int(c.ImportUploadMaxBytes),
 	}
 	if c.RateLimitFailureBurst < 0 || c.RateLimitFailureBurst == 1 {
 		errs = append(errs, fmt.Errorf("RATE_LIMIT_FAILURE_BURST %d: use 2 or more failed sends, or 0 to turn the check off", c.RateLimitFailureBurst))
@@ -319,6 +359,20 @@ func (c Config) validate() []error {
 		}
 	}
 	return errs
+}
+
+// validInstanceID accepts an empty INSTANCE_ID or a host-like name: it
+// becomes part of Redis channel names and log lines.
+func validInstanceID(id string) bool {
+	if len(id) > 200 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsLoopback reports whether host names only this machine.
@@ -349,6 +403,9 @@ func (c Config) Redacted() map[string]any {
 		"job_rescue_after": c.JobRescueAfter.String(), "sweep_timeouts_interval": c.TimeoutSweepInterval.String(),
 		"sweep_phone_numbers_interval": c.PhoneSweepInterval.String(),
 		"contact_default_region":       c.ContactDefaultRegion,
+		"import_upload_max_bytes":      c.ImportUploadMaxBytes,
+		"instance_id":                  c.InstanceID, "lease_ttl": c.LeaseTTL.String(), "lease_renew_interval": c.LeaseRenewInterval.String(),
+		"lease_rebalance_batch": c.LeaseRebalanceBatch, "route_timeout": c.RouteTimeout.String(),
 	}
 }
 

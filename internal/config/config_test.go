@@ -53,12 +53,24 @@ func settingValue(t *testing.T, c config.Config, key string) string {
 		"CONTACT_DEFAULT_REGION":       c.ContactDefaultRegion,
 	}
 	for k, v := range map[string]any{
+		"INSTANCE_ID": c.InstanceID, "LEASE_TTL": c.LeaseTTL, "LEASE_RENEW_INTERVAL": c.LeaseRenewInterval,
+		"LEASE_REBALANCE_BATCH": c.LeaseRebalanceBatch, "ROUTE_TIMEOUT": c.RouteTimeout,
+	} {
+		fields[k] = v
+	}
+	for k, v := range map[string]any{
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
 		"RATE_LIMIT_PER_DAY": c.RateLimitPerDay, "RATE_LIMIT_NEW_CHATS_PER_DAY": c.RateLimitNewChatsPerDay,
 		"RATE_LIMIT_WARMUP":    warmupString(c.RateLimitWarmup),
 		"RATE_LIMIT_PAUSE_463": c.RateLimitPause463, "RATE_LIMIT_FAILURE_BURST": c.RateLimitFailureBurst,
 		"RATE_LIMIT_FAILURE_WINDOW": c.RateLimitFailureWindow, "RATE_LIMIT_FAILURE_PAUSE": c.RateLimitFailurePause,
 		"RATE_LIMIT_PAUSE_RECHECK": c.RateLimitPauseRecheck, "SWEEP_SEND_PAUSES_INTERVAL": c.SendPauseSweepInterval,
+	} {
+		fields[k] = v
+	}
+	fields["IMPORT_UPLOAD_MAX_BYTES"] = c.ImportUploadMaxBytes
+	for k, v := range map[string]any{
+		"SCRAPE_GROUP_INTERVAL": c.ScrapeGroupInterval, "SCRAPE_RATE_LIMIT_BACKOFF": c.ScrapeRateLimitBackoff,
 	} {
 		fields[k] = v
 	}
@@ -130,7 +142,13 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"RATE_LIMIT_NEW_CHATS_PER_DAY": "36", "RATE_LIMIT_WARMUP": "37,38",
 		"RATE_LIMIT_PAUSE_463": "39h", "RATE_LIMIT_FAILURE_BURST": "40", "RATE_LIMIT_FAILURE_WINDOW": "41m",
 		"RATE_LIMIT_FAILURE_PAUSE": "42m", "RATE_LIMIT_PAUSE_RECHECK": "43s", "SWEEP_SEND_PAUSES_INTERVAL": "44s",
+		"IMPORT_UPLOAD_MAX_BYTES": "45",
+		"INSTANCE_ID":             "pod-3", "LEASE_TTL": "39s", "LEASE_RENEW_INTERVAL": "4s", "LEASE_REBALANCE_BATCH": "41",
+		"ROUTE_TIMEOUT": "42s",
 	} {
+		e[k] = v
+	}
+	for k, v := range map[string]string{"SCRAPE_GROUP_INTERVAL": "39s", "SCRAPE_RATE_LIMIT_BACKOFF": "40m"} {
 		e[k] = v
 	}
 	got := mustLoad(t, e)
@@ -154,6 +172,10 @@ func TestEveryVariableIsRead(t *testing.T) {
 	want.RateLimitWarmup = []int{37, 38}
 	want.RateLimitPause463, want.RateLimitFailureBurst, want.RateLimitFailureWindow = 39*time.Hour, 40, 41*time.Minute
 	want.RateLimitFailurePause, want.RateLimitPauseRecheck, want.SendPauseSweepInterval = 42*time.Minute, 43*time.Second, 44*time.Second
+	want.ImportUploadMaxBytes = 45
+	want.InstanceID, want.LeaseTTL, want.LeaseRenewInterval, want.LeaseRebalanceBatch = "pod-3", 39*time.Second, 4*time.Second, 41
+	want.RouteTimeout = 42 * time.Second
+	want.ScrapeGroupInterval, want.ScrapeRateLimitBackoff = 39*time.Second, 40*time.Minute
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
@@ -204,6 +226,9 @@ func TestBadValues(t *testing.T) {
 		{"trusted proxy", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, []string{"TRUSTED_PROXIES", `"proxy.local"`, "10.0.0.0/8"}},
 		{"free auth failures", env{"AUTH_FREE_FAILURES": "0"}, nil, []string{"AUTH_FREE_FAILURES must be a positive number"}},
 		{"contact region", env{"CONTACT_DEFAULT_REGION": "Germany"}, nil, []string{"CONTACT_DEFAULT_REGION \"GERMANY\": use a two-letter ISO 3166 country code"}},
+		{"lease renewal too slow", env{"LEASE_TTL": "10s", "LEASE_RENEW_INTERVAL": "6s"}, nil, []string{"LEASE_RENEW_INTERVAL 6s is more than half of LEASE_TTL 10s", "renew more often"}},
+		{"instance id", env{"INSTANCE_ID": "pod 3/a"}, nil, []string{"INSTANCE_ID", `"pod 3/a"`, "letters, digits, dots and dashes"}},
+		{"zero rebalance batch", env{"LEASE_REBALANCE_BATCH": "0"}, nil, []string{"LEASE_REBALANCE_BATCH must be a positive number"}},
 		{"unknown flag", nil, []string{"--port", "80"}, []string{"flags", "-port", "known: --listen, --log-level, --simulate"}},
 		{"stray argument is not a flag error", nil, []string{"--listen"}, []string{"flags", "listen"}},
 	}

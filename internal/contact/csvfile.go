@@ -148,6 +148,39 @@ func parseCSV(data []byte, maxRows int) (*csvFile, error) {
 	if err != nil {
 		return nil, csvSyntax(err)
 	}
+	hm, err := mapHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	file := &csvFile{}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, csvSyntax(err)
+		}
+		if len(file.Rows) == maxRows {
+			return nil, csvInvalid(fmt.Sprintf("the file has more than %d rows; one import takes at most %d", maxRows, maxRows),
+				"Split the file into smaller ones.")
+		}
+		line, _ := r.FieldPos(0)
+		file.Rows = append(file.Rows, mapRow(line, rec, hm.roles, hm.names))
+	}
+	return file, nil
+}
+
+// headerMap is what each column of a file holds, read from its header.
+type headerMap struct {
+	roles []string // a col* role, "attr" or colIgnored
+	names []string // the header cells, trimmed
+}
+
+// mapHeader maps a header row to column roles. A header without a phone
+// or lid column, or with two columns for one field, is refused with a
+// message naming the columns it has.
+func mapHeader(header []string) (headerMap, error) {
 	roles := make([]string, len(header))
 	names := make([]string, len(header))
 	seen := map[string]string{}
@@ -165,7 +198,7 @@ func parseCSV(data []byte, maxRows int) (*csvFile, error) {
 		}
 		if role != "attr" && role != colIgnored {
 			if prev, dup := seen[role]; dup {
-				return nil, csvInvalid(fmt.Sprintf("the columns %q and %q both hold the %s", prev, h, strings.ReplaceAll(role, "_", " ")),
+				return headerMap{}, csvInvalid(fmt.Sprintf("the columns %q and %q both hold the %s", prev, h, strings.ReplaceAll(role, "_", " ")),
 					"Keep one of the two columns.")
 			}
 			seen[role] = h
@@ -176,26 +209,10 @@ func parseCSV(data []byte, maxRows int) (*csvFile, error) {
 		roles[i] = role
 	}
 	if !hasID {
-		return nil, csvInvalid(fmt.Sprintf("the header has no phone number column; it has %s", quoteList(names)),
+		return headerMap{}, csvInvalid(fmt.Sprintf("the header has no phone number column; it has %s", quoteList(names)),
 			"Name the column with the numbers phone (or number, whatsapp, mobile), or give WhatsApp LIDs in a column named lid.")
 	}
-	file := &csvFile{}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, csvSyntax(err)
-		}
-		if len(file.Rows) == maxRows {
-			return nil, csvInvalid(fmt.Sprintf("the file has more than %d rows; one import takes at most %d", maxRows, maxRows),
-				"Split the file into smaller ones.")
-		}
-		line, _ := r.FieldPos(0)
-		file.Rows = append(file.Rows, mapRow(line, rec, roles, names))
-	}
-	return file, nil
+	return headerMap{roles: roles, names: names}, nil
 }
 
 func mapRow(line int, rec []string, roles, names []string) csvRow {

@@ -110,9 +110,9 @@ func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 		}
 		after = &p
 	}
-	total, err := applyFilter(s.db.NewSelect().Model((*contactRow)(nil)), f).Count(ctx)
+	total, err := s.count(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("contact: count: %w", err)
+		return nil, err
 	}
 	rows, err := s.page(ctx, s.db.DB, f, in.Order, after, n+1)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 
 func (s *Service) page(ctx context.Context, db bun.IDB, f Filter, o Order, after *position, limit int) ([]*contactRow, error) {
 	var rows []*contactRow
-	q := o.apply(applyFilter(db.NewSelect().Model(&rows), f), after)
+	q := o.apply(pageFilter(db.NewSelect().Model(&rows), f, o, after, limit), after)
 	if err := q.Limit(int64(limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("contact: list: %w", err)
 	}

@@ -23,6 +23,7 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	}
 	m := observe.NewMetrics()
 	m.Accounts()
+	m.Leases()
 	m.Subscriptions()
 	m.RegisterBus(func() pubsub.Stats { return pubsub.Stats{} })
 	m.RegisterHealth(observe.NewHealth("test", 0))
@@ -43,7 +44,8 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 		known[f.GetName()] = true
 	}
 	vectors := []string{"wagraph_graphql_operations_total", "wagraph_http_request_duration_seconds",
-		"wagraph_account_transitions_total", "wagraph_account_phone_extraction_total", "wagraph_component_up"}
+		"wagraph_account_transitions_total", "wagraph_account_phone_extraction_total", "wagraph_component_up",
+		"wagraph_lease_takeovers_total", "wagraph_routed_commands_total"}
 	for _, v := range vectors {
 		known[v] = true // vectors without samples are not gathered; their names are checked below
 	}
@@ -67,7 +69,7 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 func metricsSource(t *testing.T) string {
 	t.Helper()
 	var all strings.Builder
-	for _, f := range []string{"metrics.go", "metrics_account.go", "metrics_health.go"} {
+	for _, f := range []string{"metrics.go", "metrics_account.go", "metrics_health.go", "metrics_lease.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

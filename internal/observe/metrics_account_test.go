@@ -51,3 +51,25 @@ func TestComponentUpGauge(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaseMetricsAreExported(t *testing.T) {
+	m := observe.NewMetrics()
+	l := m.Leases()
+	l.Owned(7)
+	l.TakenOver("lapsed")
+	l.Routed("reset", "timeout", 250*time.Millisecond)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`wagraph_lease_accounts_owned 7`,
+		`wagraph_lease_takeovers_total{reason="lapsed"} 1`,
+		`wagraph_routed_commands_total{kind="reset",outcome="timeout"} 1`,
+		`wagraph_routed_command_duration_seconds_bucket{kind="reset",le="0.25"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

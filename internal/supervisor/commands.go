@@ -16,6 +16,10 @@ import (
 // activation in progress (or ACTIVATION_IN_PROGRESS for another method);
 // a start that fails stops no session but its own.
 func (s *Supervisor) StartActivation(ctx context.Context, in account.StartActivationInput) (*account.Account, error) {
+	return s.onOwner(ctx, routeStartActivation, in.AccountID, routeBody{Activation: &in})
+}
+
+func (s *Supervisor) startActivation(ctx context.Context, in account.StartActivationInput) (*account.Account, error) {
 	start, err := s.accounts.BeginActivation(ctx, in)
 	if err != nil {
 		return nil, err
@@ -49,6 +53,10 @@ func (s *Supervisor) StartActivation(ctx context.Context, in account.StartActiva
 // Reset stops the account's session, unlinks and deletes its device, and
 // puts it back to PENDING (reason RESET_BY_USER), from any status.
 func (s *Supervisor) Reset(ctx context.Context, id string) (*account.Account, error) {
+	return s.onOwner(ctx, routeReset, id, routeBody{})
+}
+
+func (s *Supervisor) reset(ctx context.Context, id string) (*account.Account, error) {
 	step, err := s.accounts.Reset(ctx, id)
 	if err != nil {
 		return nil, err
@@ -61,6 +69,10 @@ func (s *Supervisor) Reset(ctx context.Context, id string) (*account.Account, er
 // again with a fresh series of reconnect attempts. It is the way out of
 // FAILED, DISCONNECTED after a replaced stream, and EXPIRED.
 func (s *Supervisor) Reconnect(ctx context.Context, id string) (*account.Account, error) {
+	return s.onOwner(ctx, routeReconnect, id, routeBody{})
+}
+
+func (s *Supervisor) reconnect(ctx context.Context, id string) (*account.Account, error) {
 	step, err := s.accounts.Reconnect(ctx, id)
 	if err != nil {
 		return nil, err
@@ -72,6 +84,10 @@ func (s *Supervisor) Reconnect(ctx context.Context, id string) (*account.Account
 // Logout unlinks the account's device from WhatsApp (when connected), deletes
 // the stored device and marks the account LOGGED_OUT.
 func (s *Supervisor) Logout(ctx context.Context, id string) (*account.Account, error) {
+	return s.onOwner(ctx, routeLogout, id, routeBody{})
+}
+
+func (s *Supervisor) logout(ctx context.Context, id string) (*account.Account, error) {
 	step, err := s.accounts.Logout(ctx, id)
 	if err != nil {
 		return nil, err
@@ -83,11 +99,18 @@ func (s *Supervisor) Logout(ctx context.Context, id string) (*account.Account, e
 // Delete removes an account: its session is ended, its device unlinked and
 // deleted, its row and history removed.
 func (s *Supervisor) Delete(ctx context.Context, id string) (*account.Account, error) {
+	return s.onOwner(ctx, routeDelete, id, routeBody{})
+}
+
+func (s *Supervisor) delete(ctx context.Context, id string) (*account.Account, error) {
 	step, err := s.accounts.Delete(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	s.apply(ctx, id, step)
+	if s.lease != nil {
+		s.lease.drop(id, 0) // its lease row went with it
+	}
 	return step.Account, nil
 }
 
@@ -113,7 +136,9 @@ func (s *Supervisor) connect(ctx context.Context, ref account.SessionRef, jid st
 		step, serr = s.accounts.ConnectionLost(ctx, ref, account.NewReason(account.ReasonConnectError, "Could not connect to WhatsApp: "+err.Error()))
 	}
 	if serr != nil {
-		s.accountLog(ref.AccountID).Error().Err(serr).Msg("record failed connect")
+		if !s.fenced(ref, serr) {
+			s.accountLog(ref.AccountID).Error().Err(serr).Msg("record failed connect")
+		}
 		return
 	}
 	s.apply(ctx, ref.AccountID, step)
@@ -125,6 +150,9 @@ func (s *Supervisor) connect(ctx context.Context, ref account.SessionRef, jid st
 func (s *Supervisor) HandleSessionEvent(ctx context.Context, ref account.SessionRef, evt account.SessionEvent) error {
 	step, err := s.accounts.RecordSessionEvent(ctx, ref, evt)
 	if err != nil {
+		if s.fenced(ref, err) {
+			return nil // the session was stopped: another instance runs it now
+		}
 		return err
 	}
 	s.apply(ctx, ref.AccountID, step)

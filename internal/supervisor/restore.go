@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -18,11 +19,31 @@ type restoreJob struct {
 // when wagraph stopped, and lets the account service decide, before
 // anything connects, what becomes of it (account.Service.Restore); the
 // sessions to connect are returned as jobs for connectRestored.
+// With several instances (leases) it looks only at the accounts this
+// instance owns or has just taken (startLeases).
 func (s *Supervisor) restore(ctx context.Context) ([]restoreJob, error) {
-	cands, err := s.accounts.RestoreCandidates(ctx)
+	var (
+		cands []account.RestoreCandidate
+		err   error
+	)
+	if s.lease != nil {
+		var ids []string
+		if ids, err = s.startLeases(ctx); err != nil {
+			return nil, err
+		}
+		cands, err = s.accounts.RestoreCandidatesOf(ctx, ids)
+	} else {
+		cands, err = s.accounts.RestoreCandidates(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
+	return s.restoreCandidates(ctx, cands), nil
+}
+
+// restoreCandidates restores each candidate and returns the sessions to
+// connect.
+func (s *Supervisor) restoreCandidates(ctx context.Context, cands []account.RestoreCandidate) []restoreJob {
 	var jobs []restoreJob
 	for _, c := range cands {
 		job, result, err := s.restoreOne(ctx, c)
@@ -36,10 +57,17 @@ func (s *Supervisor) restore(ctx context.Context) ([]restoreJob, error) {
 		}
 	}
 	s.log.Info().Int("accounts", len(cands)).Int("connecting", len(jobs)).Msg("accounts restored")
-	return jobs, nil
+	return jobs
 }
 
 func (s *Supervisor) restoreOne(ctx context.Context, c account.RestoreCandidate) (*restoreJob, string, error) {
+	if s.lease != nil {
+		epoch, ok := s.lease.heldEpoch(c.AccountID)
+		if !ok {
+			return nil, "skipped", nil // lost again meanwhile
+		}
+		ctx = account.WithEpoch(ctx, epoch)
+	}
 	present := false
 	if c.JID != "" {
 		var err error
@@ -49,6 +77,10 @@ func (s *Supervisor) restoreOne(ctx context.Context, c account.RestoreCandidate)
 	}
 	step, result, err := s.accounts.Restore(ctx, c, present)
 	if err != nil {
+		if errors.Is(err, account.ErrStaleEpoch) {
+			s.loseLease(c.AccountID, account.EpochFrom(ctx), "restore was refused: the lease epoch is stale")
+			return nil, "skipped", nil
+		}
 		return nil, result, err
 	}
 	var job *restoreJob

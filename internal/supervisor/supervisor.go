@@ -48,6 +48,11 @@ type Options struct {
 	// SessionTimeout bounds each call that stops, unlinks or deletes a
 	// session, and closing all sessions at Close. Default 30s.
 	SessionTimeout time.Duration
+	// Leases, when set, makes this supervisor one of several instances
+	// sharing the database: it runs only the accounts whose lease it holds
+	// and routes commands to the owner (lease.go). Nil: one instance runs
+	// every account, as it always did.
+	Leases *LeaseOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -91,6 +96,9 @@ type Supervisor struct {
 	timers   map[timerKey]*timer
 	wg       sync.WaitGroup // timers and restore running now
 	restored chan struct{}
+
+	lease    *leases                 // nil with one instance
+	commands map[string]ownerCommand // by routed kind (route_commands.go)
 }
 
 var _ EventSink = (*Supervisor)(nil)
@@ -112,6 +120,11 @@ func New(accounts *account.Service, newSessions func(EventSink) Sessions, opts O
 		restored: make(chan struct{}),
 	}
 	s.sessions = newSessions(s)
+	s.commands = s.ownerCommands()
+	if opts.Leases != nil {
+		s.lease = newLeases(*opts.Leases, opts.Clock.Now())
+		s.registerRoutes()
+	}
 	return s
 }
 
@@ -135,6 +148,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		close(s.restored)
 	}
 	s.scheduleActivity()
+	if s.lease != nil {
+		s.every(timerLease, s.lease.opts.RenewInterval, s.leaseTick)
+	}
 	return nil
 }
 
@@ -171,6 +187,9 @@ func (s *Supervisor) Close() error {
 	}
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), s.opts.SessionTimeout)
 	defer cancelClose()
+	if s.lease != nil {
+		s.drain(closeCtx)
+	}
 	return s.sessions.Close(closeCtx)
 }
 

@@ -23,21 +23,33 @@ func (s *Supervisor) SweepTimeouts(ctx context.Context) error {
 	}
 	var errs []error
 	for _, d := range due {
+		// With several instances each runs on the account's owner, which
+		// stops or connects the session.
 		switch {
 		case d.ActivationExpired:
-			step, err := s.accounts.ExpireActivation(ctx, d.AccountID, "")
+			_, err := s.onOwner(ctx, routeExpireActivation, d.AccountID, routeBody{})
 			errs = append(errs, err)
-			s.apply(ctx, d.AccountID, step)
 		case d.BanEnded:
-			step, err := s.accounts.LiftBan(ctx, d.AccountID)
+			_, err := s.onOwner(ctx, routeLiftBan, d.AccountID, routeBody{})
 			errs = append(errs, err)
-			s.apply(ctx, d.AccountID, step)
 		}
 		if ctx.Err() != nil {
 			break // the job is retried; what is done stays done
 		}
 	}
 	return errors.Join(append(errs, ctx.Err())...)
+}
+
+func (s *Supervisor) expireActivation(ctx context.Context, id string) error {
+	step, err := s.accounts.ExpireActivation(ctx, id, "")
+	s.apply(ctx, id, step)
+	return err
+}
+
+func (s *Supervisor) liftBan(ctx context.Context, id string) error {
+	step, err := s.accounts.LiftBan(ctx, id)
+	s.apply(ctx, id, step)
+	return err
 }
 
 // PhoneReport says what one phone-number sweep did.

@@ -16,6 +16,7 @@ const (
 	timerActivation timerKind = "activation"
 	timerReconnect  timerKind = "reconnect"
 	timerActivity   timerKind = "activity"
+	timerLease      timerKind = "lease"
 )
 
 type timerKey struct {
@@ -82,9 +83,9 @@ func (s *Supervisor) every(kind timerKind, interval time.Duration, fn func(ctx c
 // unless it reached ACTIVE (or moved on) by then.
 func (s *Supervisor) scheduleActivationTimeout(ref account.SessionRef, at time.Time) {
 	s.schedule(timerKey{ref.AccountID, timerActivation}, at.Sub(s.opts.Clock.Now()), func(ctx context.Context) {
-		step, err := s.accounts.ExpireActivation(ctx, ref.AccountID, ref.SessionID)
+		step, err := s.accounts.ExpireActivation(account.WithEpoch(ctx, ref.Epoch), ref.AccountID, ref.SessionID)
 		if err != nil {
-			if ctx.Err() == nil {
+			if !s.fenced(ref, err) && ctx.Err() == nil {
 				s.accountLog(ref.AccountID).Error().Err(err).Msg("activation timeout")
 			}
 			return
@@ -102,6 +103,9 @@ func (s *Supervisor) scheduleReconnect(ref account.SessionRef, n int) {
 	s.schedule(timerKey{ref.AccountID, timerReconnect}, delay, func(ctx context.Context) {
 		step, err := s.accounts.RenewSession(ctx, ref)
 		if err != nil {
+			if s.fenced(ref, err) {
+				return
+			}
 			s.accountLog(ref.AccountID).Error().Err(err).Msg("scheduled reconnect")
 			return
 		}

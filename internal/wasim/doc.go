@@ -23,7 +23,10 @@
 //   - Faults on command: Drop, LogOut, ReplaceStream, TempBan, RejectSends,
 //     SetHandshakeDelay, RefuseHandshakes.
 //   - Groups (AddGroup) in phone-number or LID addressing with the PN ↔ LID
-//     pairs in participant attributes; GetJoinedGroups and GetGroupInfo.
+//     pairs in participant attributes; GetJoinedGroups and GetGroupInfo;
+//     announce and community flags, members whose number is hidden until
+//     RevealPhone, rate-overlimit on command (RateLimitGroups), and the
+//     demo groups of --simulate (AddDemoGroups).
 //   - Sending: usync device lists and contact lookups, Signal prekey bundles
 //     for simulated phones, message acks, and a record of every message
 //     (Sent, SentTo) with the text decrypted by the recipient phone, for

@@ -52,6 +52,7 @@ type group struct {
 	created time.Time
 	owner   *Phone
 	members []member
+	extra   groupExtra // flags and hidden numbers (groupscrape.go)
 }
 
 type member struct {
@@ -151,6 +152,9 @@ func (c *conn) handleGroupIQ(node *waBinary.Node) error {
 		return c.iqError(node, 401, "not-authorized")
 	}
 	me := c.device.phone
+	if limited, err := c.groupRateLimited(node); limited {
+		return err
+	}
 	if _, ok := node.GetOptionalChildByTag("participating"); ok {
 		c.sim.mu.Lock()
 		var list []waBinary.Node
@@ -219,7 +223,9 @@ func (g *group) node() waBinary.Node {
 		pa := waBinary.Attrs{}
 		if g.mode == AddressingLID {
 			pa["jid"] = m.phone.LID
-			pa["phone_number"] = m.phone.JID
+			if !g.hides(m.phone) {
+				pa["phone_number"] = m.phone.JID
+			}
 		} else {
 			pa["jid"] = m.phone.JID
 			pa["lid"] = m.phone.LID
@@ -229,6 +235,7 @@ func (g *group) node() waBinary.Node {
 		}
 		children = append(children, waBinary.Node{Tag: "participant", Attrs: pa})
 	}
+	children = append(children, g.extraNodes()...)
 	if g.topic != "" {
 		children = append(children, waBinary.Node{
 			Tag:     "description",

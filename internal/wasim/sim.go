@@ -70,6 +70,7 @@ type world struct {
 	refs        map[string]*conn // QR refs waiting for a scan
 	linkCodes   map[string]*linkCodeSession
 	groups      map[types.JID]*group
+	groupLimits groupLimits // rate-overlimit on command (groupscrape.go)
 	sent        []SentMessage
 	bans        map[types.JID]tempBan
 	rejects     map[types.JID]int

@@ -52,6 +52,9 @@ type Options struct {
 	// Inbound, when set, hears the sender of every incoming direct message
 	// (send.go).
 	Inbound InboundSink
+	// LIDsLearned, when set, gets the LID → number (E.164) mappings each
+	// account's client learns from WhatsApp (lidwatch.go).
+	LIDsLearned func(ctx context.Context, accountID string, lidToPhone map[string]string)
 }
 
 func (o Options) withDefaults() Options {

@@ -1,0 +1,117 @@
+package contact
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+)
+
+// The Postgres bulk path of job-backed imports: a batch's number-only rows
+// are copied (COPY, pgx CopyFrom) into a staging table that lives for the
+// transaction, then written with one INSERT … ON CONFLICT, with the same
+// rules as the per-row upsert (applyObservation): non-empty names replace,
+// attributes merge with the given keys winning, an opt-out sticks, an
+// import leaves first and last seen alone; a contact whose row changes
+// nothing is not written (UNCHANGED).
+
+const stageTable = "contact_import_stage"
+
+var stageColumns = []string{"line", "id", "phone", "push_name", "full_name", "business_name", "opted_out", "attributes"}
+
+// copyRows writes number-only rows of a batch through COPY. pgConn is the
+// connection tx runs on.
+func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, row *importRow, rows []batchRow, now time.Time, out *batchOutcome) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE `+stageTable+` (line INTEGER NOT NULL, id TEXT NOT NULL, phone TEXT NOT NULL,
+		push_name TEXT, full_name TEXT, business_name TEXT, opted_out BOOLEAN NOT NULL, attributes JSONB NOT NULL) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("contact: create import staging table: %w", err)
+	}
+	data := make([][]any, len(rows))
+	for i, r := range rows {
+		attrs := "{}"
+		if len(r.obs.Attributes) > 0 {
+			b, _ := json.Marshal(r.obs.Attributes) // map[string]string always marshals
+			attrs = string(b)
+		}
+		data[i] = []any{r.line, newID(), r.id.phone, nullName(r.obs.PushName), nullName(r.obs.FullName), nullName(r.obs.BusinessName), r.obs.OptOut, attrs}
+	}
+	err := pgConn.Raw(func(dc any) error {
+		conn := dc.(*stdlib.Conn).Conn()
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{stageTable}, stageColumns, pgx.CopyFromRows(data))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("contact: copy import rows: %w", err)
+	}
+	staged := len(rows)
+	if !row.DryRun && row.BytesDone > 0 {
+		// A row whose number an earlier batch of this import gave (the
+		// first batch has none before it).
+		var dupLines []int
+		err := tx.NewRaw(`DELETE FROM `+stageTable+` AS s USING mkt_wap_contacts AS c, contact_sources AS cs
+			WHERE c.phone_e164 = s.phone AND cs.contact_id = c.id AND cs.kind = ? AND cs.account_id = '' AND cs.group_jid = '' AND cs.import_id = ?
+			RETURNING s.line`, string(SourceImport), row.ID).Scan(ctx, &dupLines)
+		if err != nil {
+			return fmt.Errorf("contact: find rows of earlier batches: %w", err)
+		}
+		for _, l := range dupLines {
+			out.dups++
+			out.skipped = append(out.skipped, RowError{Line: l, Reason: duplicateEarlier})
+		}
+		staged -= len(dupLines)
+	}
+	var created, updated int
+	err = tx.NewRaw(`WITH up AS (
+		INSERT INTO mkt_wap_contacts AS c (id, phone_e164, push_name, full_name, business_name, first_seen_at, last_seen_at,
+			opted_out, opted_out_at, attributes, created_at, updated_at)
+		SELECT s.id, s.phone, s.push_name, s.full_name, s.business_name, ?0, ?0,
+			s.opted_out, CASE WHEN s.opted_out THEN ?0::timestamptz END, s.attributes, ?0, ?0
+		FROM `+stageTable+` AS s
+		ON CONFLICT (phone_e164) WHERE phone_e164 IS NOT NULL DO UPDATE SET
+			push_name = COALESCE(excluded.push_name, c.push_name),
+			full_name = COALESCE(excluded.full_name, c.full_name),
+			business_name = COALESCE(excluded.business_name, c.business_name),
+			opted_out_at = CASE WHEN excluded.opted_out AND NOT c.opted_out THEN excluded.opted_out_at ELSE c.opted_out_at END,
+			opted_out = c.opted_out OR excluded.opted_out,
+			attributes = c.attributes || excluded.attributes,
+			updated_at = excluded.updated_at
+		WHERE (excluded.push_name IS NOT NULL AND excluded.push_name IS DISTINCT FROM c.push_name)
+			OR (excluded.full_name IS NOT NULL AND excluded.full_name IS DISTINCT FROM c.full_name)
+			OR (excluded.business_name IS NOT NULL AND excluded.business_name IS DISTINCT FROM c.business_name)
+			OR (excluded.opted_out AND NOT c.opted_out)
+			OR NOT (c.attributes @> excluded.attributes)
+		RETURNING (xmax = 0) AS created
+	) SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`, now).Scan(ctx, &created, &updated)
+	if err != nil {
+		return fmt.Errorf("contact: upsert import rows: %w", err)
+	}
+	out.created += created
+	out.updated += updated
+	out.unchanged += staged - created - updated
+	if row.DryRun {
+		return nil
+	}
+	_, err = tx.NewRaw(`INSERT INTO contact_sources (contact_id, kind, account_id, group_jid, import_id, first_seen_at, last_seen_at)
+		SELECT c.id, ?, '', '', ?, ?, ? FROM `+stageTable+` AS s JOIN mkt_wap_contacts AS c ON c.phone_e164 = s.phone
+		ON CONFLICT DO NOTHING`, string(SourceImport), row.ID, now, now).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("contact: record import sources: %w", err)
+	}
+	return nil
+}
+
+// nullName is a name as the staging table takes it: cleaned, NULL when
+// empty (an empty name never replaces a stored one).
+func nullName(s string) any {
+	if s = cleanName(s); s != "" {
+		return s
+	}
+	return nil
+}

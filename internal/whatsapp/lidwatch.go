@@ -1,0 +1,100 @@
+package whatsapp
+
+import (
+	"context"
+
+	"go.mau.fi/whatsmeow"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+)
+
+// LID → phone mappings reach whatsmeow's LID store from many places: group
+// listings, group and device notifications, message senders, usync. Rather
+// than follow each event, the session wraps the device's LID store and
+// reports every mapping it did not hold before to Options.LIDsLearned,
+// which merges LID-only contacts into their numbers (contact.GroupService.
+// LIDsLearned).
+
+// lidWatch is a device's LID store that reports new mappings.
+type lidWatch struct {
+	wastore.LIDStore
+	m         *Manager
+	accountID string
+}
+
+// watchLIDs wraps the client's LID store when the manager has a listener.
+// A device being paired has no stores until whatsmeow saves it on
+// PairSuccess; it is wrapped then, in whatsmeow's handler goroutine, before
+// the client logs in and starts learning mappings.
+func (m *Manager) watchLIDs(accountID string, cli *whatsmeow.Client) {
+	if m.opts.LIDsLearned == nil {
+		return
+	}
+	wrap := func() {
+		device := cli.Store
+		if device == nil || device.LIDs == nil {
+			return
+		}
+		if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
+			device.LIDs = &lidWatch{LIDStore: device.LIDs, m: m, accountID: accountID}
+		}
+	}
+	if cli.Store != nil && cli.Store.LIDs != nil {
+		wrap()
+		return
+	}
+	cli.AddEventHandler(func(evt any) {
+		if _, ok := evt.(*events.PairSuccess); ok {
+			wrap()
+		}
+	})
+}
+
+// PutLIDMapping implements wastore.LIDStore.
+func (w *lidWatch) PutLIDMapping(ctx context.Context, lid, pn types.JID) error {
+	fresh := w.fresh(ctx, lid, pn)
+	if err := w.LIDStore.PutLIDMapping(ctx, lid, pn); err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		w.report(fresh)
+	}
+	return nil
+}
+
+// PutManyLIDMappings implements wastore.LIDStore.
+func (w *lidWatch) PutManyLIDMappings(ctx context.Context, mappings []wastore.LIDMapping) error {
+	fresh := map[string]string{}
+	for _, mp := range mappings {
+		for k, v := range w.fresh(ctx, mp.LID, mp.PN) {
+			fresh[k] = v
+		}
+	}
+	if err := w.LIDStore.PutManyLIDMappings(ctx, mappings); err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		w.report(fresh)
+	}
+	return nil
+}
+
+// fresh returns the pair as LID → E.164 when the store does not hold it
+// yet (nothing otherwise).
+func (w *lidWatch) fresh(ctx context.Context, lid, pn types.JID) map[string]string {
+	l, p := lidOf(lid.ToNonAD()), phoneOf(pn.ToNonAD())
+	if l == "" || p == "" {
+		return nil
+	}
+	if known, err := w.LIDStore.GetPNForLID(ctx, lid.ToNonAD()); err == nil && known.User == pn.User {
+		return nil
+	}
+	return map[string]string{l: p}
+}
+
+// report hands the new mappings to the listener off whatsmeow's goroutine.
+func (w *lidWatch) report(pairs map[string]string) {
+	fn, m := w.m.opts.LIDsLearned, w.m
+	m.spawn(func() { fn(m.ctx, w.accountID, pairs) })
+}

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS account_leases;
+--bun:split
+DROP TABLE IF EXISTS instances;
