@@ -28,6 +28,7 @@ const laptopW, laptopH = 1200, 800
 var screenshots = []string{
 	"signin", "accounts", "account-qr", "reset-dialog", "error-toast", "health",
 	"rate-limits", "rate-limits-form", "import", "contacts", "contacts-selection", "contact", "personas",
+	"sending", "batch", "batch-cancel", "pause", "groups", "group", "scrape",
 }
 
 var imagesDir = filepath.Join("..", "..", "docs", "images")

@@ -264,7 +264,8 @@ export function AccountPage({ id, token, role, live, epoch }) {
       </div>
     </section>`}
 
-    <${RateLimits} accountId=${id} token=${token} role=${role} />
+    <p><a href=${"#/sending?account=" + encodeURIComponent(id)}>Sending from this account: compose, batches, messages →</a></p>
+    <${RateLimits} accountId=${id} token=${token} role=${role} live=${live} />
 
     <section aria-labelledby="history-title">
       <h2 id="history-title">Status history</h2>

@@ -7,6 +7,8 @@ import { Contacts, ContactPage } from "./contacts.js";
 import { Personas } from "./personas.js";
 import { Import } from "./import.js";
 import { Health } from "./health.js";
+import { Sending, BatchPage } from "./sending.js";
+import { Groups, GroupPage } from "./groups.js";
 
 function SignIn({ onSignedIn }) {
   const [value, setValue] = useState("");
@@ -86,10 +88,11 @@ function App() {
     return html`<${Toasts} />${token ? html`<main><p>Signing in…</p></main>` : html`<${SignIn} onSignedIn=${(t, r) => { setRole(r); setToken(t); }} />`}`;
   }
   // Routes: #/accounts, #/accounts/<id>, #/contacts?<filter>, #/contacts/<id>,
-  // #/personas, #/import, #/health.
+  // #/personas, #/import, #/health, #/sending?account=<id>, #/batches/<id>,
+  // #/groups?account=<id>, #/group?account=<id>&jid=<jid>.
   const [path, query] = hash.split("?");
   const parts = path.replace(/^#\/?/, "").split("/");
-  const section = ["contacts", "personas", "import", "health"].includes(parts[0]) ? parts[0] : "accounts";
+  const section = ["contacts", "personas", "import", "health", "sending", "batches", "groups", "group"].includes(parts[0]) ? parts[0] : "accounts";
   const id = parts[1] ? decodeURIComponent(parts[1]) : null;
   const props = { token, role, live, epoch };
   const screen = {
@@ -98,18 +101,22 @@ function App() {
     personas: () => html`<${Personas} ...${props} />`,
     import: () => html`<${Import} ...${props} />`,
     health: () => html`<${Health} ...${props} />`,
+    sending: () => html`<${Sending} ...${props} query=${query} />`,
+    batches: () => html`<${BatchPage} key=${id} id=${id} ...${props} />`,
+    groups: () => html`<${Groups} ...${props} query=${query} />`,
+    group: () => html`<${GroupPage} key=${query} ...${props} query=${query} />`,
   }[section];
-  const nav = [["accounts", "Accounts"], ["contacts", "Contacts"], ["personas", "Personas"], can(role, "OPERATOR") && ["import", "Import"], ["health", "Health"]].filter(Boolean);
+  const nav = [["accounts", "Accounts"], ["contacts", "Contacts"], ["personas", "Personas"], ["groups", "Groups"], can(role, "OPERATOR") && ["import", "Import"], ["sending", "Sending"], ["health", "Health"]].filter(Boolean);
   const label = { connected: "Live: connected", reconnecting: "Live: reconnecting…", offline: "Live: offline", connecting: "Live: connecting…" }[conn];
   return html`
     <header class="top">
       <span class="brand">wagraph console</span>
       <nav aria-label="Main">
-        ${nav.map(([s, text]) => html`<a href=${"#/" + s} aria-current=${section === s ? "page" : null}>${text}</a>`)}
+        ${nav.map(([s, text]) => html`<a href=${"#/" + s} aria-current=${section === s || (s === "sending" && section === "batches") || (s === "groups" && section === "group") ? "page" : null}>${text}</a>`)}
         <a href="/graphiql">GraphiQL</a>
       </nav>
       <span class=${"conn " + conn} role="status" id="connection">${label}</span>
-      <span class="role">Signed in as ${role}</span>
+      <span class="role"><span class="visually-hidden">Signed in as </span>${role}</span>
       <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
     </header>
     ${screen()}

@@ -184,6 +184,7 @@ export function Contacts({ token, role, query }) {
       <div class="buttons">
         <button type="button" class="secondary" onClick=${exportCsv}>Export CSV</button>
         ${canWrite && html`<a class="button secondary" href="#/import">Import CSV</a>`}
+        ${canWrite && key && html`<a class="button secondary" href=${"#/sending?" + key}>Send to these contacts</a>`}
       </div>
     </div>
     ${canWrite && count > 0 && html`<section class="selection panel" aria-label="Selected contacts">
@@ -272,6 +273,7 @@ export function ContactPage({ id, token, role }) {
     </dl>
     ${(canWrite) && html`<div class="buttons">
       <button type="button" class="secondary" onClick=${() => setOptOut(!c.optedOut)}>${c.optedOut ? "Opt back in" : "Opt out"}</button>
+      ${!c.optedOut && c.phoneNumber && html`<a class="button secondary" href=${"#/sending?to=" + encodeURIComponent(c.id)}>Send a message</a>`}
       ${can(role, "ADMIN") && html`<button type="button" class="danger" onClick=${() => setDeleting(true)}>Delete…</button>`}
     </div>`}
     <h2>Attributes</h2>

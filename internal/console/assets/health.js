@@ -1,8 +1,12 @@
 // The health screen: the server's components, accounts by status, contacts,
-// and for ADMIN the background jobs by state with the latest failures.
+// messages by status (sent, and refused: failed), and for ADMIN the
+// background jobs by state with the latest failures.
 import { html, useState, useEffect, can, toastError, gql, fmtTime, Badge } from "./lib.js";
 
 const STATUSES = ["PENDING", "AWAITING_SCAN", "AUTHENTICATING", "WARMING", "ACTIVE", "DISCONNECTED", "RECONNECTING", "LOGGED_OUT", "BANNED", "EXPIRED", "FAILED"];
+
+// MESSAGE_STATUSES are counted with messages(filter: {status}) { totalCount }.
+const MESSAGE_STATUSES = [["SENT", "Sent"], ["FAILED", "Failed (refused)"], ["QUEUED", "Queued"], ["SENDING", "Being sent"], ["CANCELED", "Canceled"]];
 
 const JOB_STATES = ["PENDING", "AVAILABLE", "SCHEDULED", "RUNNING", "RETRYABLE", "COMPLETED", "CANCELLED", "DISCARDED"];
 // FAILING are the states of jobs whose last attempt failed.
@@ -19,7 +23,7 @@ export function Health({ token, role }) {
   const load = async () => {
     try {
       const counts = STATUSES.map((s) => `${s}: accounts(first: 1, status: [${s}]) { totalCount }`).join(" ");
-      setData(await gql(token, `{ health { status version uptimeSeconds components { name status error latencyMs } } ${counts} contacts(first: 1) { totalCount } optedOut: contacts(first: 1, filter: {optedOut: true}) { totalCount } personas(first: 1) { totalCount } ${admin ? jobsQuery() : ""} }`));
+      setData(await gql(token, `{ health { status version uptimeSeconds components { name status error latencyMs } } ${counts} contacts(first: 1) { totalCount } optedOut: contacts(first: 1, filter: {optedOut: true}) { totalCount } personas(first: 1) { totalCount } ${MESSAGE_STATUSES.map(([s]) => `msg_${s}: messages(first: 0, filter: {status: ${s}}) { totalCount }`).join(" ")} ${admin ? jobsQuery() : ""} }`));
     } catch (e) { toastError(e); }
   };
   useEffect(() => { load(); }, [token]);
@@ -42,6 +46,11 @@ export function Health({ token, role }) {
       <dt>Opted out</dt><dd><a href="#/contacts?optedOut=true">${data.optedOut.totalCount}</a></dd>
       <dt>Personas</dt><dd><a href="#/personas">${data.personas.totalCount}</a></dd>
     </dl>
+    <h2>Messages</h2>
+    <ul class="tiles messages-by-status" aria-label="Messages by status">
+      ${MESSAGE_STATUSES.map(([s, label]) => html`<li key=${s} data-status=${s}><span>${label}</span> <strong>${data["msg_" + s].totalCount}</strong></li>`)}
+    </ul>
+    <p class="hint">All accounts, since the server's database began. The <a href="#/sending">sending screen</a> lists each account's messages with the reason a message failed or waits.</p>
     ${admin && data.job_AVAILABLE && html`<${Jobs} data=${data} />`}
   </main>`;
 }

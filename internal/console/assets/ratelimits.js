@@ -1,13 +1,22 @@
 // An account's send limits: a gauge per window (used of max, when it frees
-// up again), the warm-up, and for OPERATOR and up a form to set the
-// account's own limits or go back to the defaults.
-import { html, useState, useEffect, can, toast, toastError, gql, fmtTime } from "./lib.js";
-
-// REFRESH is how often the gauges are read again, in milliseconds.
-const REFRESH = 10000;
+// up again), the warm-up, the pause in force, and for OPERATOR and up a form
+// to set the account's own limits or go back to the defaults, and Pause /
+// Resume. The gauges are live (rateLimitChanged; graphql-ws resubscribes
+// after a drop and the subscription starts with the status now).
+import { html, useState, useEffect, can, toast, toastError, gql, useSubscription, fmtTime } from "./lib.js";
 
 const WINDOW = "max windowSeconds used remaining nextFreeAt resetAt";
-const STATUS = `accountId windows { ${WINDOW} } newChats { ${WINDOW} } configured { limits { max windowSeconds } newChatsPerDay custom updatedAt } linkedAt warmupDay warmupCap`;
+const STATUS = `accountId windows { ${WINDOW} } newChats { ${WINDOW} } configured { limits { max windowSeconds } newChatsPerDay custom updatedAt } linkedAt warmupDay warmupCap paused pause { reason code since until message }`;
+
+// Pause shows the pause in force; OPERATOR and up may resume.
+function Pause({ p, canWrite, onResume }) {
+  return html`<div class="pause panel" role="status">
+    <p><strong>Sending is paused</strong> <span class="badge PAUSED">${p.reason.replace(/_/g, " ")}</span>${p.code != null ? ` (WhatsApp code ${p.code})` : ""}</p>
+    <p>${p.message}</p>
+    <p class="hint">Since ${fmtTime(p.since)}; ${p.until ? "sending resumes by itself at " + fmtTime(p.until) + "." : "until someone resumes it."} Queued messages wait; nothing is lost or counted. The user guide says what to do for each reason.</p>
+    ${canWrite && html`<div class="buttons"><button type="button" onClick=${onResume}>Resume sending</button></div>`}
+  </div>`;
+}
 
 // windowName says a window's length in words: "minute", "hour", "24 hours", "90 s".
 export function windowName(s) {
@@ -50,24 +59,40 @@ function parseCount(v, label) {
   return Number(t);
 }
 
-export function RateLimits({ accountId, token, role }) {
+export function RateLimits({ accountId, token, role, live }) {
   const [st, setSt] = useState(null);
   const [at, setAt] = useState(null);
   const [edit, setEdit] = useState(null); // { rows: [{max, windowSeconds}], newChats }
+  const [pauseDraft, setPauseDraft] = useState({ note: "", until: "" });
   const canWrite = can(role, "OPERATOR");
+  const show = (s) => { setSt(s); setAt(new Date()); };
 
-  const load = async (quiet) => {
-    try {
-      const d = await gql(token, `query($id: ID!) { rateLimitStatus(accountId: $id) { ${STATUS} } }`, { id: accountId });
-      setSt(d.rateLimitStatus);
-      setAt(new Date());
-    } catch (e) { if (!quiet) toastError(e); }
-  };
   useEffect(() => {
-    load(false);
-    const t = setInterval(() => load(true), REFRESH);
-    return () => clearInterval(t);
+    gql(token, `query($id: ID!) { rateLimitStatus(accountId: $id) { ${STATUS} } }`, { id: accountId })
+      .then((d) => show(d.rateLimitStatus), toastError);
   }, [accountId, token]);
+  useSubscription(live, `subscription($id: ID!) { rateLimitChanged(accountId: $id) { ${STATUS} } }`, { id: accountId },
+    (d) => show(d.rateLimitChanged), [accountId]);
+
+  const pause = async (ev) => {
+    ev.preventDefault();
+    const input = { accountId };
+    if (pauseDraft.note.trim()) input.note = pauseDraft.note.trim();
+    if (pauseDraft.until) input.until = new Date(pauseDraft.until).toISOString();
+    try {
+      const d = await gql(token, `mutation($in: PauseSendingInput!) { pauseSending(input: $in) { status { ${STATUS} } } }`, { in: input });
+      show(d.pauseSending.status);
+      setPauseDraft({ note: "", until: "" });
+      toast("info", "Sending is paused: queued messages wait.");
+    } catch (e) { toastError(e); }
+  };
+  const resume = async () => {
+    try {
+      const d = await gql(token, `mutation($id: ID!) { resumeSending(input: {accountId: $id}) { status { ${STATUS} } } }`, { id: accountId });
+      show(d.resumeSending.status);
+      toast("info", "Sending resumed.");
+    } catch (e) { toastError(e); }
+  };
 
   const save = async (ev) => {
     ev.preventDefault();
@@ -81,7 +106,7 @@ export function RateLimits({ accountId, token, role }) {
     } catch (e) { toastError(e); return; }
     try {
       const d = await gql(token, `mutation($in: SetRateLimitsInput!) { setRateLimits(input: $in) { status { ${STATUS} } } }`, { in: input });
-      setSt(d.setRateLimits.status);
+      show(d.setRateLimits.status);
       setEdit(null);
       toast("info", "The account's own limits are saved.");
     } catch (e) { toastError(e); }
@@ -89,7 +114,7 @@ export function RateLimits({ accountId, token, role }) {
   const reset = async () => {
     try {
       const d = await gql(token, `mutation($id: ID!) { resetRateLimits(input: {accountId: $id}) { status { ${STATUS} } } }`, { id: accountId });
-      setSt(d.resetRateLimits.status);
+      show(d.resetRateLimits.status);
       setEdit(null);
       toast("info", "The account sends under the default limits again.");
     } catch (e) { toastError(e); }
@@ -102,11 +127,19 @@ export function RateLimits({ accountId, token, role }) {
     <h2 id="limits-title">Send limits</h2>
     <p class="hint">${cfg.custom ? "This account's own limits, set " + fmtTime(cfg.updatedAt) + "." : "The server's default limits."}
       ${" " + warmup(st)}
-      ${at && html` <span class="updated">Updated ${at.toLocaleTimeString()}.</span>`}</p>
+      ${at && html` <span class="updated">Live; updated ${at.toLocaleTimeString()}.</span>`}</p>
+    ${st.paused && st.pause && html`<${Pause} p=${st.pause} canWrite=${canWrite} onResume=${resume} />`}
     <div class="gauges">
       ${st.windows.map((w) => html`<${Gauge} key=${w.windowSeconds} w=${w} label=${"Per " + windowName(w.windowSeconds)} />`)}
       <${Gauge} w=${st.newChats} label="New chats per 24 hours" />
     </div>
+    ${canWrite && !st.paused && html`<form class="inline pause-form" onSubmit=${pause} aria-label="Pause sending">
+      <div><label for="pause-note">Why (optional)</label>
+        <input id="pause-note" maxlength="500" value=${pauseDraft.note} onInput=${(e) => setPauseDraft({ ...pauseDraft, note: e.target.value })} placeholder="Campaign under review" /></div>
+      <div><label for="pause-until">Until (optional)</label>
+        <input id="pause-until" type="datetime-local" value=${pauseDraft.until} onInput=${(e) => setPauseDraft({ ...pauseDraft, until: e.target.value })} /></div>
+      <button type="submit" class="secondary">Pause sending</button>
+    </form>`}
     ${canWrite && !edit && html`<div class="buttons">
       <button type="button" class="secondary" onClick=${() => setEdit({ rows: toRows(cfg), newChats: String(cfg.newChatsPerDay) })}>Change limits</button>
       ${cfg.custom && html`<button type="button" class="secondary" onClick=${reset}>Use the defaults</button>`}
