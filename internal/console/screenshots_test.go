@@ -27,7 +27,7 @@ const laptopW, laptopH = 1200, 800
 // screenshots are the pictures in docs/user-guide.md, each taken by one test.
 var screenshots = []string{
 	"signin", "accounts", "account-qr", "reset-dialog", "error-toast", "health",
-	"rate-limits", "rate-limits-form", "import", "contacts", "contacts-selection", "contact", "personas",
+	"rate-limits", "rate-limits-form", "import", "import-progress", "import-big", "contacts", "contacts-selection", "contact", "personas",
 	"sending", "batch", "batch-cancel", "pause", "groups", "group", "scrape",
 }
 
