@@ -21,11 +21,11 @@ import (
 	"wagraph/internal/auth"
 )
 
-// bigCSV writes a file of rows rows (a bit over 1 MiB for 30,000): every
+// bigCSV writes a file of rows rows (numbers of the series, 0 to 99) (a bit over 1 MiB for 30,000): every
 // 25th row has no valid number, and the 2nd of every 100 repeats the
 // number of the row before it. It returns the path and how many rows are invalid and
 // duplicates.
-func bigCSV(t *testing.T, rows int) (path string, invalid, duplicates int) {
+func bigCSV(t *testing.T, series, rows int) (path string, invalid, duplicates int) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("phone,full_name,city\n")
@@ -35,13 +35,13 @@ func bigCSV(t *testing.T, rows int) (path string, invalid, duplicates int) {
 			fmt.Fprintf(&b, "no number %d,Kunde %05d,Frankfurt am Main\n", i, i)
 			invalid++
 		case i%100 == 2:
-			fmt.Fprintf(&b, "+4915200%06d,Kunde %05d,Frankfurt am Main\n", i-1, i)
+			fmt.Fprintf(&b, "+49152%02d%06d,Kunde %05d,Frankfurt am Main\n", series, i-1, i)
 			duplicates++
 		default:
-			fmt.Fprintf(&b, "+4915200%06d,Kunde %05d,Frankfurt am Main\n", i, i)
+			fmt.Fprintf(&b, "+49152%02d%06d,Kunde %05d,Frankfurt am Main\n", series, i, i)
 		}
 	}
-	path = filepath.Join(t.TempDir(), "messe-frankfurt.csv")
+	path = filepath.Join(t.TempDir(), fmt.Sprintf("messe-frankfurt-%d.csv", series))
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +50,13 @@ func bigCSV(t *testing.T, rows int) (path string, invalid, duplicates int) {
 
 func TestConsoleImportsABigFile(t *testing.T) {
 	ctx := laptop(t, 2*time.Minute)
-	// Uploads of up to 2 MiB, so that a 3 MiB file is refused.
-	s := apptest.Start(t, apptest.Env{"SIMULATE": "true", "LOG_LEVEL": "warn", "IMPORT_UPLOAD_MAX_BYTES": strconv.Itoa(2 << 20)})
+	// Uploads of up to 3 MiB, so that a 4.3 MiB file is refused.
+	s := apptest.Start(t, apptest.Env{"SIMULATE": "true", "LOG_LEVEL": "warn", "IMPORT_UPLOAD_MAX_BYTES": strconv.Itoa(3 << 20)})
 	token := s.Token(t, auth.Operator)
 	op := s.Client(apptest.Bearer(token))
 	apptest.Post(t, op, `mutation { createPersona(input: {name: "Messe Frankfurt"}) { persona { id } } }`).NoErrors(t)
-	file, invalid, duplicates := bigCSV(t, 30000)
+	file, invalid, duplicates := bigCSV(t, 0, 30000)
+	longer, _, _ := bigCSV(t, 1, 60000)
 	if st, _ := os.Stat(file); st.Size() <= 1<<20 || st.Size() > 2<<20 {
 		t.Fatalf("the file is %d bytes, want a bit over 1 MiB", st.Size())
 	}
@@ -116,7 +117,7 @@ func TestConsoleImportsABigFile(t *testing.T) {
 	}
 	id := apptest.Path(list, "importJobs", "edges").([]any)[0].(map[string]any)["node"].(map[string]any)["id"].(string)
 	job := apptest.Post(t, op, `query($id: ID!) { importJob(id: $id) { state fileName personaIds report { rowsRead created updated unchanged duplicates invalid errorsOmitted errors { line } } } }`, client.Var("id", id)).NoErrors(t)
-	if apptest.Path(job, "importJob", "state") != "DONE" || apptest.Path(job, "importJob", "fileName") != "messe-frankfurt.csv" || len(apptest.Path(job, "importJob", "personaIds").([]any)) != 1 {
+	if apptest.Path(job, "importJob", "state") != "DONE" || apptest.Path(job, "importJob", "fileName") != "messe-frankfurt-0.csv" || len(apptest.Path(job, "importJob", "personaIds").([]any)) != 1 {
 		t.Fatalf("the import is %v", job)
 	}
 	r := apptest.Path(job, "importJob", "report").(map[string]any)
@@ -145,6 +146,23 @@ func TestConsoleImportsABigFile(t *testing.T) {
 	}
 	do(t, ctx, "dismiss the messages", dismissToasts())
 	shot(t, ctx, "import-big", ".report")
+
+	// A longer file, canceled through the dialog while it runs.
+	do(t, ctx, "cancel an import",
+		chromedp.SetUploadFiles(chromedp.CSS(`#csv-file`), []string{longer}),
+		click("Import"),
+		click("Cancel import"),
+		click("Cancel"),
+		chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
+		click("Cancel import"),
+		click("Cancel the import"),
+		waitText(`.report h2`, "Import canceled"),
+		chromedp.WaitNotPresent(chromedp.CSS(`.import-progress`)),
+	)
+	list = apptest.Post(t, op, `{ importJobs(first: 1) { edges { node { state fileName report { rowsRead } } } } }`).NoErrors(t)
+	if n := apptest.Path(list, "importJobs", "edges").([]any)[0].(map[string]any)["node"].(map[string]any); n["state"] != "CANCELED" || n["fileName"] != "messe-frankfurt-1.csv" || apptest.Path(n, "report", "rowsRead").(float64) >= 60000 {
+		t.Errorf("the canceled import is %v", n)
+	}
 
 	// A VIEWER sees no import: not in the menu, and the screen says why.
 	viewer := s.Token(t, auth.Viewer)
