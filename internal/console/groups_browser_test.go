@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/client"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/riverqueue/river"
 
 	"wagraph/internal/apptest"
 	"wagraph/internal/auth"
@@ -133,13 +134,39 @@ func TestConsoleGroupsAndScraping(t *testing.T) {
 		t.Errorf("the persona holds %v", n)
 	}
 
+	// A scrape canceled through the dialog: the job queue is paused, so that
+	// it waits for a worker until it is canceled.
+	if err := s.App.Jobs.Client().QueuePause(context.Background(), river.QueueDefault, nil); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "cancel a scrape",
+		click("Scrape all groups"),
+		waitText(`table.scrapes .badge`, "QUEUED"),
+		click("Cancel scrape"),
+		click("Cancel"),
+		chromedp.WaitNotPresent(chromedp.CSS(`dialog`)),
+		click("Cancel scrape"),
+		click("Cancel the scrape"),
+		waitText(`.toast.info`, "Scrape canceled"),
+		waitText(`table.scrapes .badge`, "CANCELED"),
+		chromedp.WaitNotPresent(buttonPath("Cancel scrape")),
+		dismissToasts(),
+	)
+	if err := s.App.Jobs.Client().QueueResume(context.Background(), river.QueueDefault, nil); err != nil {
+		t.Fatal(err)
+	}
+	jobs := apptest.Post(t, op, `query($id: ID!) { scrapeJobs(accountId: $id, first: 1) { edges { node { state } } } }`, client.Var("id", id)).NoErrors(t)
+	if st := apptest.Path(apptest.Path(jobs, "scrapeJobs", "edges").([]any)[0], "node", "state"); st != "CANCELED" {
+		t.Errorf("the canceled scrape is %v", st)
+	}
+
 	// A VIEWER sees the groups and scrapes but cannot refresh or scrape.
 	do(t, ctx, "sign out", click("Sign out"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
 	signIn(t, ctx, s.URL, s.Token(t, auth.Viewer))
 	do(t, ctx, "a VIEWER on the groups",
 		chromedp.Navigate(s.URL+"/#/groups?account="+id),
 		waitText(`.count`, "3 groups."),
-		waitText(`table.scrapes .badge`, "DONE"),
+		waitText(`table.scrapes tbody tr:last-child .badge`, "DONE"),
 	)
 	if w := writeControls(t, ctx); len(w) > 0 {
 		t.Errorf("a VIEWER sees write controls on the groups: %q", w)

@@ -3,7 +3,7 @@
 // personas (scrapeGroups) and the scrapes' live progress (scrapeProgress);
 // one group's page with its members and their CSV export.
 // Routes: #/groups?account=<id>&search=<text>, #/group?account=<id>&jid=<jid>.
-import { html, useState, useEffect, useRef, can, toast, toastError, gql, GQLError, useSubscription, fmtTime, Badge } from "./lib.js";
+import { html, useState, useEffect, useRef, can, toast, toastError, gql, GQLError, useSubscription, fmtTime, Badge, ConfirmDialog } from "./lib.js";
 
 // PAGE is how many groups, members or scrapes one page shows.
 const PAGE = 50;
@@ -64,9 +64,11 @@ async function downloadParticipantsCsv(token, accountId, jid) {
   setTimeout(() => URL.revokeObjectURL(a.href), 60000);
 }
 
-// ScrapeRow is one scrape with its progress, live while it is not final.
-function ScrapeRow({ job, live, onEnd }) {
+// ScrapeRow is one scrape with its progress, live while it is not final;
+// an OPERATOR can cancel it (cancelScrape, behind a confirmation dialog).
+function ScrapeRow({ token, canWrite, job, live, onEnd }) {
   const [j, setJ] = useState(job);
+  const [asking, setAsking] = useState(false);
   useEffect(() => setJ((cur) => (cur.version > job.version ? cur : job)), [job.version]);
   const running = !FINAL.includes(job.state);
   useSubscription(running ? live : null, `subscription($id: ID!) { scrapeProgress(jobId: $id) { ${SCRAPE} } }`, { id: job.id }, (d) => {
@@ -74,9 +76,22 @@ function ScrapeRow({ job, live, onEnd }) {
     setJ((cur) => (cur.version > nj.version ? cur : nj));
     if (FINAL.includes(nj.state)) onEnd();
   }, [job.id, running]);
+  const cancel = async () => {
+    setAsking(false);
+    try {
+      const d = await gql(token, `mutation($id: ID!) { cancelScrape(input: {id: $id}) { job { ${SCRAPE} } } }`, { id: j.id });
+      setJ((cur) => (cur.version > d.cancelScrape.job.version ? cur : d.cancelScrape.job));
+      toast("info", "Scrape canceled; the contacts it wrote stay.");
+      onEnd();
+    } catch (e) { toastError(e); }
+  };
   const total = Math.max(j.groupsTotal, 1);
   return html`<tr data-scrape=${j.id}>
-    <td class="nowrap">${fmtTime(j.createdAt)}<br /><${Badge} status=${j.state} /></td>
+    <td class="nowrap">${fmtTime(j.createdAt)}<br /><${Badge} status=${j.state} />
+      ${canWrite && !FINAL.includes(j.state) && html`<br /><button type="button" class="danger" onClick=${() => setAsking(true)}>Cancel scrape</button>`}
+      ${asking && html`<${ConfirmDialog} title="Cancel the scrape?" confirmLabel="Cancel the scrape" onConfirm=${cancel} onClose=${() => setAsking(false)}>
+        <p>The scrape stops after the group it is reading. The contacts it wrote so far stay.</p>
+      </${ConfirmDialog}>`}</td>
     <td>
       <div class="progress"><progress max=${total} value=${j.groupsTotal ? j.groupsDone : FINAL.includes(j.state) ? 1 : 0} aria-label=${`${j.groupsDone} of ${j.groupsTotal} groups scraped`}></progress></div>
       <span class="scrape-groups">${j.groupsDone} of ${j.groupsTotal || "?"} groups${j.allGroups ? " (all)" : ""}</span>
@@ -88,7 +103,7 @@ function ScrapeRow({ job, live, onEnd }) {
 }
 
 // Scrapes lists the account's scrape jobs, newest first.
-function Scrapes({ token, accountId, live, reload }) {
+function Scrapes({ token, canWrite, accountId, live, reload }) {
   const { list, page, load, more } = usePaged(async (after) => pageOf((await gql(token,
     `query($id: ID!, $n: Int, $after: String) { scrapeJobs(accountId: $id, first: $n, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${SCRAPE} } } } }`,
     { id: accountId, n: 20, after })).scrapeJobs), [token, accountId, reload]);
@@ -96,7 +111,7 @@ function Scrapes({ token, accountId, live, reload }) {
     <h2 id="scrapes-title">Scrapes</h2>
     ${!list ? html`<p>Loading…</p>` : list.length === 0 ? html`<p>No scrape yet.</p>` : html`<table class="scrapes">
       <thead><tr><th scope="col">Started</th><th scope="col">Progress</th><th scope="col">Contacts</th><th scope="col" class="optional">Errors</th></tr></thead>
-      <tbody>${list.map((j) => html`<${ScrapeRow} key=${j.id} job=${j} live=${live} onEnd=${load} />`)}</tbody></table>`}
+      <tbody>${list.map((j) => html`<${ScrapeRow} key=${j.id} token=${token} canWrite=${canWrite} job=${j} live=${live} onEnd=${load} />`)}</tbody></table>`}
     ${page.hasNext && html`<div class="buttons"><button type="button" class="secondary" onClick=${more}>Show more</button></div>`}
   </section>`;
 }
@@ -194,7 +209,7 @@ export function Groups({ token, role, live, epoch, query }) {
       </tr>`)}</tbody></table>`}
     ${page.hasNext && html`<div class="buttons"><button type="button" class="secondary" onClick=${groups.more}>Show more</button></div>`}
     ${canWrite && html`<${ScrapeForm} token=${token} accountId=${accountId} selected=${selected} personas=${opts.personas} onStarted=${() => { setSelected(new Set()); setReload((n) => n + 1); }} />`}
-    <${Scrapes} token=${token} accountId=${accountId} live=${live} reload=${reload + "/" + epoch} />
+    <${Scrapes} token=${token} canWrite=${canWrite} accountId=${accountId} live=${live} reload=${reload + "/" + epoch} />
   </main>`;
 }
 
