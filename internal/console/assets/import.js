@@ -103,6 +103,7 @@ export const uploadImporter = {
   maxBytes: Infinity,
   accepts: (file) => file.size > MIB,
   async run(token, file, opts, ui) {
+    if (!ui.live) throw new GQLError("The live connection is not open yet.", "Wait for “Live: connected” in the header, then import again.");
     const job = await upload(token, file, opts);
     ui.onJob(job);
     const end = await follow(ui.live, job, ui.onJob);
