@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,6 +174,11 @@ func TestConsoleImportsABigFile(t *testing.T) {
 	}
 	if err := s.App.Jobs.Client().QueueResume(context.Background(), river.QueueDefault, nil); err != nil {
 		t.Fatal(err)
+	}
+
+	// The token went in a header, never in an address the browser fetched.
+	if urls := evaluate[[]string](t, ctx, `performance.getEntriesByType("resource").map((e) => e.name).filter((u) => u.includes("graphql"))`); len(urls) == 0 || slices.ContainsFunc(urls, func(u string) bool { return strings.Contains(u, token) }) {
+		t.Errorf("the GraphQL requests went to %q", urls)
 	}
 
 	// A VIEWER sees no import: not in the menu, and the screen says why.
