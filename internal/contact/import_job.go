@@ -147,7 +147,10 @@ type ImportOptions struct {
 	// default 100 MiB.
 	MaxUploadBytes int64
 	// BatchRows is how many data rows one batch (one transaction and
-	// checkpoint) takes; default 10,000 on Postgres, 2,000 on SQLite.
+	// checkpoint) takes; default 10,000 on Postgres, 500 on SQLite, where a
+	// batch holds the one write lock for its whole transaction: a long one
+	// keeps River (job fetches, leader election) and the API waiting on
+	// the busy timeout (batches are also spaced there: sqliteYield).
 	BatchRows int
 	// ChunkBytes is the size of the stored file's chunks; default 1 MiB.
 	ChunkBytes int
@@ -172,7 +175,7 @@ func NewImporter(svc *Service, jobs Enqueuer, b bus.Bus, opts ImportOptions) *Im
 		opts.MaxUploadBytes = 100 << 20
 	}
 	if opts.BatchRows <= 0 {
-		opts.BatchRows = 2_000
+		opts.BatchRows = 500
 		if svc.db.Kind == store.Postgres {
 			opts.BatchRows = 10_000
 		}

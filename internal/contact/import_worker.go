@@ -151,6 +151,7 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		if b.eof {
 			break
 		}
+		im.yieldWriteLock(ctx)
 		if time.Now().After(stopAt) || ctx.Err() != nil {
 			return false, ctx.Err()
 		}
@@ -162,6 +163,26 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		return false, errors.New("contact: the import's reading stopped early")
 	}
 	return true, im.finish(ctx, row)
+}
+
+// sqliteYield is the pause between two import batches on SQLite. SQLite
+// has one write lock, and a waiting writer polls for it with sleeps of up
+// to 100 ms: batches committed back to back would starve every other
+// writer (River's job fetches and leader election, the API's mutations)
+// until their busy timeout. The pause lets them in.
+const sqliteYield = 120 * time.Millisecond
+
+// yieldWriteLock pauses between batches on SQLite (see sqliteYield).
+func (im *Importer) yieldWriteLock(ctx context.Context) {
+	if im.db.Kind != store.SQLite {
+		return
+	}
+	t := time.NewTimer(sqliteYield)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func (im *Importer) markRunning(ctx context.Context, row *importRow) (*importRow, error) {
