@@ -2,7 +2,7 @@
 // from a persona, delete) and CSV export; and one contact's page.
 // The filter lives in the address (#/contacts?search=…&personaId=…), so the
 // back button and links from the personas screen work.
-import { html, useState, useEffect, can, toast, toastError, gql, GQLError, fmtTime, ConfirmDialog } from "./lib.js";
+import { html, useState, useEffect, can, toast, toastError, gql, downloadCSV, fmtTime, ConfirmDialog } from "./lib.js";
 
 // PAGE is how many contacts one page shows.
 const PAGE = 20;
@@ -33,26 +33,7 @@ export function filterQuery(f) {
 // token goes in the Authorization header, never in the address, so the file
 // is fetched and handed to the browser as a blob.
 export async function downloadContactsCsv(token, filter) {
-  let res;
-  try {
-    res = await fetch("/export/contacts.csv?" + filterQuery(filter), { headers: { Authorization: "Bearer " + token } });
-  } catch (e) {
-    throw new GQLError("The server cannot be reached.", "Check the network connection and that wagraph is running, then try again.");
-  }
-  if (!res.ok) {
-    let e = null;
-    try { e = (await res.json()).errors[0]; } catch (x) { /* not JSON */ }
-    throw new GQLError(e ? e.message : "The export failed with " + res.status + ".", e && e.extensions ? e.extensions.suggestion : null);
-  }
-  const blob = await res.blob();
-  const m = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = m ? m[1] : "contacts.csv";
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  return downloadCSV(token, "/export/contacts.csv?" + filterQuery(filter), "contacts.csv");
 }
 
 // contactName is the best name known for a contact.

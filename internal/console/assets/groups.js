@@ -3,7 +3,7 @@
 // personas (scrapeGroups) and the scrapes' live progress (scrapeProgress);
 // one group's page with its members and their CSV export.
 // Routes: #/groups?account=<id>&search=<text>, #/group?account=<id>&jid=<jid>.
-import { html, useState, useEffect, useRef, can, toast, toastError, gql, GQLError, useSubscription, fmtTime, Badge, ConfirmDialog } from "./lib.js";
+import { html, useState, useEffect, useRef, can, toast, toastError, gql, downloadCSV, useSubscription, fmtTime, Badge, ConfirmDialog } from "./lib.js";
 
 // PAGE is how many groups, members or scrapes one page shows.
 const PAGE = 50;
@@ -42,26 +42,7 @@ const pageOf = (c) => [c.edges.map((e) => e.node), { total: c.totalCount, hasNex
 // the Authorization header, never in the address, so the file is fetched
 // and handed to the browser as a blob.
 async function downloadParticipantsCsv(token, accountId, jid) {
-  let res;
-  try {
-    res = await fetch("/export/groups/participants.csv?" + new URLSearchParams({ accountId, jid }), { headers: { Authorization: "Bearer " + token } });
-  } catch (e) {
-    throw new GQLError("The server cannot be reached.", "Check the network connection and that wagraph is running, then try again.");
-  }
-  if (!res.ok) {
-    let e = null;
-    try { e = (await res.json()).errors[0]; } catch (x) { /* not JSON */ }
-    throw new GQLError(e ? e.message : "The export failed with " + res.status + ".", e && e.extensions ? e.extensions.suggestion : null);
-  }
-  const blob = await res.blob();
-  const m = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = m ? m[1] : "group-members.csv";
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  return downloadCSV(token, "/export/groups/participants.csv?" + new URLSearchParams({ accountId, jid }), "group-members.csv");
 }
 
 // ScrapeRow is one scrape with its progress, live while it is not final;

@@ -80,6 +80,33 @@ export async function gql(token, query, variables) {
 }
 
 // ---- live connection --------------------------------------------------------
+// downloadCSV fetches a CSV export with the token in the Authorization
+// header (never in the address) and hands it to the browser as a file;
+// fallbackName when the server names none. Refusals throw GQLError with
+// the server's message and suggestion.
+export async function downloadCSV(token, url, fallbackName) {
+  let res;
+  try {
+    res = await fetch(url, { headers: { Authorization: "Bearer " + token } });
+  } catch (e) {
+    throw new GQLError("The server cannot be reached.", "Check the network connection and that wagraph is running, then try again.");
+  }
+  if (!res.ok) {
+    let e = null;
+    try { e = (await res.json()).errors[0]; } catch (x) { /* not JSON */ }
+    throw new GQLError(e ? e.message : "The export failed with " + res.status + ".", e && e.extensions ? e.extensions.suggestion : null);
+  }
+  const blob = await res.blob();
+  const m = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = m ? m[1] : fallbackName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+}
+
 export function openLive(token, onState) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   let wasConnected = false;
