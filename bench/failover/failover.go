@@ -38,6 +38,10 @@ type options struct {
 	RestoreConcurrency      int
 	// Limit bounds each wait: linking, and the failover itself.
 	Limit time.Duration
+	// ColdStart, after the failover, stops every instance (SIGTERM) and
+	// starts as many new ones together, and measures the restart and its
+	// spread.
+	ColdStart bool
 	// Progress, when set, hears about each phase.
 	Progress func(format string, args ...any)
 }
@@ -60,6 +64,10 @@ type result struct {
 	All  time.Duration
 	// After is the spread once every account was ACTIVE elsewhere.
 	After map[string]int
+	// Cold start: every instance stopped, as many started together; how
+	// long until every account was ACTIVE on them, and the spread then.
+	ColdStart       time.Duration
+	ColdStartSpread map[string]int
 	// Sim is what the simulator counted at the end.
 	Sim simserver.Totals
 }
@@ -208,12 +216,63 @@ func run(ctx context.Context, o options) (*result, error) {
 	if res.After, err = testproc.Owners(ctx, db); err != nil {
 		return res, err
 	}
+	progress("all ACTIVE elsewhere after %s: %v", res.All.Round(time.Millisecond), res.After)
+	if o.ColdStart {
+		if err := coldStart(ctx, o, env, db, sim, servers, ids, res); err != nil {
+			return res, err
+		}
+	}
 	devs, err := sim.Devices(ctx, "")
 	if err != nil {
 		return res, err
 	}
 	res.Sim = devs.Totals
 	return res, nil
+}
+
+// coldStart stops the running instances together (each drains), starts
+// as many new ones together, and measures until every account is ACTIVE
+// on them; servers gets the new ones, for the caller to stop.
+func coldStart(ctx context.Context, o options, env []string, db *store.DB, sim *testproc.Simulator, servers []*testproc.Server, ids []string, res *result) error {
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		if s == nil {
+			continue
+		}
+		select {
+		case <-s.Exited():
+			servers[i] = nil
+			continue
+		default:
+		}
+		wg.Go(func() { _ = s.Stop(60 * time.Second) })
+		servers[i] = nil
+	}
+	wg.Wait()
+	var tag [3]byte
+	_, _ = rand.Read(tag[:])
+	names := make([]string, o.Instances)
+	errs := make([]error, o.Instances)
+	started := time.Now()
+	for i := range names {
+		names[i] = fmt.Sprintf("failover-%s-%d", hex.EncodeToString(tag[:]), i+1)
+		wg.Go(func() {
+			servers[i], errs[i] = testproc.StartServer(ctx, o.Bin, append(slices.Clone(env), "INSTANCE_ID="+names[i]), 60*time.Second)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := waitUntil(ctx, o.Limit, "every account ACTIVE after the cold start", func() (bool, error) {
+		return testproc.Settled(ctx, db, sim, ids, names)
+	}); err != nil {
+		return err
+	}
+	res.ColdStart = time.Since(started)
+	var err error
+	res.ColdStartSpread, err = testproc.Owners(ctx, db)
+	return err
 }
 
 // link creates n accounts and links them, conc at a time, each through

@@ -6,7 +6,9 @@
 // SIGKILL, and reports the time until every one of its accounts is ACTIVE
 // on another instance (per account and for all), the spread before and
 // after, and the simulator's count of replaced streams (an account
-// connected twice; must be 0).
+// connected twice; must be 0). Then (-cold-start) it stops every instance
+// and starts as many new ones together: the time until every account is
+// ACTIVE again, and how evenly they split them.
 //
 //	go run ./bench/failover                    # 1,000 accounts, 3 instances
 //	go run ./bench/failover -accounts 200 -lease-ttl 10s
@@ -52,13 +54,14 @@ func main() {
 	linkConc := flag.Int("link-concurrency", 8, "accounts linked at once")
 	goal := flag.Duration("goal", 30*time.Second, "longest the failover may take: from kill -9 until all its accounts are ACTIVE elsewhere")
 	limit := flag.Duration("limit", 10*time.Minute, "longest any wait (linking, failover) may take before the run fails")
+	cold := flag.Bool("cold-start", true, "then stop every instance and start as many together: time until all ACTIVE, and the spread")
 	bin := flag.String("wagraph", "", "a built wagraph binary (default: go build this module)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := options{Bin: *bin, RedisURL: *redisURL, Accounts: *accounts, Instances: *instances,
-		LinkConcurrency: *linkConc, LeaseTTL: *ttl, RenewInterval: *renew, RestoreConcurrency: *restoreConc, Limit: *limit,
+		LinkConcurrency: *linkConc, LeaseTTL: *ttl, RenewInterval: *renew, RestoreConcurrency: *restoreConc, Limit: *limit, ColdStart: *cold,
 		Progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 		}}
@@ -135,6 +138,11 @@ func report(w io.Writer, r *result, goal time.Duration) {
 	line(fmt.Sprintf("all ACTIVE elsewhere within %s", goal), "%s (%d/%d, the last after %s)", verdict, len(r.Each), r.Moved, r.All.Round(time.Millisecond))
 	if r.After != nil {
 		line("spread after", "%s", spread(r.After))
+	}
+	if r.ColdStart > 0 {
+		fmt.Fprintf(w, "\ncold start: every instance stopped (SIGTERM), %d started together\n", r.Instances)
+		line("all ACTIVE again after", "%s", r.ColdStart.Round(time.Millisecond))
+		line("spread", "%s", spread(r.ColdStartSpread))
 	}
 	fmt.Fprintf(w, "\nsimulator: %d devices, %d connected, %d logins, %d replaced streams\n",
 		r.Sim.Devices, r.Sim.Connected, r.Sim.Logins, r.Sim.Replaced)
