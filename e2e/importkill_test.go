@@ -107,7 +107,7 @@ func (p *process) uploadCSV(t *testing.T, token, text string) string {
 	part, _ := w.CreateFormFile("0", "contacts.csv")
 	_, _ = part.Write([]byte(text))
 	_ = w.Close()
-	req, err := http.NewRequest(http.MethodPost, p.base+"/graphql", &body)
+	req, err := http.NewRequest(http.MethodPost, p.Base+"/graphql", &body)
 	if err != nil {
 		t.Fatal(err)
 	}

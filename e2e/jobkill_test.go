@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,7 +84,7 @@ func TestJobKilledMidRunRunsAgainAfterRestart(t *testing.T) {
 	second.stop(t)
 	jobs = sweepJobs()
 	if len(jobs) == 0 || jobs[0].State != "completed" {
-		t.Fatalf("the killed job did not complete after the restart: %+v\n%s", jobs, second.logs)
+		t.Fatalf("the killed job did not complete after the restart: %+v\n%s", jobs, second.Logs)
 	}
 	if jobs[0].ID != killed || jobs[0].Attempt < 2 {
 		t.Fatalf("completed job %+v, want job %d in a later attempt", jobs[0], killed)
@@ -100,40 +98,23 @@ func TestJobKilledMidRunRunsAgainAfterRestart(t *testing.T) {
 // waitLog waits until the process has logged a line containing s.
 func (p *process) waitLog(t *testing.T, s string, wait time.Duration) {
 	t.Helper()
-	timeout := time.After(wait)
-	for {
-		grown := p.logs.grown()
-		if strings.Contains(p.logs.String(), s) {
-			return
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("wagraph exited before logging %q:\n%s", s, p.logs)
-		case <-timeout:
-			t.Fatalf("wagraph did not log %q within %s:\n%s", s, wait, p.logs)
-		case <-grown:
-		}
+	if err := p.WaitLog(t.Context(), wait, s); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // stop ends the process with SIGTERM and waits for it to exit.
 func (p *process) stop(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("wagraph did not stop within 30s of SIGTERM:\n%s", p.logs)
+	if err := p.Stop(30 * time.Second); err != nil {
+		t.Fatalf("%v:\n%s", err, p.Logs)
 	}
 }
 
 // kill ends the process with SIGKILL, as a crash or an OOM kill would.
 func (p *process) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		t.Fatal(fmt.Errorf("kill -9: %w", err))
 	}
-	<-p.exited
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,13 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"wagraph/internal/apptest"
 	"wagraph/internal/simserver"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
 	"wagraph/internal/testenv"
+	"wagraph/internal/testproc"
 )
 
 // Three wagraph processes share one Postgres, one Redis and one simulator.
@@ -181,59 +178,37 @@ func TestThreeInstancesShareTheAccounts(t *testing.T) {
 // waitSettled waits until every account's lease is held by one of owners,
 // every account is ACTIVE, and the simulator has each connected once, with
 // no stream ever replaced.
-func waitSettled(t *testing.T, db *store.DB, sim *simserver.Client, ids []string, owners []string, wait time.Duration) {
+func waitSettled(t *testing.T, db *store.DB, sim *testproc.Simulator, ids []string, owners []string, wait time.Duration) {
 	t.Helper()
 	waitFor(t, wait, fmt.Sprintf("all %d accounts ACTIVE on %v", len(ids), owners), func() bool {
-		devs, err := sim.Devices(t.Context(), "")
+		ok, err := testproc.Settled(t.Context(), db, sim, ids, owners)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if devs.Totals.Replaced != 0 {
-			t.Fatalf("the simulator saw %d replaced streams: an account was connected twice", devs.Totals.Replaced)
-		}
-		if devs.Totals.Connected != len(ids) {
-			return false
-		}
-		var n int
-		err = db.NewSelect().Table("account_leases").Join("JOIN accounts AS a ON a.id = account_leases.account_id").
-			ColumnExpr("count(*)").Where("a.status = 'ACTIVE'").Where("account_leases.owner IN (?)", bun.In(owners)).
-			Where("account_leases.expires_at > ?", time.Now().UnixMilli()).Scan(t.Context(), &n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n == len(ids)
+		return ok
 	})
 }
 
 func leaseOwners(t *testing.T, db *store.DB) map[string]int {
 	t.Helper()
-	var rows []struct {
-		Owner string `bun:"owner"`
-		N     int    `bun:"n"`
-	}
-	err := db.NewSelect().Table("account_leases").ColumnExpr("owner, count(*) AS n").Where("owner IS NOT NULL").
-		GroupExpr("owner").Scan(t.Context(), &rows)
+	owners, err := testproc.Owners(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int{}
-	for _, r := range rows {
-		out[r.Owner] = r.N
-	}
-	return out
+	return owners
 }
 
 func leaseOwner(t *testing.T, db *store.DB, id string) string {
 	t.Helper()
-	var owner string
-	if err := db.NewSelect().Table("account_leases").Column("owner").Where("account_id = ?", id).Scan(t.Context(), &owner); err != nil {
+	owner, err := testproc.Owner(t.Context(), db, id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return owner
 }
 
 // deviceOf is the simulator's view of the account's linked device.
-func deviceOf(t *testing.T, sim *simserver.Client, db *store.DB, id string) simserver.Device {
+func deviceOf(t *testing.T, sim *testproc.Simulator, db *store.DB, id string) simserver.Device {
 	t.Helper()
 	var jid string
 	if err := db.NewSelect().Table("accounts").Column("jid").Where("id = ?", id).Scan(t.Context(), &jid); err != nil {
@@ -264,35 +239,13 @@ func waitFor(t *testing.T, wait time.Duration, what string, cond func() bool) {
 
 // tryPost is post for goroutines: errors are returned, not fatal.
 func (p *process) tryPost(token, query string) (map[string]any, error) {
-	body, _ := json.Marshal(map[string]string{"query": query})
-	req, err := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data   map[string]any
-		Errors []apptest.GQLError
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, err
-	}
-	if len(out.Errors) > 0 {
-		return nil, fmt.Errorf("%s: %+v", query, out.Errors)
-	}
-	return out.Data, nil
+	return p.Post(context.Background(), token, query)
 }
 
 // routedSends reads how many sends p routed to an owner successfully.
 func routedSends(t *testing.T, p *process) int {
 	t.Helper()
-	resp, err := http.Get(p.base + "/metrics")
+	resp, err := http.Get(p.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +15,7 @@ import (
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
 	"wagraph/internal/testenv"
+	"wagraph/internal/testproc"
 )
 
 // Two wagraph processes share one Postgres database and one Redis. A
@@ -76,12 +70,10 @@ func TestTwoProcessesShareLiveViewsThroughRedis(t *testing.T) {
 // buildWagraph builds the server binary from the module root.
 func buildWagraph(t *testing.T) string {
 	t.Helper()
-	goBin := testenv.LookPath(t, "go")
-	bin := filepath.Join(t.TempDir(), "wagraph")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	testenv.LookPath(t, "go")
+	bin, err := testproc.Build(t.Context(), "..", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -89,118 +81,52 @@ func buildWagraph(t *testing.T) string {
 // command runs a wagraph subcommand to completion and returns its stdout.
 func command(t *testing.T, bin string, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(baseEnv(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("wagraph %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
-
-// baseEnv is what a process needs from the test's environment; wagraph's
-// own settings come only from the test, so a developer's REDIS_URL cannot
-// leak in.
-func baseEnv() []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
-
-// process is a running `wagraph serve`.
-type process struct {
-	base   string
-	logs   *syncBuffer
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func startProcess(t *testing.T, bin string, env []string) *process {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	out, err := testproc.Command(t.Context(), bin, env, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	p := &process{base: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
-	cmd := exec.Command(bin)
-	p.cmd = cmd
-	cmd.Env = append(append(baseEnv(), env...), "LISTEN_ADDR="+addr)
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
+	return out
+}
+
+// baseEnv is what a process needs from the test's environment
+// (testproc.Env).
+func baseEnv() []string { return testproc.Env() }
+
+// process is a running `wagraph serve`, stopped when the test ends.
+type process struct{ *testproc.Server }
+
+func startProcess(t *testing.T, bin string, env []string) *process {
+	t.Helper()
+	s, err := testproc.StartServer(t.Context(), bin, env, 30*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := p.exited
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		_ = s.Stop(20 * time.Second)
 		if t.Failed() {
-			t.Logf("wagraph on %s logged:\n%s", addr, p.logs)
+			t.Logf("wagraph on %s logged:\n%s", s.Base, s.Logs)
 		}
 	})
-	timeout := time.After(30 * time.Second)
-	for {
-		grown := p.logs.grown()
-		if strings.Contains(p.logs.String(), `"message":"wagraph is up"`) {
-			return p
-		}
-		select {
-		case <-exited:
-			t.Fatalf("wagraph exited at start:\n%s", p.logs)
-		case <-timeout:
-			t.Fatalf("wagraph not up within 30s:\n%s", p.logs)
-		case <-grown:
-		}
-	}
+	return &process{s}
 }
 
 // post sends a GraphQL operation and returns its data, failing on errors.
 func (p *process) post(t *testing.T, token, query string) map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"query": query})
-	req, err := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
+	data, err := p.Post(t.Context(), token, query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data   map[string]any
-		Errors []apptest.GQLError
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Errors) > 0 {
-		t.Fatalf("%s: %+v", query, out.Errors)
-	}
-	return out.Data
+	return data
 }
 
 func (p *process) createAccount(t *testing.T, token, name string) string {
 	t.Helper()
-	data := p.post(t, token, fmt.Sprintf(`mutation { createAccount(input: {name: %q}) { account { id } } }`, name))
-	return apptest.Path(data, "createAccount", "account", "id").(string)
+	id, err := p.CreateAccount(t.Context(), token, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // reset resets the account and returns its new version.
@@ -233,7 +159,7 @@ func subscribeStatus(t *testing.T, p *process, token, known string) *statusSubsc
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.base, "http")+"/graphql",
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.Base, "http")+"/graphql",
 		&websocket.DialOptions{Subprotocols: []string{apptest.TransportWS}})
 	if err != nil {
 		t.Fatal(err)
@@ -315,37 +241,4 @@ func (s *statusSubscription) closed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
-}
-
-// syncBuffer collects a process's output and tells when it grows.
-type syncBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	signal chan struct{}
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.signal != nil {
-		close(b.signal)
-		b.signal = nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// grown is closed by the next write.
-func (b *syncBuffer) grown() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.signal == nil {
-		b.signal = make(chan struct{})
-	}
-	return b.signal
 }

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"os/exec"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"wagraph/internal/simserver"
 	"wagraph/internal/store"
 	"wagraph/internal/store/storetest"
+	"wagraph/internal/testproc"
 )
 
 // The built binary's shared simulator: an account linked through one wagraph
@@ -57,87 +54,28 @@ func TestSharedSimulatorOutlivesARestartOfWagraph(t *testing.T) {
 }
 
 // startSimulator runs `wagraph simulator` on a free port until the test
-// ends and returns a client of its control API.
-func startSimulator(t *testing.T, bin string) *simserver.Client {
+// ends and returns it, a client of its control API.
+func startSimulator(t *testing.T, bin string) *testproc.Simulator {
 	t.Helper()
-	cmd := exec.Command(bin, "simulator", "--listen", "127.0.0.1:0", "--log-level", "warn")
-	cmd.Env = baseEnv()
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	out, err := cmd.StdoutPipe()
+	sim, err := testproc.StartSimulator(t.Context(), bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		for sc := bufio.NewScanner(out); sc.Scan(); {
-			select {
-			case lines <- sc.Text():
-			default: // nobody reads once the address is known
-			}
-		}
-	}()
-	go func() {
-		_ = cmd.Wait() // after the process ended; the reader then sees EOF
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		sim.Stop()
 		if t.Failed() {
-			t.Logf("wagraph simulator logged:\n%s", logs)
+			t.Logf("wagraph simulator logged:\n%s", sim.Logs)
 		}
 	})
-	addr := regexp.MustCompile(`SIMULATE=(http://\S+)`)
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("wagraph simulator exited without its address:\n%s", logs)
-			}
-			if m := addr.FindStringSubmatch(line); m != nil {
-				sim, err := simserver.Dial(t.Context(), m[1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				return sim
-			}
-		case <-timeout:
-			t.Fatalf("wagraph simulator printed no address within 30s:\n%s", logs)
-		}
-	}
+	return sim
 }
 
 // waitStatusLog waits until the process logged the account's move to a
 // status.
 func (p *process) waitStatusLog(t *testing.T, accountID, to string, wait time.Duration) {
 	t.Helper()
-	timeout := time.After(wait)
-	for {
-		grown := p.logs.grown()
-		for line := range strings.Lines(p.logs.String()) {
-			if strings.Contains(line, `"account_id":"`+accountID+`"`) && strings.Contains(line, `"to":"`+to+`"`) &&
-				strings.Contains(line, `"message":"account status changed"`) {
-				return
-			}
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("wagraph exited before account %s was %s:\n%s", accountID, to, p.logs)
-		case <-timeout:
-			t.Fatalf("account %s not %s within %s:\n%s", accountID, to, wait, p.logs)
-		case <-grown:
-		}
+	err := p.WaitLog(t.Context(), wait, `"account_id":"`+accountID+`"`, `"to":"`+to+`"`, `"message":"account status changed"`)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

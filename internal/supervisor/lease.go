@@ -126,6 +126,8 @@ type leases struct {
 	draining bool
 	// takeovers counts connects of taken-over accounts still running.
 	takeovers sync.WaitGroup
+	// claimMu makes claim passes (renewals, notices, lapses) one at a time.
+	claimMu sync.Mutex
 }
 
 type held struct {
@@ -222,12 +224,12 @@ func (s *Supervisor) startLeases(ctx context.Context) ([]string, error) {
 		l.hold(h.AccountID, h.Epoch)
 		ids = append(ids, h.AccountID)
 	}
-	claimed, err := s.claimShare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids = append(ids, claimed...)
-	s.log.Info().Str("instance", l.self).Int("own", len(mine)).Int("claimed", len(claimed)).Msg("leases taken at start")
+	// Unheld leases wait for the first renewal (claimPass), one interval
+	// away: instances started together (a deploy of all, a restart after
+	// an outage) have all registered by then and each claims its share,
+	// where the first to start would otherwise claim every account.
+	s.log.Info().Str("instance", l.self).Int("own", len(mine)).Msg("leases taken at start; unheld ones are claimed at the first renewal")
+	s.listenForReleases()
 	return ids, nil
 }
 
@@ -256,13 +258,7 @@ func (s *Supervisor) leaseTick(ctx context.Context) {
 		}
 		return
 	}
-	claimed, err := s.claimShare(ctx)
-	if err != nil && ctx.Err() == nil {
-		s.log.Error().Err(err).Msg("lease takeover failed")
-	}
-	if len(claimed) > 0 {
-		s.restoreTaken(ctx, claimed)
-	}
+	s.claimPass(ctx)
 	if err := s.rebalance(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error().Err(err).Msg("lease rebalance failed")
 	}
@@ -502,7 +498,9 @@ func (s *Supervisor) handOver(ctx context.Context, ids []string) {
 	}
 	if _, err := l.repo.release(ctx, l.self, rel, s.opts.Clock.Now()); err != nil {
 		s.log.Error().Err(err).Msg("release leases")
+		return
 	}
+	s.notifyReleased(ctx)
 }
 
 // drain hands every lease over and leaves the instances table: Close does

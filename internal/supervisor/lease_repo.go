@@ -264,3 +264,21 @@ func (r leaseRepo) movable(ctx context.Context, owner string, limit int) ([]stri
 	}
 	return ids, nil
 }
+
+// nextLapse is the earliest expiry after now of a lease of an account in a
+// session status held by another owner than self; ok is false when none.
+func (r leaseRepo) nextLapse(ctx context.Context, self string, now time.Time) (at time.Time, ok bool, err error) {
+	var next sql.NullInt64
+	err = r.db.NewSelect().
+		TableExpr("account_leases AS l").
+		Join("JOIN accounts AS a ON a.id = l.account_id").
+		ColumnExpr("MIN(l.expires_at)").
+		Where("a.status IN (?)", bun.In(account.SessionStatuses)).
+		Where("l.owner IS NOT NULL").Where("l.owner <> ?", self).
+		Where("l.expires_at > ?", ms(now)).
+		Scan(ctx, &next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("lease: next lapse: %w", err)
+	}
+	return time.UnixMilli(next.Int64), next.Valid, nil
+}

@@ -53,6 +53,7 @@ type BusRouter struct {
 	mu       sync.Mutex
 	handlers map[string]RouteHandler
 	pending  map[string]chan routeEnvelope
+	released func() // OnReleased's callback (route_notice.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -146,7 +147,7 @@ func NewBusRouter(ctx context.Context, b bus.Bus, self string, log zerolog.Logge
 	r := &BusRouter{bus: b, self: self, log: log.With().Str("component", "router").Logger(),
 		handlers: map[string]RouteHandler{}, pending: map[string]chan routeEnvelope{}}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	for _, topic := range []string{requestTopic(self), replyTopic(self)} {
+	for _, topic := range []string{requestTopic(self), replyTopic(self), releasedTopic} {
 		sub, err := b.Subscribe(r.ctx, topic) // ends with Close
 		if err != nil {
 			r.log.Warn().Err(err).Str("topic", topic).Msg("cannot listen for routed commands yet; retrying in the background")
@@ -184,6 +185,10 @@ func (r *BusRouter) listen(topic string, sub bus.Subscription) {
 		}
 		for m := range sub.C() {
 			if m.Resync {
+				continue
+			}
+			if topic == releasedTopic {
+				r.noticeReleased()
 				continue
 			}
 			env, err := bus.Decode[routeEnvelope](m)

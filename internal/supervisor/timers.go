@@ -17,6 +17,7 @@ const (
 	timerReconnect  timerKind = "reconnect"
 	timerActivity   timerKind = "activity"
 	timerLease      timerKind = "lease"
+	timerClaim      timerKind = "claim"
 )
 
 type timerKey struct {

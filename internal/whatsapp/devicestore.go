@@ -11,10 +11,11 @@ import (
 )
 
 // OpenDeviceStore returns whatsmeow's device store over wagraph's own
-// database, creating or upgrading its whatsmeow_* tables.
+// database, creating or upgrading its whatsmeow_* tables under the
+// migration lock (instances starting together would collide).
 func OpenDeviceStore(ctx context.Context, db *store.DB, log zerolog.Logger) (*sqlstore.Container, error) {
 	container := sqlstore.NewWithDB(db.DB.DB, string(db.Kind), NewWALogger(log.With().Str("component", "whatsmeow-store").Logger()))
-	if err := container.Upgrade(ctx); err != nil {
+	if err := db.WithMigrationLock(ctx, container.Upgrade); err != nil {
 		return nil, fmt.Errorf("whatsapp: upgrade device store: %w", err)
 	}
 	return container, nil
