@@ -23,6 +23,11 @@ type scrapeWorker struct {
 	g *GroupService
 }
 
+// Timeout implements river.Worker: a run may take GroupOptions.JobTimeout
+// rather than River's one minute, which the listing step of an account in
+// hundreds of big groups outlasts (and then starts over on every retry).
+func (w *scrapeWorker) Timeout(*river.Job[ScrapeArgs]) time.Duration { return w.g.opts.JobTimeout }
+
 // errScrapeCanceled ends the River job of a scrape canceled meanwhile.
 var errScrapeCanceled = errors.New("contact: scrape canceled")
 
