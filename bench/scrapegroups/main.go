@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,7 +37,14 @@ func main() {
 	flag.DurationVar(&opts.Interval, "interval", time.Millisecond, "SCRAPE_GROUP_INTERVAL (the server default is 2s; 1ms measures wagraph itself)")
 	flag.StringVar(&opts.DatabaseURL, "database", "", "Postgres URL of a scratch database (default: SQLite in a temporary directory)")
 	logLevel := flag.String("log", "disabled", "log level of wagraph's and whatsmeow's logs on stderr (warn, info, debug)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (simulator included) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts.RootKey = wasim.NewRootKey()
@@ -49,6 +57,7 @@ func main() {
 	opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(level).With().Timestamp().Logger()
 	if err := measure(ctx, opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "scrapegroups:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
