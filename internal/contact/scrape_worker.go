@@ -136,8 +136,10 @@ func (g *GroupService) resolveTargets(ctx context.Context, row *scrapeRow) error
 	if err := g.pacer.wait(ctx, row.AccountID); err != nil {
 		return err
 	}
+	began := time.Now()
 	groups, err := g.whatsapp().JoinedGroups(ctx, row.AccountID)
 	g.opts.Metrics.WhatsAppCall("joined_groups", err)
+	listed := time.Since(began)
 	if errors.Is(err, ErrRateLimited) {
 		return g.backOff(ctx, row.ID)
 	}
@@ -166,6 +168,8 @@ func (g *GroupService) resolveTargets(ctx context.Context, row *scrapeRow) error
 		return fmt.Errorf("contact: save scrape targets: %w", err)
 	}
 	row.TargetsReady = true
+	g.log.Info().Int64("scrape_id", row.ID).Str("account_id", row.AccountID).Int("groups", len(jids)).
+		Dur("list", listed).Dur("store", time.Since(began)-listed).Msg("scrape listed the account's groups")
 	g.publishCurrent(ctx, row.ID)
 	return nil
 }
