@@ -93,6 +93,22 @@ func TestLIDMapMatchesWhatsmeow(t *testing.T) {
 				if fmt.Sprint(want) != fmt.Sprint(got) {
 					t.Fatalf("round %d, batch %v:\nwhatsmeow %v\nLIDMap    %v", round, batch, want, got)
 				}
+				pns := make([]types.JID, 40)
+				for i := range pns {
+					pns[i] = mapping(i, i).PN
+				}
+				// A fresh whatsmeow store reads the table (its cache is stale).
+				wantLIDs, err := sqlstore.NewWithDB(refDB.DB.DB, string(dialect), nil).LIDMap.GetManyLIDsForPNs(ctx, pns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotLIDs, err := ours.GetManyLIDsForPNs(ctx, pns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(wantLIDs) != fmt.Sprint(gotLIDs) {
+					t.Fatalf("round %d: GetManyLIDsForPNs\nwhatsmeow %v\nLIDMap    %v", round, wantLIDs, gotLIDs)
+				}
 				for i := range 40 {
 					m := mapping(i, i)
 					pn, err := ours.GetPNForLID(ctx, m.LID)
