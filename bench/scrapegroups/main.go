@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,13 +36,28 @@ func main() {
 	flag.IntVar(&opts.LIDEvery, "lid-every", 5, "every n-th group lists its members by LID (0: none)")
 	flag.DurationVar(&opts.Interval, "interval", time.Millisecond, "SCRAPE_GROUP_INTERVAL (the server default is 2s; 1ms measures wagraph itself)")
 	flag.StringVar(&opts.DatabaseURL, "database", "", "Postgres URL of a scratch database (default: SQLite in a temporary directory)")
+	logLevel := flag.String("log", "disabled", "log level of wagraph's and whatsmeow's logs on stderr (warn, info, debug)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (simulator included) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts.RootKey = wasim.NewRootKey()
-	opts.Log = zerolog.Nop()
+	level, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scrapegroups: -log:", err)
+		os.Exit(2)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(level).With().Timestamp().Logger()
 	if err := measure(ctx, opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "scrapegroups:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -66,6 +82,7 @@ func measure(ctx context.Context, opts options, w io.Writer) error {
 		j := res.Job
 		fmt.Fprintf(w, "groups in the simulator:  %v\n", res.Setup.Round(time.Millisecond))
 		fmt.Fprintf(w, "scrape (enqueue → DONE):  %v\n", res.Scrape.Round(time.Millisecond))
+		fmt.Fprintf(w, "  of which group list:    %v (enqueue → groups stored)\n", res.List.Round(time.Millisecond))
 		fmt.Fprintf(w, "WhatsApp group calls:     %d (1 list + %d groups)\n", res.Calls, j.GroupsDone)
 		fmt.Fprintf(w, "members written:          %d (%.0f/s)\n", j.MembersSeen, float64(j.MembersSeen)/res.Scrape.Seconds())
 		fmt.Fprintf(w, "contacts created:         %d (in the base: %d), merged %d, without number %d, errors %d\n",

@@ -38,6 +38,7 @@ type options struct {
 type result struct {
 	Setup    time.Duration // creating the groups in the simulator
 	Scrape   time.Duration // scrapeGroups until DONE
+	List     time.Duration // scrapeGroups until the group list is stored (all: true)
 	Calls    int           // group queries WhatsApp answered
 	Job      contact.ScrapeJob
 	Contacts int
@@ -76,7 +77,7 @@ func run(ctx context.Context, opts options) (*result, error) {
 	groups.RegisterJobs(reg)
 	accounts := account.New(db, bus, account.Options{Logger: opts.Log})
 	sup := supervisor.New(accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		m := whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim,
+		m := whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim, LIDMap: whatsapp.NewLIDMap(db),
 			LIDsLearned: func(ctx context.Context, id string, pairs map[string]string) {
 				_, _ = groups.LIDsLearned(ctx, id, pairs)
 			}})
@@ -135,6 +136,9 @@ func run(ctx context.Context, opts options) (*result, error) {
 			return nil, err
 		}
 		res.Job = ev.Value
+		if res.List == 0 && res.Job.GroupsTotal > 0 {
+			res.List = time.Since(began)
+		}
 	}
 	res.Scrape = time.Since(began)
 	res.Calls = sim.GroupQueries(phone.JID) - before

@@ -293,7 +293,8 @@ func (a *App) startAccounts(ctx context.Context) error {
 		MaxReconnectAttempts: a.Config.ReconnectMaxTries,
 	})
 	a.inbound = &inboundRelay{}
-	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending, LIDsLearned: a.lidsLearned}
+	wopts := whatsapp.Options{Logger: a.Log, Inbound: a.inbound, Pauses: a.Sending, LIDsLearned: a.lidsLearned,
+		LIDMap: whatsapp.NewLIDMap(a.DB)}
 	if a.Simulator != nil {
 		wopts.Simulator = a.Simulator
 	}

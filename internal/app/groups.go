@@ -19,11 +19,12 @@ import (
 func (a *App) newGroups() {
 	metrics := a.Metrics.Scrapes(func(ctx context.Context) (map[contact.ScrapeState]int, error) { return a.Groups.CountScrapes(ctx) })
 	a.Groups = contact.NewGroupService(a.Contacts, a.Bus, a.Jobs, nil, contact.GroupOptions{
-		Logger:   a.Log,
-		Interval: a.Config.ScrapeGroupInterval,
-		Backoff:  a.Config.ScrapeRateLimitBackoff,
-		Slice:    scrapeSlice(a.Config.JobRescueAfter),
-		Metrics:  metrics,
+		Logger:     a.Log,
+		Interval:   a.Config.ScrapeGroupInterval,
+		Backoff:    a.Config.ScrapeRateLimitBackoff,
+		Slice:      scrapeSlice(a.Config.JobRescueAfter),
+		JobTimeout: scrapeJobTimeout(a.Config.JobRescueAfter),
+		Metrics:    metrics,
 		CheckAccount: func(ctx context.Context, id string) error {
 			_, err := a.Accounts.Get(ctx, id)
 			return err
@@ -41,6 +42,18 @@ func scrapeSlice(rescueAfter time.Duration) time.Duration {
 		timeout = rescueAfter
 	}
 	return timeout * 2 / 3
+}
+
+// scrapeJobTimeout bounds one run of a scrape job: 10 minutes (the listing
+// of an account in hundreds of big groups), or two thirds of
+// JOB_RESCUE_AFTER when that is shorter, so a live run is never taken for
+// stuck.
+func scrapeJobTimeout(rescueAfter time.Duration) time.Duration {
+	timeout := 10 * time.Minute
+	if rescueAfter > 0 && rescueAfter*2/3 < timeout {
+		timeout = rescueAfter * 2 / 3
+	}
+	return timeout
 }
 
 // lidsLearned hands the LID mappings a session learnt to the group service

@@ -175,7 +175,7 @@ var Settings = []Setting{
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
 	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
-	{"JOB_RESCUE_AFTER", "15m", "A job still running after this long is taken for stuck (its process died, e.g. kill -9) and run again by the leader. Jobs time out after 1m, or after this when it is shorter, so a job still alive is never taken for stuck."},
+	{"JOB_RESCUE_AFTER", "15m", "A job still running after this long is taken for stuck (its process died, e.g. kill -9) and run again by the leader. Jobs time out after 1m, or after this when it is shorter (a scrape job after 10m, or two thirds of this when shorter), so a job still alive is never taken for stuck."},
 	{"SWEEP_TIMEOUTS_INTERVAL", "15s", "Period of the sweep_timeouts job (leader only): ends activations past their deadline and bans that are over."},
 	{"SWEEP_PHONE_NUMBERS_INTERVAL", "5m", "Period of the sweep_phone_numbers job (leader only): repairs linked accounts without a phone number."},
 	{"INSTANCE_ID", "", "With REDIS_URL (several instances): this instance's name in the lease table; unset: hostname-pid-random. A stable name (a pod name) lets a restarted instance take its accounts back at once instead of after LEASE_TTL."},

@@ -105,6 +105,14 @@ type GroupOptions struct {
 	// the rest to its next run (River snooze), so a long scrape stays
 	// within the job timeout. Default 40s.
 	Slice time.Duration
+	// JobTimeout bounds one run of a scrape job (River cancels its context
+	// after it): the longest step, the listing of all: true, is one
+	// GetJoinedGroups call (whatsmeow waits up to 75 s for the answer), the
+	// storing of its LID mappings (about 10 s for 400,000 on Postgres,
+	// whatsapp.LIDMap) and of the groups; the groups after it hand over
+	// every Slice. Default 10m, which must stay below JOB_RESCUE_AFTER so a
+	// live run is never taken for stuck (internal/app caps it).
+	JobTimeout time.Duration
 	// Metrics defaults to NopScrapeMetrics.
 	Metrics ScrapeMetrics
 	// CheckAccount, when set, refuses a scrape of an account that does not
@@ -127,6 +135,9 @@ func (o GroupOptions) withDefaults() GroupOptions {
 	}
 	if o.Slice <= 0 {
 		o.Slice = 40 * time.Second
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = 10 * time.Minute
 	}
 	if o.Metrics == nil {
 		o.Metrics = NopScrapeMetrics{}

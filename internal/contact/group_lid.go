@@ -17,19 +17,30 @@ func (g *GroupService) LIDsLearned(ctx context.Context, accountID string, lidToP
 	if len(lidToPhone) == 0 {
 		return 0, nil
 	}
-	norm := make(map[string]string, len(lidToPhone))
+	// Numbers are normalized only for the LIDs something here is waiting
+	// for: libphonenumber is the costly part, and a group listing reports
+	// every member's mapping (400,000 for 500 groups of 1,000).
+	raw := make(map[string]string, len(lidToPhone))
 	lids := make([]string, 0, len(lidToPhone))
 	for l, p := range lidToPhone {
 		lid, err := NormalizeLID(l)
 		if err != nil {
 			continue
 		}
-		phone, err := NormalizePhone(p, "")
-		if err != nil {
-			continue
-		}
-		norm[lid] = phone
+		raw[lid] = p
 		lids = append(lids, lid)
+	}
+	norm := map[string]string{}
+	phoneOf := func(lid string) (string, bool) {
+		if p, ok := norm[lid]; ok {
+			return p, p != ""
+		}
+		p, err := NormalizePhone(raw[lid], "")
+		if err != nil {
+			p = ""
+		}
+		norm[lid] = p
+		return p, p != ""
 	}
 	linked := 0
 	for start := 0; start < len(lids); start += participantBatch {
@@ -41,7 +52,11 @@ func (g *GroupService) LIDsLearned(ctx context.Context, accountID string, lidToP
 			return linked, fmt.Errorf("contact: find LID-only contacts: %w", err)
 		}
 		for _, lid := range lidOnly {
-			_, _, err := g.svc.LinkLID(ctx, lid, norm[lid], Source{Kind: SourceWhatsApp, AccountID: accountID})
+			phone, ok := phoneOf(lid)
+			if !ok {
+				continue
+			}
+			_, _, err := g.svc.LinkLID(ctx, lid, phone, Source{Kind: SourceWhatsApp, AccountID: accountID})
 			if err != nil {
 				g.log.Warn().Err(err).Str("account_id", accountID).Str("lid", lid).Msg("LID mapping not applied")
 				continue
@@ -54,7 +69,11 @@ func (g *GroupService) LIDsLearned(ctx context.Context, accountID string, lidToP
 			return linked, fmt.Errorf("contact: find unnumbered group members: %w", err)
 		}
 		for _, lid := range unnumbered {
-			if _, err := g.db.NewUpdate().Model((*participantRow)(nil)).Set("phone_e164 = ?", norm[lid]).
+			phone, ok := phoneOf(lid)
+			if !ok {
+				continue
+			}
+			if _, err := g.db.NewUpdate().Model((*participantRow)(nil)).Set("phone_e164 = ?", phone).
 				Where("lid = ? AND phone_e164 = ''", lid).Exec(ctx); err != nil {
 				return linked, fmt.Errorf("contact: number group members: %w", err)
 			}

@@ -133,6 +133,7 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		reading.Wait()
 	}()
 	ended := false
+	held := time.Now() // the write lock has been ours since (SQLite)
 	for b := range batches {
 		if ended = b.eof; b.rowsRead == 0 && b.eof {
 			break
@@ -151,7 +152,10 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		if b.eof {
 			break
 		}
-		im.yieldWriteLock(ctx)
+		if im.mustYield(held) {
+			im.yieldWriteLock(ctx)
+			held = time.Now()
+		}
 		if time.Now().After(stopAt) || ctx.Err() != nil {
 			return false, ctx.Err()
 		}
@@ -171,6 +175,19 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 // writer (River's job fetches and leader election, the API's mutations)
 // until their busy timeout. The pause lets them in.
 const sqliteYield = 120 * time.Millisecond
+
+// sqliteHold is how long batches may follow each other before the import
+// pauses: a 500-row batch takes about 90 ms, and a pause after each one
+// was more than half of a 1,000,000-row import's time. Another writer
+// waits at most this plus one batch; when a batch alone takes longer (a
+// slow or busy machine, -race) the import pauses after every batch.
+const sqliteHold = 300 * time.Millisecond
+
+// mustYield reports whether the import pauses now, having written since
+// held (see sqliteHold); only on SQLite.
+func (im *Importer) mustYield(held time.Time) bool {
+	return im.db.Kind == store.SQLite && time.Since(held) >= sqliteHold
+}
 
 // yieldWriteLock pauses between batches on SQLite (see sqliteYield).
 func (im *Importer) yieldWriteLock(ctx context.Context) {

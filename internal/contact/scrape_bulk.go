@@ -3,6 +3,7 @@ package contact
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -141,6 +142,136 @@ func addSources(ctx context.Context, tx bun.IDB, contactIDs []string, s Source, 
 		rows[i] = sourceRow{ContactID: id, Kind: string(s.Kind), AccountID: s.AccountID, GroupJID: s.GroupJID, ImportID: s.ImportID, FirstSeenAt: t, LastSeenAt: t}
 	}
 	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("contact: record group member sources: %w", err)
+	}
+	return nil
+}
+
+// Members the contact base knows already (a person in several groups, a
+// scrape run again) are mostly seen again and nothing else: their contact
+// only gets a later last seen and maybe a name. updateKnownMembers writes
+// those in three statements per batch (their rows read at once, one
+// multi-row upsert by id, one multi-row source upsert) and leaves the rest
+// (a number or LID to fill in, a merge, a conflict, a contact twice in
+// the batch) to the upsert, one by one.
+
+// knownMember is a member whose contact updateKnownMembers wrote.
+type knownMember struct {
+	row     *contactRow
+	outcome Outcome
+}
+
+// updateKnownMembers updates, in tx, the contacts of the members that
+// match exactly one contact with the same number and LID; it returns them
+// and the members left for the upsert.
+func (g *GroupService) updateKnownMembers(ctx context.Context, tx bun.IDB, ms []member, src Source, now time.Time) ([]knownMember, []member, error) {
+	var (
+		done []knownMember
+		rest []member
+	)
+	for start := 0; start < len(ms); start += participantBatch {
+		batch := ms[start:min(start+participantBatch, len(ms))]
+		byPhone, byLID, err := contactsOf(ctx, tx, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		taken := map[string]bool{} // contact ids of the batch
+		var changed []*contactRow
+		var ids []string
+		for _, m := range batch {
+			p, l := byPhone[m.id.phone], byLID[m.id.lid]
+			row := p
+			if row == nil {
+				row = l
+			}
+			if row == nil || (p != nil && l != nil && p.ID != l.ID) || taken[row.ID] ||
+				row.Phone != m.id.phone && m.id.phone != "" || row.LID != m.id.lid && m.id.lid != "" ||
+				row.Phone == "" && m.id.phone != "" || row.LID == "" && m.id.lid != "" {
+				rest = append(rest, m)
+				continue
+			}
+			taken[row.ID] = true
+			seen := m.o.SeenAt.UTC().Truncate(time.Microsecond)
+			outcome := Unchanged
+			if applyObservation(row, m.o, seen, now) {
+				row.UpdatedAt, outcome = now, Updated
+				changed = append(changed, row)
+			}
+			done = append(done, knownMember{row: row, outcome: outcome})
+			ids = append(ids, row.ID)
+		}
+		if len(changed) > 0 {
+			_, err := tx.NewInsert().Model(&changed).On("CONFLICT (id) DO UPDATE").
+				Set("push_name = EXCLUDED.push_name, full_name = EXCLUDED.full_name, business_name = EXCLUDED.business_name").
+				Set("first_seen_at = EXCLUDED.first_seen_at, last_seen_at = EXCLUDED.last_seen_at").
+				Set("opted_out = EXCLUDED.opted_out, opted_out_at = EXCLUDED.opted_out_at").
+				Set("attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at").
+				Exec(ctx)
+			if err != nil {
+				return nil, nil, fmt.Errorf("contact: update group members: %w", err)
+			}
+		}
+		if err := upsertSources(ctx, tx, ids, src, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	return done, rest, nil
+}
+
+// contactsOf reads the contacts that have one of the batch's numbers or
+// LIDs.
+func contactsOf(ctx context.Context, tx bun.IDB, batch []member) (byPhone, byLID map[string]*contactRow, err error) {
+	var phones, lids []string
+	for _, m := range batch {
+		if m.id.phone != "" {
+			phones = append(phones, m.id.phone)
+		}
+		if m.id.lid != "" {
+			lids = append(lids, m.id.lid)
+		}
+	}
+	var rows []*contactRow
+	q := tx.NewSelect().Model(&rows)
+	switch {
+	case len(phones) > 0 && len(lids) > 0:
+		q = q.Where("c.phone_e164 IN (?) OR c.lid IN (?)", bun.In(phones), bun.In(lids))
+	case len(phones) > 0:
+		q = q.Where("c.phone_e164 IN (?)", bun.In(phones))
+	case len(lids) > 0:
+		q = q.Where("c.lid IN (?)", bun.In(lids))
+	default:
+		return nil, nil, nil
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("contact: read known group members: %w", err)
+	}
+	byPhone, byLID = make(map[string]*contactRow, len(rows)), make(map[string]*contactRow, len(rows))
+	for _, r := range rows {
+		if r.Phone != "" {
+			byPhone[r.Phone] = r
+		}
+		if r.LID != "" {
+			byLID[r.LID] = r
+		}
+	}
+	return byPhone, byLID, nil
+}
+
+// upsertSources records one source for many known contacts in one
+// statement, widening the first and last seen of those recorded before.
+func upsertSources(ctx context.Context, tx bun.IDB, contactIDs []string, s Source, t time.Time) error {
+	if len(contactIDs) == 0 {
+		return nil
+	}
+	values := make([]any, 0, 7*len(contactIDs))
+	rows := make([]string, len(contactIDs))
+	for i, id := range contactIDs {
+		rows[i] = "(?, ?, ?, ?, ?, ?, ?)"
+		values = append(values, id, string(s.Kind), s.AccountID, s.GroupJID, s.ImportID, t, t)
+	}
+	_, err := tx.NewRaw(`INSERT INTO contact_sources (contact_id, kind, account_id, group_jid, import_id, first_seen_at, last_seen_at)
+		VALUES `+strings.Join(rows, ", ")+" "+sourceConflict, values...).Exec(ctx)
+	if err != nil {
 		return fmt.Errorf("contact: record group member sources: %w", err)
 	}
 	return nil

@@ -81,6 +81,13 @@ func (g *GroupService) scrapeGroup(ctx context.Context, row *scrapeRow, info *WA
 		for _, c := range created {
 			count(c, Created)
 		}
+		known, rest, err := g.updateKnownMembers(ctx, tx, rest, source, now)
+		if err != nil {
+			return err
+		}
+		for _, k := range known {
+			count(k.row.toContact(), k.outcome)
+		}
 		for _, m := range rest {
 			row, outcome, err := g.svc.upsert(ctx, tx, m.id, m.o, now)
 			if err != nil {

@@ -83,7 +83,8 @@ func startScraper(t *testing.T, db *store.DB, wa contact.WhatsAppGroups, m conta
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := contact.NewGroupService(svc, b, js, wa, contact.GroupOptions{Logger: zerolog.Nop(), Interval: time.Millisecond, Slice: time.Second, Metrics: m})
+	// A run lasts at most the rescue delay, as internal/app sets it.
+	gs := contact.NewGroupService(svc, b, js, wa, contact.GroupOptions{Logger: zerolog.Nop(), Interval: time.Millisecond, Slice: time.Second, Metrics: m, JobTimeout: rescueAfter})
 	gs.RegisterJobs(reg)
 	if err := js.Start(context.Background()); err != nil {
 		t.Fatal(err)

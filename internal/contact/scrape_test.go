@@ -32,13 +32,18 @@ type fakeWA struct {
 	// limited answers this many group calls with rate-overlimit first.
 	limited int
 	calls   int
-	// onGroup, when set, runs before a group is answered.
-	onGroup func(jid string)
+	// onGroup, when set, runs before a group is answered; onJoined before
+	// the groups are listed.
+	onGroup  func(jid string)
+	onJoined func(ctx context.Context)
 }
 
-func (f *fakeWA) JoinedGroups(_ context.Context, accountID string) ([]contact.WAGroup, error) {
+func (f *fakeWA) JoinedGroups(ctx context.Context, accountID string) ([]contact.WAGroup, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.onJoined != nil {
+		f.onJoined(ctx)
+	}
 	f.calls++
 	if f.limited > 0 {
 		f.limited--

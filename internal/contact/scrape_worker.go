@@ -23,6 +23,11 @@ type scrapeWorker struct {
 	g *GroupService
 }
 
+// Timeout implements river.Worker: a run may take GroupOptions.JobTimeout
+// rather than River's one minute, which the listing step of an account in
+// hundreds of big groups outlasts (and then starts over on every retry).
+func (w *scrapeWorker) Timeout(*river.Job[ScrapeArgs]) time.Duration { return w.g.opts.JobTimeout }
+
 // errScrapeCanceled ends the River job of a scrape canceled meanwhile.
 var errScrapeCanceled = errors.New("contact: scrape canceled")
 
@@ -131,8 +136,10 @@ func (g *GroupService) resolveTargets(ctx context.Context, row *scrapeRow) error
 	if err := g.pacer.wait(ctx, row.AccountID); err != nil {
 		return err
 	}
+	began := time.Now()
 	groups, err := g.whatsapp().JoinedGroups(ctx, row.AccountID)
 	g.opts.Metrics.WhatsAppCall("joined_groups", err)
+	listed := time.Since(began)
 	if errors.Is(err, ErrRateLimited) {
 		return g.backOff(ctx, row.ID)
 	}
@@ -161,6 +168,8 @@ func (g *GroupService) resolveTargets(ctx context.Context, row *scrapeRow) error
 		return fmt.Errorf("contact: save scrape targets: %w", err)
 	}
 	row.TargetsReady = true
+	g.log.Info().Int64("scrape_id", row.ID).Str("account_id", row.AccountID).Int("groups", len(jids)).
+		Dur("list", listed).Dur("store", time.Since(began)-listed).Msg("scrape listed the account's groups")
 	g.publishCurrent(ctx, row.ID)
 	return nil
 }

@@ -79,7 +79,7 @@ func newGroupsE2E(t *testing.T, db *store.DB) *groupsE2E {
 	}
 	e.svc = account.New(db, bus, e.opts)
 	e.sup = supervisor.New(e.svc, func(sink supervisor.EventSink) supervisor.Sessions {
-		e.mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: log, Simulator: sim,
+		e.mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: log, Simulator: sim, LIDMap: whatsapp.NewLIDMap(db),
 			LIDsLearned: func(ctx context.Context, accountID string, pairs map[string]string) {
 				n, err := g.groups.LIDsLearned(ctx, accountID, pairs)
 				if err != nil {

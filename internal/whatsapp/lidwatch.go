@@ -23,17 +23,25 @@ type lidWatch struct {
 	accountID string
 }
 
-// watchLIDs wraps the client's LID store when the manager has a listener.
-// A device being paired has no stores until whatsmeow saves it on
+// watchLIDs gives the client's device the manager's LIDMap (when set) and
+// wraps its LID store when the manager has a listener. A device being paired has no stores until whatsmeow saves it on
 // PairSuccess; it is wrapped then, in whatsmeow's handler goroutine, before
 // the client logs in and starts learning mappings.
 func (m *Manager) watchLIDs(accountID string, cli *whatsmeow.Client) {
-	if m.opts.LIDsLearned == nil {
+	if m.opts.LIDsLearned == nil && m.opts.LIDMap == nil {
 		return
 	}
 	wrap := func() {
 		device := cli.Store
 		if device == nil || device.LIDs == nil {
+			return
+		}
+		if m.opts.LIDMap != nil && device.LIDs != wastore.LIDStore(m.opts.LIDMap) {
+			if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
+				device.LIDs = m.opts.LIDMap
+			}
+		}
+		if m.opts.LIDsLearned == nil {
 			return
 		}
 		if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
@@ -63,8 +71,20 @@ func (w *lidWatch) PutLIDMapping(ctx context.Context, lid, pn types.JID) error {
 	return nil
 }
 
-// PutManyLIDMappings implements wastore.LIDStore.
+// PutManyLIDMappings implements wastore.LIDStore. On a LIDMap the batch
+// itself says which mappings are new (no lookup per mapping).
 func (w *lidWatch) PutManyLIDMappings(ctx context.Context, mappings []wastore.LIDMapping) error {
+	if lm, ok := w.LIDStore.(*LIDMap); ok {
+		added, err := lm.put(ctx, mappings)
+		fresh := make(map[string]string, len(added))
+		for _, p := range added {
+			fresh[p.lid+"@lid"] = "+" + p.pn
+		}
+		if len(fresh) > 0 {
+			w.report(fresh) // the chunks written before a failure too
+		}
+		return err
+	}
 	fresh := map[string]string{}
 	for _, mp := range mappings {
 		for k, v := range w.fresh(ctx, mp.LID, mp.PN) {

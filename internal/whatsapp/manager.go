@@ -55,6 +55,9 @@ type Options struct {
 	// LIDsLearned, when set, gets the LID → number (E.164) mappings each
 	// account's client learns from WhatsApp (lidwatch.go).
 	LIDsLearned func(ctx context.Context, accountID string, lidToPhone map[string]string)
+	// LIDMap, when set, is every device's LID store instead of whatsmeow's
+	// (the same table, written in batches: lidmap.go).
+	LIDMap *LIDMap
 }
 
 func (o Options) withDefaults() Options {
