@@ -13,10 +13,12 @@ import (
 
 	"wagraph/internal/apperr"
 	"wagraph/internal/paging"
+	"wagraph/internal/store"
 	"wagraph/internal/textrule"
 )
 
-// personaRow is a persona as stored; ContactCount is computed by queries.
+// personaRow is a persona as stored; ContactCount is read from the counts
+// that triggers on contact_personas keep (personaCount).
 type personaRow struct {
 	bun.BaseModel `bun:"table:personas,alias:p"`
 
@@ -36,7 +38,11 @@ func (r *personaRow) toPersona() *Persona {
 // personaRepo reads and writes personas and their links.
 type personaRepo struct{}
 
-const personaCount = "(SELECT COUNT(*) FROM contact_personas AS cp WHERE cp.persona_id = p.id) AS contact_count"
+// personaCount is a persona's contact count: the sum of its rows in
+// persona_contact_counts, which triggers on contact_personas keep exact
+// (migration 20261127170000_persona_contact_count; one row per persona on
+// SQLite, a few dozen at most on Postgres).
+const personaCount = "(SELECT COALESCE(SUM(pc.n), 0) FROM persona_contact_counts AS pc WHERE pc.persona_id = p.id) AS contact_count"
 
 func personaNotFound(id string) error {
 	return apperr.Newf(apperr.NotFound, "no persona with id %q", id)
@@ -239,7 +245,15 @@ func (s *Service) AddToPersona(ctx context.Context, personaID string, sel Select
 	if _, err := s.personas.get(ctx, s.db.DB, personaID); err != nil {
 		return 0, err
 	}
-	ids := selectIDs(s.db.DB, sel).ColumnExpr("?", personaID).ColumnExpr("?", s.now())
+	// Joined to the persona, so a persona deleted since the check above
+	// gets no links instead of failing the statement on the foreign key.
+	ids := selectIDs(s.db.DB, sel).Join("JOIN personas AS p ON p.id = ?", personaID).ColumnExpr("p.id").ColumnExpr("?", s.now())
+	if s.db.Kind == store.Postgres {
+		// Likewise a contact or the persona deleted while the statement
+		// runs: the lock waits for the delete and drops the row (SQLite
+		// runs one writer at a time).
+		ids = ids.For("KEY SHARE OF c, p")
+	}
 	res, err := s.db.NewRaw("INSERT INTO contact_personas (contact_id, persona_id, added_at) ? ON CONFLICT DO NOTHING", ids).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("contact: add to persona: %w", err)
