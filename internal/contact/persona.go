@@ -9,11 +9,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
 	"wagraph/internal/paging"
-	"wagraph/internal/store"
 	"wagraph/internal/textrule"
 )
 
@@ -43,6 +43,9 @@ type personaRepo struct{}
 // (migration 20261127170000_persona_contact_count; one row per persona on
 // SQLite, a few dozen at most on Postgres).
 const personaCount = "(SELECT COALESCE(SUM(pc.n), 0) FROM persona_contact_counts AS pc WHERE pc.persona_id = p.id) AS contact_count"
+
+// pgForeignKeyViolation is Postgres's SQLSTATE for a foreign key violation.
+const pgForeignKeyViolation = "23503"
 
 func personaNotFound(id string) error {
 	return apperr.Newf(apperr.NotFound, "no persona with id %q", id)
@@ -248,13 +251,14 @@ func (s *Service) AddToPersona(ctx context.Context, personaID string, sel Select
 	// Joined to the persona, so a persona deleted since the check above
 	// gets no links instead of failing the statement on the foreign key.
 	ids := selectIDs(s.db.DB, sel).Join("JOIN personas AS p ON p.id = ?", personaID).ColumnExpr("p.id").ColumnExpr("?", s.now())
-	if s.db.Kind == store.Postgres {
-		// Likewise a contact or the persona deleted while the statement
-		// runs: the lock waits for the delete and drops the row (SQLite
-		// runs one writer at a time).
-		ids = ids.For("KEY SHARE OF c, p")
-	}
 	res, err := s.db.NewRaw("INSERT INTO contact_personas (contact_id, persona_id, added_at) ? ON CONFLICT DO NOTHING", ids).Exec(ctx)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgForeignKeyViolation {
+		// Postgres: a selected contact or the persona was deleted while the
+		// statement ran (locking every selected contact to prevent it would
+		// write to every page they are on). SQLite runs one writer at a time.
+		return 0, apperr.New(apperr.Conflict, "a selected contact or the persona was deleted while the contacts were being added").
+			WithSuggestion("Try again: the contacts still selected are added.")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("contact: add to persona: %w", err)
 	}
