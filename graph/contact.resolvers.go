@@ -98,7 +98,8 @@ func (r *queryResolver) Contacts(ctx context.Context, filter *model.ContactFilte
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.ContactService.List(ctx, contact.ListInput{Filter: contactFilter(filter), Order: contactOrder(orderBy), First: first, After: pos})
+	page, err := r.ContactService.List(ctx, contact.ListInput{Filter: contactFilter(filter), Order: contactOrder(orderBy), First: first, After: pos,
+		SkipCount: !selects(ctx, "totalCount")})
 	if err != nil {
 		return nil, err
 	}

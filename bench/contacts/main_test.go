@@ -57,7 +57,7 @@ func TestBenchmarkParts(t *testing.T) {
 	if _, err := measureQueries(ctx, pg, options{Contacts: 5000, Queries: 2}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(out.String(), "\n"); lines != 2+13+2 {
+	if lines := strings.Count(out.String(), "\n"); lines != 2+16+2 {
 		t.Fatalf("query report has %d lines:\n%s", lines, out.String())
 	}
 }

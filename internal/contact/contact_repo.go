@@ -219,16 +219,7 @@ func applyFilter(q *bun.SelectQuery, f Filter) *bun.SelectQuery {
 		q = q.Where("EXISTS (SELECT 1 FROM contact_sources AS cs WHERE cs.contact_id = c.id AND "+strings.Join(conds, " AND ")+")", args...)
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
-		if digits, ok := numberLike(s); ok {
-			q = q.Where(`c.phone_e164 LIKE ?`, "%"+digits+"%")
-		} else {
-			pattern := "%" + escapeLike(strings.ToLower(s)) + "%"
-			q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				return q.Where(`LOWER(COALESCE(c.full_name, '')) LIKE ? ESCAPE '\'`, pattern).
-					WhereOr(`LOWER(COALESCE(c.push_name, '')) LIKE ? ESCAPE '\'`, pattern).
-					WhereOr(`LOWER(COALESCE(c.business_name, '')) LIKE ? ESCAPE '\'`, pattern)
-			})
-		}
+		q = applySearch(q, s)
 	}
 	if f.HasPhone != nil {
 		if *f.HasPhone {

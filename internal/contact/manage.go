@@ -77,6 +77,10 @@ type ListInput struct {
 	// After is the position of the last contact of the previous page (from
 	// Page.Positions), in the same order.
 	After string
+	// SkipCount leaves Page.TotalCount 0 without counting, for callers that
+	// do not show it: the count of a search or of combined filters reads
+	// every match, a page only its own rows.
+	SkipCount bool
 }
 
 // Page is one page of contacts.
@@ -89,7 +93,7 @@ type Page struct {
 }
 
 // List returns a page of contacts matching the filter, in the order asked
-// for, with how many match in all.
+// for, with how many match in all (unless in.SkipCount).
 func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 	n, err := paging.Size(in.First)
 	if err != nil {
@@ -110,15 +114,17 @@ func (s *Service) List(ctx context.Context, in ListInput) (*Page, error) {
 		}
 		after = &p
 	}
-	total, err := s.count(ctx, f)
-	if err != nil {
-		return nil, err
+	var total int
+	if !in.SkipCount {
+		if total, err = s.count(ctx, f); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := s.page(ctx, s.db.DB, f, in.Order, after, n+1)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{TotalCount: int(total)}
+	page := &Page{TotalCount: total}
 	if len(rows) > n {
 		rows, page.HasNextPage = rows[:n], true
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
@@ -16,7 +17,8 @@ import (
 	"wagraph/internal/textrule"
 )
 
-// personaRow is a persona as stored; ContactCount is computed by queries.
+// personaRow is a persona as stored; ContactCount is read from the counts
+// that triggers on contact_personas keep (personaCount).
 type personaRow struct {
 	bun.BaseModel `bun:"table:personas,alias:p"`
 
@@ -36,7 +38,14 @@ func (r *personaRow) toPersona() *Persona {
 // personaRepo reads and writes personas and their links.
 type personaRepo struct{}
 
-const personaCount = "(SELECT COUNT(*) FROM contact_personas AS cp WHERE cp.persona_id = p.id) AS contact_count"
+// personaCount is a persona's contact count: the sum of its rows in
+// persona_contact_counts, which triggers on contact_personas keep exact
+// (migration 20261127170000_persona_contact_count; one row per persona on
+// SQLite, a few dozen at most on Postgres).
+const personaCount = "(SELECT COALESCE(SUM(pc.n), 0) FROM persona_contact_counts AS pc WHERE pc.persona_id = p.id) AS contact_count"
+
+// pgForeignKeyViolation is Postgres's SQLSTATE for a foreign key violation.
+const pgForeignKeyViolation = "23503"
 
 func personaNotFound(id string) error {
 	return apperr.Newf(apperr.NotFound, "no persona with id %q", id)
@@ -239,8 +248,17 @@ func (s *Service) AddToPersona(ctx context.Context, personaID string, sel Select
 	if _, err := s.personas.get(ctx, s.db.DB, personaID); err != nil {
 		return 0, err
 	}
-	ids := selectIDs(s.db.DB, sel).ColumnExpr("?", personaID).ColumnExpr("?", s.now())
+	// Joined to the persona, so a persona deleted since the check above
+	// gets no links instead of failing the statement on the foreign key.
+	ids := selectIDs(s.db.DB, sel).Join("JOIN personas AS p ON p.id = ?", personaID).ColumnExpr("p.id").ColumnExpr("?", s.now())
 	res, err := s.db.NewRaw("INSERT INTO contact_personas (contact_id, persona_id, added_at) ? ON CONFLICT DO NOTHING", ids).Exec(ctx)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgForeignKeyViolation {
+		// Postgres: a selected contact or the persona was deleted while the
+		// statement ran (locking every selected contact to prevent it would
+		// write to every page they are on). SQLite runs one writer at a time.
+		return 0, apperr.New(apperr.Conflict, "a selected contact or the persona was deleted while the contacts were being added").
+			WithSuggestion("Try again: the contacts still selected are added.")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("contact: add to persona: %w", err)
 	}
