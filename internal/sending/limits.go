@@ -306,46 +306,48 @@ func (p *Policy) configured(row *limitsRow) (AccountLimits, error) {
 	return a, nil
 }
 
-// historyRow reads when an account was linked from its status history.
-type historyRow struct {
-	bun.BaseModel `bun:"table:account_status_history"`
-
-	At time.Time `bun:"at"`
-}
-
 // Limits returns the limits accountID sends under now. NOT_FOUND when
 // there is no such account.
 func (p *Policy) Limits(ctx context.Context, accountID string) (Effective, error) {
-	if err := p.accountExists(ctx, accountID); err != nil {
-		return Effective{}, err
-	}
-	var row limitsRow
-	var own *limitsRow
-	err := p.db.NewSelect().Model(&row).Where("account_id = ?", accountID).Scan(ctx)
+	// One query (every send asks): the account, its own limits if any, and
+	// when it was linked = paired: the newest move into WARMING (only a
+	// pairing gets there), so a number linked again starts its warm-up
+	// again.
+	var row accountLimitsRow
+	err := p.db.NewSelect().TableExpr("accounts AS a").
+		ColumnExpr("a.id, l.limits, l.new_chats_per_day, l.updated_at").
+		ColumnExpr("(SELECT h.at FROM account_status_history AS h WHERE h.account_id = a.id AND h.to_status = ? ORDER BY h.version DESC LIMIT 1) AS linked_at", "WARMING").
+		Join("LEFT JOIN account_send_limits AS l ON l.account_id = a.id").
+		Where("a.id = ?", accountID).Scan(ctx, &row)
 	switch {
-	case err == nil:
-		own = &row
-	case !errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows):
+		return Effective{}, notFound(accountID)
+	case err != nil:
 		return Effective{}, fmt.Errorf("read rate limits: %w", err)
+	}
+	var own *limitsRow
+	if row.Limits != nil {
+		own = &limitsRow{AccountID: row.ID, Limits: *row.Limits, NewChatsPerDay: row.NewChatsPerDay, UpdatedAt: row.UpdatedAt}
 	}
 	conf, err := p.configured(own)
 	if err != nil {
 		return Effective{}, err
 	}
-	// Linked = paired: the newest move into WARMING (only a pairing gets
-	// there), so a number linked again starts its warm-up again.
-	var h historyRow
-	err = p.db.NewSelect().Model(&h).Column("at").
-		Where("account_id = ? AND to_status = ?", accountID, "WARMING").
-		Order("version DESC").Limit(1).Scan(ctx)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Effective{}, fmt.Errorf("read account history: %w", err)
-	}
-	e := Effective{Configured: conf, LinkedAt: h.At}
-	e.WarmupDay = WarmupDay(h.At, p.now())
+	e := Effective{Configured: conf, LinkedAt: row.LinkedAt}
+	e.WarmupDay = WarmupDay(row.LinkedAt, p.now())
 	e.WarmupCap = WarmupCap(p.defaults.Warmup, e.WarmupDay)
 	e.Limits, e.NewChats = Apply(conf.Limits, conf.NewChatsPerDay, e.WarmupCap)
 	return e, nil
+}
+
+// accountLimitsRow is what Limits reads: an account, its own limits (nil
+// when it has none) and when it was linked (zero when never).
+type accountLimitsRow struct {
+	ID             string    `bun:"id"`
+	Limits         *string   `bun:"limits"`
+	NewChatsPerDay *int      `bun:"new_chats_per_day"`
+	UpdatedAt      time.Time `bun:"updated_at"`
+	LinkedAt       time.Time `bun:"linked_at"`
 }
 
 // Status is an account's limits now and how much of each is used.
