@@ -27,6 +27,7 @@ import (
 	"wagraph/internal/config"
 	"wagraph/internal/observe"
 	"wagraph/internal/pubsub"
+	"wagraph/internal/testproc"
 )
 
 // cluster is the wagraph instances under test, sharing one database and one
@@ -253,34 +254,21 @@ func createAccounts(ctx context.Context, base, token string, n int) ([]*account.
 
 func createAccount(ctx context.Context, base, token, name string) (*account.Account, error) {
 	query := fmt.Sprintf(`mutation { createAccount(input: {name: %q}) { account { id name status version } } }`, name)
-	body, err := json.Marshal(map[string]string{"query": query})
+	data, err := (&testproc.Server{Base: base}).Post(ctx, token, query)
 	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data struct {
-			CreateAccount struct{ Account *account.Account }
-		}
-		Errors []struct{ Message string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("createAccount: %w", err)
 	}
-	if len(out.Errors) > 0 || out.Data.CreateAccount.Account == nil {
-		return nil, fmt.Errorf("createAccount: %+v", out.Errors)
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
 	}
-	return out.Data.CreateAccount.Account, nil
+	var out struct {
+		CreateAccount struct{ Account *account.Account }
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.CreateAccount.Account == nil {
+		return nil, fmt.Errorf("createAccount: %v in %s", err, raw)
+	}
+	return out.CreateAccount.Account, nil
 }
 
 // memory reports each server process's resident memory and Go heap in use,
