@@ -55,6 +55,13 @@ func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, ro
 	if err != nil {
 		return fmt.Errorf("contact: copy import rows: %w", err)
 	}
+	// Statistics of the staged rows for the planner: without them it can
+	// take the staging table for a row or two and join it to the contacts
+	// by scanning it once per contact (one batch of 10,000 rows at 640,000
+	// contacts took 75 s that way instead of 0.25 s).
+	if _, err := tx.ExecContext(ctx, "ANALYZE "+stageTable); err != nil {
+		return fmt.Errorf("contact: analyze import staging table: %w", err)
+	}
 	staged := len(rows)
 	// One statement upserts the contacts and records their provenance.
 	// Its parts share one snapshot: the join finds the contacts that
