@@ -52,12 +52,14 @@ func NormalizePhone(raw, region string) (string, error) {
 	if len(e164)-1 > maxE164Digits {
 		return "", invalidPhone(quoteInput(raw) + " has more than 15 digits with its country code, the most a phone number (E.164) has")
 	}
-	if !phonenumbers.IsValidNumber(num) {
-		return "", invalidPhone(quoteInput(raw) + " is not a valid phone number for its country")
-	}
+	// GetNumberType is UNKNOWN exactly when IsValidNumber is false (both
+	// match the number against its region's patterns; asking both did the
+	// matching twice, most of an import's reading).
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE, phonenumbers.FIXED_LINE_OR_MOBILE:
 		return e164, nil
+	case phonenumbers.UNKNOWN:
+		return "", invalidPhone(quoteInput(raw) + " is not a valid phone number for its country")
 	default:
 		return "", invalidPhone(quoteInput(raw) + " is not a mobile or landline number (toll-free, premium-rate, shared-cost and similar numbers cannot run WhatsApp)")
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 // The Postgres bulk path of job-backed imports: a batch's number-only rows
-// are copied (COPY, pgx CopyFrom) into a staging table that lives for the
-// transaction, then written with one INSERT … ON CONFLICT, with the same
+// are copied (COPY, pgx CopyFrom) into a temporary staging table of the
+// connection, emptied at every commit, then written with one INSERT … ON CONFLICT, with the same
 // rules as the per-row upsert (applyObservation): non-empty names replace,
 // attributes merge with the given keys winning, an opt-out sticks, an
 // import leaves first and last seen alone; a contact whose row changes
@@ -24,13 +24,18 @@ const stageTable = "contact_import_stage"
 var stageColumns = []string{"line", "id", "phone", "push_name", "full_name", "business_name", "opted_out", "attributes"}
 
 // copyRows writes number-only rows of a batch through COPY. pgConn is the
-// connection tx runs on.
+// connection tx runs on. The rows are those no earlier batch of the import
+// gave (writeRows takes those out).
 func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, row *importRow, rows []batchRow, now time.Time, out *batchOutcome) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE `+stageTable+` (line INTEGER NOT NULL, id TEXT NOT NULL, phone TEXT NOT NULL,
-		push_name TEXT, full_name TEXT, business_name TEXT, opted_out BOOLEAN NOT NULL, attributes JSONB NOT NULL) ON COMMIT DROP`); err != nil {
+	// The staging table is the session's own and is emptied at every
+	// commit (and gone with a rollback that created it): created once per
+	// connection, not per batch (a table made and dropped in every batch
+	// writes the catalog each time).
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stageTable+` (line INTEGER NOT NULL, id TEXT NOT NULL, phone TEXT NOT NULL,
+		push_name TEXT, full_name TEXT, business_name TEXT, opted_out BOOLEAN NOT NULL, attributes JSONB NOT NULL) ON COMMIT DELETE ROWS`); err != nil {
 		return fmt.Errorf("contact: create import staging table: %w", err)
 	}
 	data := make([][]any, len(rows))
@@ -50,22 +55,27 @@ func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, ro
 	if err != nil {
 		return fmt.Errorf("contact: copy import rows: %w", err)
 	}
+	// Statistics of the staged rows for the planner: without them it can
+	// take the staging table for a row or two and join it to the contacts
+	// by scanning it once per contact (one batch of 10,000 rows at 640,000
+	// contacts took 75 s that way instead of 0.25 s).
+	if _, err := tx.ExecContext(ctx, "ANALYZE "+stageTable); err != nil {
+		return fmt.Errorf("contact: analyze import staging table: %w", err)
+	}
 	staged := len(rows)
-	if !row.DryRun && row.BytesDone > 0 {
-		// A row whose number an earlier batch of this import gave (the
-		// first batch has none before it).
-		var dupLines []int
-		err := tx.NewRaw(`DELETE FROM `+stageTable+` AS s USING mkt_wap_contacts AS c, contact_sources AS cs
-			WHERE c.phone_e164 = s.phone AND cs.contact_id = c.id AND cs.kind = ? AND cs.account_id = '' AND cs.group_jid = '' AND cs.import_id = ?
-			RETURNING s.line`, string(SourceImport), row.ID).Scan(ctx, &dupLines)
-		if err != nil {
-			return fmt.Errorf("contact: find rows of earlier batches: %w", err)
-		}
-		for _, l := range dupLines {
-			out.dups++
-			out.skipped = append(out.skipped, RowError{Line: l, Reason: duplicateEarlier})
-		}
-		staged -= len(dupLines)
+	// One statement upserts the contacts and records their provenance.
+	// Its parts share one snapshot: the join finds the contacts that
+	// existed before it (updated or unchanged, by their id), the upsert's
+	// RETURNING gives the ones it created.
+	sources := ""
+	if !row.DryRun {
+		sources = `, src AS (
+		INSERT INTO contact_sources (contact_id, kind, account_id, group_jid, import_id, first_seen_at, last_seen_at)
+		SELECT id, ?1, '', '', ?2, ?0::timestamptz, ?0::timestamptz FROM up WHERE created
+		UNION ALL
+		SELECT c.id, ?1, '', '', ?2, ?0::timestamptz, ?0::timestamptz FROM ` + stageTable + ` AS s JOIN mkt_wap_contacts AS c ON c.phone_e164 = s.phone
+		ON CONFLICT DO NOTHING
+	)`
 	}
 	var created, updated int
 	err = tx.NewRaw(`WITH up AS (
@@ -87,23 +97,15 @@ func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, ro
 			OR (excluded.business_name IS NOT NULL AND excluded.business_name IS DISTINCT FROM c.business_name)
 			OR (excluded.opted_out AND NOT c.opted_out)
 			OR NOT (c.attributes @> excluded.attributes)
-		RETURNING (xmax = 0) AS created
-	) SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`, now).Scan(ctx, &created, &updated)
+		RETURNING c.id, (xmax = 0) AS created
+	)`+sources+` SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`,
+		now, string(SourceImport), row.ID).Scan(ctx, &created, &updated)
 	if err != nil {
 		return fmt.Errorf("contact: upsert import rows: %w", err)
 	}
 	out.created += created
 	out.updated += updated
 	out.unchanged += staged - created - updated
-	if row.DryRun {
-		return nil
-	}
-	_, err = tx.NewRaw(`INSERT INTO contact_sources (contact_id, kind, account_id, group_jid, import_id, first_seen_at, last_seen_at)
-		SELECT c.id, ?, '', '', ?, ?, ? FROM `+stageTable+` AS s JOIN mkt_wap_contacts AS c ON c.phone_e164 = s.phone
-		ON CONFLICT DO NOTHING`, string(SourceImport), row.ID, now, now).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("contact: record import sources: %w", err)
-	}
 	return nil
 }
 

@@ -96,10 +96,17 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		}
 	}
 	var seen map[string]int // job-lifetime keys: dry runs write nothing to find duplicates in
+	var earlier *earlierNumbers
 	if row.DryRun {
 		if seen, err = im.replaySeen(ctx, row); err != nil {
 			return false, err
 		}
+	} else if row.BytesDone > 0 {
+		if earlier, err = im.loadEarlierNumbers(ctx, im.db.DB, row.ID); err != nil {
+			return false, err
+		}
+	} else {
+		earlier = newEarlierNumbers()
 	}
 	// Reading (CSV, numbers) runs one batch ahead of writing, so that the
 	// two overlap; a batch read ahead when the run stops is read again by
@@ -138,7 +145,7 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 		if ended = b.eof; b.rowsRead == 0 && b.eof {
 			break
 		}
-		next, err := im.writeBatch(ctx, row, b)
+		next, err := im.writeBatch(ctx, row, b, earlier)
 		if errors.Is(err, errImportMoved) {
 			return true, nil
 		}
@@ -375,7 +382,7 @@ func (im *Importer) replaySeen(ctx context.Context, row *importRow) (map[string]
 // writeBatch writes a batch's rows (not for a dry run: their outcome is
 // worked out in a transaction that is rolled back) and its checkpoint, and
 // returns the import as the checkpoint left it.
-func (im *Importer) writeBatch(ctx context.Context, row *importRow, b *importBatch) (*importRow, error) {
+func (im *Importer) writeBatch(ctx context.Context, row *importRow, b *importBatch, earlier *earlierNumbers) (*importRow, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -385,7 +392,7 @@ func (im *Importer) writeBatch(ctx context.Context, row *importRow, b *importBat
 	if row.DryRun {
 		err := im.inTx(ctx, func(ctx context.Context, tx bun.Tx, pgConn *bun.Conn) error {
 			var err error
-			if out, err = im.writeRows(ctx, tx, pgConn, row, b); err != nil {
+			if out, err = im.writeRows(ctx, tx, pgConn, row, b, nil); err != nil {
 				return err
 			}
 			return errDryRun
@@ -403,7 +410,7 @@ func (im *Importer) writeBatch(ctx context.Context, row *importRow, b *importBat
 		}
 	} else {
 		err := im.inTx(ctx, func(ctx context.Context, tx bun.Tx, pgConn *bun.Conn) error {
-			out, err := im.writeRows(ctx, tx, pgConn, row, b)
+			out, err := im.writeRows(ctx, tx, pgConn, row, b, earlier)
 			if err != nil {
 				return err
 			}
@@ -420,6 +427,18 @@ func (im *Importer) writeBatch(ctx context.Context, row *importRow, b *importBat
 
 // inTx runs fn in a transaction; on Postgres it also gets the transaction's
 // connection, for COPY.
+//
+// On Postgres a batch's transaction commits without waiting for its WAL to
+// reach the disk (synchronous_commit off, for this transaction only). That
+// is safe because the batch's rows and its checkpoint are one transaction:
+// a crash of the database can lose only the last commits whole, never part
+// of one, and the import then resumes from the checkpoint the database
+// kept, writing those batches again (the same rows, the same outcome, as
+// after a kill of the process). Nothing outside the database has seen a
+// lost batch as final: River's job state and the import's end (finish)
+// are committed synchronously, and such a commit flushes the WAL before it,
+// the asynchronous batches included. A progress event of a lost batch may
+// have been published; the next one carries the counters again.
 func (im *Importer) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, pgConn *bun.Conn) error) error {
 	if im.db.Kind != store.Postgres {
 		return im.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx, nil) })
@@ -429,7 +448,12 @@ func (im *Importer) inTx(ctx context.Context, fn func(ctx context.Context, tx bu
 		return fmt.Errorf("contact: import connection: %w", err)
 	}
 	defer conn.Close()
-	return conn.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx, &conn) })
+	return conn.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return fmt.Errorf("contact: import transaction: %w", err)
+		}
+		return fn(ctx, tx, &conn)
+	})
 }
 
 // batchOutcome is what writing a batch's rows did.
@@ -457,15 +481,29 @@ func (o *batchOutcome) count(outcome Outcome) {
 // writeRows upserts a batch's rows. On Postgres the rows with a number
 // only (nearly all of a typical file) go through COPY into a staging table
 // and one INSERT … ON CONFLICT; rows with a LID, which may merge contacts,
-// go through the per-row upsert, as do all rows on SQLite.
-func (im *Importer) writeRows(ctx context.Context, tx bun.Tx, pgConn *bun.Conn, row *importRow, b *importBatch) (batchOutcome, error) {
+// go through the per-row upsert, as do all rows on SQLite. Rows whose
+// number is in earlier (nil for a dry run) are duplicates of an earlier
+// batch; the numbers the batch writes are added to it.
+func (im *Importer) writeRows(ctx context.Context, tx bun.Tx, pgConn *bun.Conn, row *importRow, b *importBatch, earlier *earlierNumbers) (batchOutcome, error) {
 	var out batchOutcome
 	now := im.svc.now()
-	perRow := b.rows
+	rows := b.rows
+	if earlier != nil {
+		rows = make([]batchRow, 0, len(b.rows))
+		for _, r := range b.rows {
+			if earlier.has(r.id.phone) {
+				out.dups++
+				out.skipped = append(out.skipped, RowError{Line: r.line, Reason: duplicateEarlier})
+				continue
+			}
+			rows = append(rows, r)
+		}
+	}
+	perRow := rows
 	if pgConn != nil {
 		var phoneOnly []batchRow
 		perRow = nil
-		for _, r := range b.rows {
+		for _, r := range rows {
 			if r.id.lid == "" {
 				phoneOnly = append(phoneOnly, r)
 			} else {
@@ -475,9 +513,16 @@ func (im *Importer) writeRows(ctx context.Context, tx bun.Tx, pgConn *bun.Conn, 
 		if err := im.copyRows(ctx, tx, *pgConn, row, phoneOnly, now, &out); err != nil {
 			return out, err
 		}
+		if earlier != nil {
+			for _, r := range phoneOnly {
+				earlier.add(r.id.phone)
+			}
+		}
 	}
 	for _, r := range perRow {
-		if !row.DryRun {
+		if !row.DryRun && (earlier == nil || r.id.lid != "") {
+			// A LID may have been given by an earlier batch under another
+			// row's number (earlier holds numbers only).
 			dup, err := alreadyImported(ctx, tx, r.id, row.ID)
 			if err != nil {
 				return out, err
@@ -496,6 +541,9 @@ func (im *Importer) writeRows(ctx context.Context, tx bun.Tx, pgConn *bun.Conn, 
 			out.invalid++
 			out.skipped = append(out.skipped, RowError{Line: r.line, Reason: reasonOf(err)})
 			continue
+		}
+		if earlier != nil {
+			earlier.add(r.id.phone)
 		}
 		out.count(outcome)
 	}
@@ -538,7 +586,9 @@ func (im *Importer) checkpoint(ctx context.Context, tx bun.Tx, row *importRow, b
 	omitted := 0
 	if len(skipped) > room {
 		omitted = len(skipped) - room
-		sortErrors(skipped)
+		if room > 0 { // once the list is full, nothing to sort
+			sortErrors(skipped)
+		}
 		skipped = skipped[:room]
 	}
 	for start := 0; start < len(skipped); start += 200 {
