@@ -160,7 +160,7 @@ func (im *Importer) Run(ctx context.Context, importID string, stopAt time.Time) 
 			break
 		}
 		if im.mustYield(held) {
-			im.yieldWriteLock(ctx)
+			im.yieldWriteLock(ctx, time.Since(held))
 			held = time.Now()
 		}
 		if time.Now().After(stopAt) || ctx.Err() != nil {
@@ -196,12 +196,21 @@ func (im *Importer) mustYield(held time.Time) bool {
 	return im.db.Kind == store.SQLite && time.Since(held) >= sqliteHold
 }
 
-// yieldWriteLock pauses between batches on SQLite (see sqliteYield).
-func (im *Importer) yieldWriteLock(ctx context.Context) {
+// yieldPause is how long the import pauses after holding SQLite's write
+// lock for held: half of that, and at least sqliteYield, so the other
+// writers get a third of the time or more however slow the batches are (a
+// fixed pause after 600 ms batches under -race and a loaded CI machine
+// starved River: its job fetches and leader election timed out).
+func yieldPause(held time.Duration) time.Duration {
+	return max(sqliteYield, held/2)
+}
+
+// yieldWriteLock pauses between batches on SQLite (see yieldPause).
+func (im *Importer) yieldWriteLock(ctx context.Context, held time.Duration) {
 	if im.db.Kind != store.SQLite {
 		return
 	}
-	t := time.NewTimer(sqliteYield)
+	t := time.NewTimer(yieldPause(held))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -31,3 +31,18 @@ func TestImportPausesAfterHoldingTheWriteLock(t *testing.T) {
 		}
 	})
 }
+
+// The pause grows with the time the lock was held, so slow batches (-race,
+// a loaded machine) still leave the other writers a third of the time.
+func TestImportPauseGrowsWithTheHold(t *testing.T) {
+	for _, tc := range []struct{ held, want time.Duration }{
+		{100 * time.Millisecond, sqliteYield}, // the 120 ms floor
+		{sqliteHold, 150 * time.Millisecond},
+		{600 * time.Millisecond, 300 * time.Millisecond},
+		{2 * time.Second, time.Second},
+	} {
+		if got := yieldPause(tc.held); got != tc.want {
+			t.Errorf("held %v: pause %v, want %v", tc.held, got, tc.want)
+		}
+	}
+}
