@@ -169,14 +169,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		failures = append(failures, q...)
 	}
-	if len(failures) > 0 {
-		for _, f := range failures {
-			fmt.Fprintln(w, "FAIL:", f)
-		}
-		return fmt.Errorf("%d targets missed", len(failures))
-	}
-	fmt.Fprintln(w, "all targets met")
-	return nil
+	return verdict(w, failures)
 }
 
 // queriesOnly measures the queries and export on a new database, skipping
@@ -196,14 +189,7 @@ func queriesOnly(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("queries: %w", err)
 	}
-	if len(failures) > 0 {
-		for _, f := range failures {
-			fmt.Fprintln(w, "FAIL:", f)
-		}
-		return fmt.Errorf("%d targets missed", len(failures))
-	}
-	fmt.Fprintln(w, "all targets met")
-	return nil
+	return verdict(w, failures)
 }
 
 func importSQLite(ctx context.Context, dir, file string, rows int, w io.Writer) error {
@@ -228,3 +214,16 @@ func printImport(w io.Writer, name string, rows int, r *importResult) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// verdict prints the missed targets, or that all were met; an error when
+// any was missed.
+func verdict(w io.Writer, failures []string) error {
+	if len(failures) > 0 {
+		for _, f := range failures {
+			fmt.Fprintln(w, "FAIL:", f)
+		}
+		return fmt.Errorf("%d targets missed", len(failures))
+	}
+	fmt.Fprintln(w, "all targets met")
+	return nil
+}
