@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,15 +32,18 @@ type options struct {
 	// Recipients contacts, so Accounts × Recipients messages drain.
 	Accounts   int
 	Recipients int
-	// Workers is how many send jobs run at once (JOB_WORKERS).
-	Workers     int
-	DatabaseURL string
+	// Workers is how many jobs of River's default queue run at once
+	// (JOB_WORKERS); LaneWorkers how many of each send lane
+	// (SEND_LANE_WORKERS).
+	Workers, LaneWorkers int
+	DatabaseURL          string
 	// RootKey signs the simulator's certificates (whatsmeow trusts one root
 	// per process).
 	RootKey [32]byte
 	Log     zerolog.Logger
-	// Profile, when set, gets a CPU profile of the drain.
-	Profile io.Writer
+	// Profile, when set, gets a CPU profile of the drain; Trace an
+	// execution trace (where the send jobs wait: go tool trace).
+	Profile, Trace io.Writer
 }
 
 // result is what one run measured.
@@ -84,7 +88,7 @@ func run(ctx context.Context, opts options) (result, error) {
 	accounts := account.New(db, bus, account.Options{Logger: opts.Log})
 	var mgr *whatsapp.Manager
 	sup := supervisor.New(accounts, func(sink supervisor.EventSink) supervisor.Sessions {
-		mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim})
+		mgr = whatsapp.NewManager(container, sink, whatsapp.Options{Logger: opts.Log, Simulator: sim, LIDMap: whatsapp.NewLIDMap(db)})
 		return mgr
 	}, supervisor.Options{Logger: opts.Log})
 	if err := sup.Start(ctx); err != nil {
@@ -144,7 +148,7 @@ func run(ctx context.Context, opts options) (result, error) {
 		return res, err
 	}
 	svc := message.New(message.Deps{DB: db, Jobs: js, Bus: bus, Sender: mgr, Admitter: policy, Contacts: contacts},
-		message.Options{Logger: opts.Log, LookupInterval: 100 * time.Millisecond})
+		message.Options{Logger: opts.Log, LookupInterval: 100 * time.Millisecond, LaneWorkers: opts.LaneWorkers})
 	svc.RegisterJobs(reg)
 
 	began := time.Now()
@@ -164,6 +168,12 @@ func run(ctx context.Context, opts options) (result, error) {
 			return res, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if opts.Trace != nil {
+		if err := trace.Start(opts.Trace); err != nil {
+			return res, err
+		}
+		defer trace.Stop()
 	}
 	began = time.Now()
 	if err := js.Start(ctx); err != nil {

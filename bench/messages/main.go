@@ -24,22 +24,25 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"wagraph/internal/message"
 	"wagraph/internal/wasim"
 )
 
 func main() {
 	accounts := flag.Int("accounts", 50, "accounts sending, one batch each")
 	recipients := flag.Int("recipients", 200, "recipients of each batch")
-	workers := flag.Int("workers", 100, "send jobs at once (JOB_WORKERS)")
+	workers := flag.Int("workers", 10, "jobs of River's default queue at once (JOB_WORKERS)")
+	laneWorkers := flag.Int("lane-workers", message.DefaultLaneWorkers, "send jobs at once in each of the send lanes (SEND_LANE_WORKERS)")
 	dbURL := flag.String("database", "", "Postgres URL of a scratch database (default: SQLite in a temporary directory)")
 	goal := flag.Float64("goal", 500, "messages per second to reach")
 	verbose := flag.Bool("v", false, "log warnings")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the drain to this file")
+	traceFile := flag.String("trace", "", "write an execution trace of the drain to this file (go tool trace)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	opts := options{Accounts: *accounts, Recipients: *recipients, Workers: *workers, DatabaseURL: *dbURL, RootKey: wasim.NewRootKey(), Log: zerolog.Nop()}
+	opts := options{Accounts: *accounts, Recipients: *recipients, Workers: *workers, LaneWorkers: *laneWorkers, DatabaseURL: *dbURL, RootKey: wasim.NewRootKey(), Log: zerolog.Nop()}
 	if *verbose {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	}
@@ -61,13 +64,22 @@ func main() {
 		defer f.Close()
 		opts.Profile = f
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "messages:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		opts.Trace = f
+	}
 	res, err := run(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "messages:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("%d messages from %d accounts to %d recipients each, %d workers, GOMAXPROCS %d\n",
-		res.Messages, *accounts, *recipients, *workers, runtime.GOMAXPROCS(0))
+	fmt.Printf("%d messages from %d accounts to %d recipients each, %d send lanes × %d workers, GOMAXPROCS %d\n",
+		res.Messages, *accounts, *recipients, message.Lanes, *laneWorkers, runtime.GOMAXPROCS(0))
 	fmt.Printf("queued in %v; drained in %v: %.0f messages/s (goal %.0f); the phones decrypted %d\n",
 		res.Queue.Round(1e6), res.Drain.Round(1e6), res.rate(), *goal, res.Delivered)
 	if res.rate() < *goal || res.Delivered != res.Messages {

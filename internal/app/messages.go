@@ -21,7 +21,7 @@ func (a *App) newMessages() {
 	a.Messages = message.New(message.Deps{
 		DB: a.DB, Jobs: a.Jobs, Bus: a.Bus,
 		Sender: sender, Admitter: a.Sending, Outcomes: a.Sending, Contacts: a.Contacts,
-	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion})
+	}, message.Options{Logger: a.Log, DefaultRegion: a.Config.ContactDefaultRegion, LaneWorkers: a.Config.SendLaneWorkers})
 	a.Messages.RegisterJobs(a.JobRegistry)
 	a.inbound.svc.Store(a.Messages)
 }

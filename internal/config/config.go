@@ -101,6 +101,9 @@ type Config struct {
 
 	// JobWorkers is how many background jobs this instance works at once.
 	JobWorkers int
+	// SendLaneWorkers is how many send jobs each of the 32 send lanes
+	// works at once (internal/message/lanes.go).
+	SendLaneWorkers int
 	// JobRetention is how long finished jobs stay listed before deletion.
 	JobRetention time.Duration
 	// JobRescueAfter is how long a job may stay running before River takes
@@ -173,7 +176,8 @@ var Settings = []Setting{
 	{"SWEEP_SEND_PAUSES_INTERVAL", "30s", "Period of the job that moves expired send pauses into their history and tells live rate-limit gauges (pauses end on time without it)."},
 	{"SIMULATE", "false", "true: run the in-process WhatsApp simulator instead of WhatsApp (flag --simulate). An address (127.0.0.1:7900): use the shared simulator started there with `wagraph simulator`, as any number of instances can (docs/simulator.md). Either uses ./data/simulate.db unless DATABASE_URL is set."},
 	{"SIMULATE_SCAN_DELAY", "8s", "In simulate mode, how long the simulated phone waits before it scans a QR code or enters a pairing code, so the code can be seen first."},
-	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once."},
+	{"JOB_WORKERS", "10", "Background jobs (River) this instance works at once, besides the sends."},
+	{"SEND_LANE_WORKERS", "3", "Send jobs at once in each of the 32 send lanes (an account's messages keep to one lane; docs/sending.md)."},
 	{"JOB_RETENTION", "168h", "How long finished jobs (completed, cancelled or failed for good) stay visible in the jobs query before they are deleted."},
 	{"JOB_RESCUE_AFTER", "15m", "A job still running after this long is taken for stuck (its process died, e.g. kill -9) and run again by the leader. Jobs time out after 1m, or after this when it is shorter (a scrape job after 10m, or two thirds of this when shorter), so a job still alive is never taken for stuck."},
 	{"SWEEP_TIMEOUTS_INTERVAL", "15s", "Period of the sweep_timeouts job (leader only): ends activations past their deadline and bans that are over."},
@@ -227,6 +231,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		ReconnectMaxTries:  p.int("RECONNECT_MAX_ATTEMPTS"),
 		SimulateScanDelay:  p.duration("SIMULATE_SCAN_DELAY"),
 		JobWorkers:         p.int("JOB_WORKERS"),
+		SendLaneWorkers:    p.int("SEND_LANE_WORKERS"),
 		JobRetention:       p.duration("JOB_RETENTION"),
 	}
 	c.JobRescueAfter = p.duration("JOB_RESCUE_AFTER")
@@ -337,6 +342,7 @@ func (c Config) validate() []error {
 		"PUBSUB_BUFFER": c.PubSubBuffer, "RESTORE_CONCURRENCY": c.RestoreConcurrency, "RECONNECT_MAX_ATTEMPTS": c.ReconnectMaxTries,
 		"AUTH_FREE_FAILURES":    c.AuthFreeFailures,
 		"JOB_WORKERS":           c.JobWorkers,
+		"SEND_LANE_WORKERS":     c.SendLaneWorkers,
 		"LEASE_REBALANCE_BATCH": c.LeaseRebalanceBatch,
 
 		"RATE_LIMIT_PER_MINUTE": c.RateLimitPerMinute, "RATE_LIMIT_PER_HOUR": c.RateLimitPerHour,
@@ -399,7 +405,7 @@ func (c Config) Redacted() map[string]any {
 		"simulate_scan_delay":    c.SimulateScanDelay.String(),
 		"pubsub_publish_timeout": c.PubSubPublishTimeout.String(), "trusted_proxies": c.TrustedProxies,
 		"auth_free_failures": c.AuthFreeFailures, "auth_backoff_max": c.AuthBackoffMax.String(),
-		"job_workers": c.JobWorkers, "job_retention": c.JobRetention.String(),
+		"job_workers": c.JobWorkers, "send_lane_workers": c.SendLaneWorkers, "job_retention": c.JobRetention.String(),
 		"job_rescue_after": c.JobRescueAfter.String(), "sweep_timeouts_interval": c.TimeoutSweepInterval.String(),
 		"sweep_phone_numbers_interval": c.PhoneSweepInterval.String(),
 		"contact_default_region":       c.ContactDefaultRegion,

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -111,10 +113,15 @@ func New(db *store.DB, reg *Registry, opts Options) (*Service, error) {
 // The client runs until Close, not until ctx ends: ctx only bounds starting.
 // With no job kind registered it works nothing and says so.
 func (s *Service) Start(ctx context.Context) error {
-	kinds := s.reg.seal()
+	kinds, queues := s.reg.seal()
 	if len(kinds) == 0 {
 		s.log.Info().Msg("no job kinds registered; this instance works no background jobs")
 		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(queues)) {
+		if err := s.client.Queues().Add(name, river.QueueConfig{MaxWorkers: queues[name]}); err != nil {
+			return fmt.Errorf("jobs: add queue %s: %w", name, err)
+		}
 	}
 	s.client.PeriodicJobs().AddMany(s.reg.periodic)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -123,7 +130,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: start River: %w", err)
 	}
 	s.cancelStart = cancel
-	s.log.Info().Strs("kinds", kinds).Int("periodic", len(s.reg.periodic)).Msg("working background jobs")
+	s.log.Info().Strs("kinds", kinds).Int("periodic", len(s.reg.periodic)).Int("queues", 1+len(queues)).Msg("working background jobs")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ type Registry struct {
 	workers  *river.Workers
 	periodic []*river.PeriodicJob
 	kinds    []string
+	queues   map[string]int // queues besides River's default, with their workers
 	sealed   bool
 }
 
@@ -60,6 +62,24 @@ func (r *Registry) AddPeriodic(interval time.Duration, newArgs func() river.JobA
 	))
 }
 
+// AddQueue adds a River queue with workers of its own, besides the default
+// queue that JOB_WORKERS works. A domain package adds queues for jobs that
+// must not wait behind the rest (the send lanes, internal/message). Queue
+// names are fixed by the code: a job in a queue no instance works would
+// wait forever. Adding a name twice, or after Service.Start, panics.
+func (r *Registry) AddQueue(name string, workers int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mustBeOpen()
+	if _, dup := r.queues[name]; dup || name == river.QueueDefault {
+		panic("jobs: queue " + name + " added twice")
+	}
+	if r.queues == nil {
+		r.queues = map[string]int{}
+	}
+	r.queues[name] = max(workers, 1)
+}
+
 // Kinds lists the job kinds registered so far.
 func (r *Registry) Kinds() []string {
 	r.mu.Lock()
@@ -67,12 +87,13 @@ func (r *Registry) Kinds() []string {
 	return append([]string(nil), r.kinds...)
 }
 
-// seal ends registration (the client is starting) and returns the kinds.
-func (r *Registry) seal() []string {
+// seal ends registration (the client is starting) and returns the kinds
+// and the added queues.
+func (r *Registry) seal() ([]string, map[string]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sealed = true
-	return append([]string(nil), r.kinds...)
+	return append([]string(nil), r.kinds...), maps.Clone(r.queues)
 }
 
 func (r *Registry) mustBeOpen() {

@@ -77,3 +77,59 @@ func TestRegistryAndMisuse(t *testing.T) {
 		t.Errorf("ParseID(42) = %d, %v", id, err)
 	}
 }
+
+type laneArgs struct{}
+
+func (laneArgs) Kind() string { return "test_lane" }
+
+// A queue added to the registry gets workers of its own: its jobs run
+// while every worker of the default queue is busy. Adding it twice is a
+// programming error.
+func TestAddedQueuesHaveTheirOwnWorkers(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, store.SQLite)
+	reg := jobs.NewRegistry()
+	svc, err := jobs.New(db, reg, jobs.Options{Logger: zerolog.Nop(), Workers: 1, PollInterval: 20 * time.Millisecond, StopTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	jobs.AddWorker(reg, river.WorkFunc(func(ctx context.Context, job *river.Job[panicArgs]) error {
+		select { // holds the default queue's only worker
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}))
+	ran := make(chan struct{}, 1)
+	jobs.AddWorker(reg, river.WorkFunc(func(ctx context.Context, job *river.Job[laneArgs]) error {
+		ran <- struct{}{}
+		return nil
+	}))
+	reg.AddQueue("lane_a", 1)
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("AddQueue twice did not panic")
+			}
+		}()
+		reg.AddQueue("lane_a", 2)
+	}()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	defer close(release)
+	if _, err := svc.Enqueue(ctx, db, panicArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the blocker takes the default worker
+	if _, err := svc.Enqueue(ctx, db, laneArgs{}, &river.InsertOpts{Queue: "lane_a"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job in the added queue did not run while the default queue was busy")
+	}
+}

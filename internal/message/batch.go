@@ -123,6 +123,10 @@ func (s *Service) Queue(ctx context.Context, in QueueInput) (*Batch, error) {
 	if len(contacts) == 0 {
 		return nil, apperr.Invalid("recipients", "the selection has no contacts", "Select contacts by ids, a persona or a filter that matches some.")
 	}
+	laneOpts, err := s.laneOpts(ctx, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	b := &batchRow{ID: newID(), AccountID: in.AccountID, Template: in.Text, StartAt: start, JitterSeconds: in.JitterSeconds, CreatedAt: now}
 	rows := make([]*messageRow, 0, len(contacts))
 	at := start
@@ -143,11 +147,11 @@ func (s *Service) Queue(ctx context.Context, in QueueInput) (*Batch, error) {
 		r := &messageRow{ID: newID(), AccountID: in.AccountID, BatchID: b.ID, Recipient: c.Phone, ContactID: c.ID,
 			Body: text, Status: Queued, CreatedAt: now, UpdatedAt: now}
 		rows = append(rows, r)
-		opts := &river.InsertOpts{MaxAttempts: SendArgs{}.InsertOpts().MaxAttempts}
+		opts := *laneOpts
 		if at.After(now) {
 			opts.ScheduledAt = at
 		}
-		jobs = append(jobs, river.InsertManyParams{Args: SendArgs{MessageID: r.ID}, InsertOpts: opts})
+		jobs = append(jobs, river.InsertManyParams{Args: SendArgs{MessageID: r.ID}, InsertOpts: &opts})
 		at = at.Add(s.opts.Jitter(time.Duration(in.JitterSeconds) * time.Second))
 	}
 	b.Total = len(rows)

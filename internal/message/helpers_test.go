@@ -42,6 +42,9 @@ type fakeSender struct {
 	fail      int
 	notActive bool
 	lookups   [][]string
+	// delay is how long each send takes (outside the lock: accounts send
+	// side by side).
+	delay time.Duration
 }
 
 type serverError int
@@ -50,6 +53,10 @@ func (e serverError) Error() string   { return fmt.Sprintf("server returned erro
 func (e serverError) ServerCode() int { return int(e) }
 
 func (f *fakeSender) Send(_ context.Context, accountID, to, text, waID string) (message.SentResult, error) {
+	f.mu.Lock()
+	delay := f.delay
+	f.mu.Unlock()
+	time.Sleep(delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.notActive {

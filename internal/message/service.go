@@ -62,6 +62,9 @@ type Options struct {
 	// LookupTTL is how long an IsOnWhatsApp answer is reused: a number on
 	// WhatsApp for LookupTTL, one not on it for a tenth of it. Default 24h.
 	LookupTTL time.Duration
+	// LaneWorkers is how many send jobs each of the Lanes works at once
+	// (SEND_LANE_WORKERS, default DefaultLaneWorkers); see lanes.go.
+	LaneWorkers int
 	// Jitter returns a random duration in [0, max]; tests fix it.
 	Jitter func(max time.Duration) time.Duration
 }
@@ -94,6 +97,9 @@ func (o Options) withDefaults() Options {
 	if o.LookupTTL <= 0 {
 		o.LookupTTL = 24 * time.Hour
 	}
+	if o.LaneWorkers <= 0 {
+		o.LaneWorkers = DefaultLaneWorkers
+	}
 	if o.Jitter == nil {
 		o.Jitter = randomJitter
 	}
@@ -120,6 +126,7 @@ type Service struct {
 	log     zerolog.Logger
 	lookups *lookups
 	sends   *turns
+	lanes   lanes
 }
 
 // New builds the service; register its worker with RegisterJobs.
@@ -128,6 +135,7 @@ func New(d Deps, opts Options) *Service {
 	s := &Service{Deps: d, opts: opts, log: opts.Logger.With().Str("component", "message").Logger()}
 	s.lookups = newLookups(opts.LookupInterval, opts.LookupTTL, opts.Now)
 	s.sends = newTurns()
+	s.lanes.by = map[string]int{}
 	return s
 }
 
@@ -189,11 +197,15 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*Message, error) {
 	if c != nil {
 		row.ContactID = c.ID
 	}
+	laneOpts, err := s.laneOpts(ctx, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	err = s.DB.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			return err
 		}
-		_, err := s.Jobs.Enqueue(ctx, tx, SendArgs{MessageID: row.ID}, nil)
+		_, err := s.Jobs.Enqueue(ctx, tx, SendArgs{MessageID: row.ID}, laneOpts)
 		return err
 	})
 	if err != nil {

@@ -36,9 +36,12 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	return w.s.work(ctx, job.Args.MessageID)
 }
 
-// RegisterJobs registers the send worker.
+// RegisterJobs registers the send worker and the send lanes.
 func (s *Service) RegisterJobs(r *jobs.Registry) {
 	jobs.AddWorker(r, &sendWorker{s: s})
+	for i := range Lanes {
+		r.AddQueue(laneName(i), s.opts.LaneWorkers)
+	}
 }
 
 // Codes WhatsApp refuses a message with that hold it rather than fail it:

@@ -38,6 +38,11 @@ type LIDMap struct {
 	mu      sync.RWMutex
 	lidToPN map[string]string // LID user → phone user; "" caches a miss
 	pnToLID map[string]string // the reverse
+	// gen counts the writes (under mu). A lookup reads the table without
+	// the lock, so the sends of many accounts at once do not wait for each
+	// other's reads, and caches what it read only when no write came in
+	// between (it could be older than the write).
+	gen uint64
 }
 
 var _ wastore.LIDStore = (*LIDMap)(nil)
@@ -72,10 +77,9 @@ func (l *LIDMap) GetLIDForPN(ctx context.Context, pn types.JID) (types.JID, erro
 func (l *LIDMap) lookup(ctx context.Context, source types.JID, server, query string, forward, reverse map[string]string) (types.JID, error) {
 	l.mu.RLock()
 	target, ok := forward[source.User]
+	gen := l.gen
 	l.mu.RUnlock()
 	if !ok {
-		l.mu.Lock()
-		defer l.mu.Unlock()
 		var found []string
 		if err := l.db.NewRaw(query, source.User).Scan(ctx, &found); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return types.JID{}, fmt.Errorf("whatsapp: read the LID map: %w", err)
@@ -83,9 +87,15 @@ func (l *LIDMap) lookup(ctx context.Context, source types.JID, server, query str
 		target = ""
 		if len(found) > 0 {
 			target = found[0]
-			reverse[target] = source.User
 		}
-		forward[source.User] = target
+		l.mu.Lock()
+		if l.gen == gen {
+			if target != "" {
+				reverse[target] = source.User
+			}
+			forward[source.User] = target
+		}
+		l.mu.Unlock()
 	}
 	if target == "" {
 		return types.JID{}, nil
@@ -95,7 +105,12 @@ func (l *LIDMap) lookup(ctx context.Context, source types.JID, server, query str
 
 // GetManyLIDsForPNs implements wastore.LIDStore: numbers without a known
 // LID are left out. Like whatsmeow's, an answer from the cache keeps the
-// number's device and one from the table does not.
+// number's device and one from the table does not. Unlike whatsmeow's, a
+// number without a LID is cached as one (like lookup's misses): every
+// first message to a new number asks for it, and asking the table each
+// time was a query per send. A mapping this process learns replaces the
+// miss; one another instance learns is not seen here until a restart, and
+// the send goes to the number, which WhatsApp accepts.
 func (l *LIDMap) GetManyLIDsForPNs(ctx context.Context, pns []types.JID) (map[types.JID]types.JID, error) {
 	if len(pns) == 0 {
 		return nil, nil
@@ -117,22 +132,32 @@ func (l *LIDMap) GetManyLIDsForPNs(ctx context.Context, pns []types.JID) (map[ty
 			missing[pn.User] = append(missing[pn.User], pn)
 		}
 	}
+	gen := l.gen
 	l.mu.RUnlock()
 	if len(users) == 0 {
 		return result, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	var found []lidPair
 	for start := 0; start < len(users); start += lidChunk {
 		rows, err := l.rowsFor(ctx, l.db, nil, users[start:min(start+lidChunk, len(users))])
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
+		found = append(found, rows...)
+	}
+	l.mu.Lock()
+	if l.gen == gen {
+		for _, u := range users {
+			l.pnToLID[u] = "" // a miss, as lookup caches them; a put replaces it
+		}
+		for _, r := range found {
 			l.lidToPN[r.lid], l.pnToLID[r.pn] = r.pn, r.lid
-			for _, pn := range missing[r.pn] {
-				result[pn] = types.JID{User: r.lid, Server: types.HiddenUserServer}
-			}
+		}
+	}
+	l.mu.Unlock()
+	for _, r := range found {
+		for _, pn := range missing[r.pn] {
+			result[pn] = types.JID{User: r.lid, Server: types.HiddenUserServer}
 		}
 	}
 	return result, nil
@@ -273,6 +298,7 @@ func (l *LIDMap) putChunk(ctx context.Context, chunk []lidPair) ([]lidPair, erro
 	for lid, pn := range final {
 		l.lidToPN[lid], l.pnToLID[pn] = pn, lid
 	}
+	l.gen++
 	return added, nil
 }
 
