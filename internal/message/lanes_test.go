@@ -124,7 +124,7 @@ func jobQueues(t *testing.T, db *store.DB) map[string]string {
 		Queue string `bun:"queue"`
 		ID    string `bun:"id"`
 	}
-	if err := db.NewRaw("SELECT queue, " + id + " AS id FROM river_job WHERE kind = 'message_send'").Scan(context.Background(), &rows); err != nil {
+	if err := db.NewRaw("SELECT queue, "+id+" AS id FROM river_job WHERE kind = 'message_send'").Scan(context.Background(), &rows); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]string{}
