@@ -143,7 +143,7 @@ func run(ctx context.Context, opts options) (result, error) {
 		return res, err
 	}
 	reg := jobs.NewRegistry()
-	js, err := jobs.New(db, reg, jobs.Options{Logger: opts.Log, Workers: opts.Workers, PollInterval: 50 * time.Millisecond})
+	js, err := jobs.New(db, reg, jobs.Options{Logger: opts.Log, Workers: opts.Workers})
 	if err != nil {
 		return res, err
 	}
