@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+
+	"wagraph/internal/store"
 )
 
 // The Postgres bulk path of job-backed imports: a batch's number-only rows
@@ -48,8 +49,11 @@ func (im *Importer) copyRows(ctx context.Context, tx bun.Tx, pgConn bun.Conn, ro
 		data[i] = []any{r.line, newID(), r.id.phone, nullName(r.obs.PushName), nullName(r.obs.FullName), nullName(r.obs.BusinessName), r.obs.OptOut, attrs}
 	}
 	err := pgConn.Raw(func(dc any) error {
-		conn := dc.(*stdlib.Conn).Conn()
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{stageTable}, stageColumns, pgx.CopyFromRows(data))
+		conn, err := store.PgxConn(dc)
+		if err != nil {
+			return err
+		}
+		_, err = conn.CopyFrom(ctx, pgx.Identifier{stageTable}, stageColumns, pgx.CopyFromRows(data))
 		return err
 	})
 	if err != nil {

@@ -87,7 +87,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		}
 		// After a lost connection, pooled ones are checked before use.
 		ping := new(connWatch).watch(cfg)
-		sqldb := stdlib.OpenDB(*cfg, ping)
+		sqldb := sql.OpenDB(pgxConnector{stdlib.GetConnector(*cfg, ping)})
 		keepPool(sqldb, poolSize(opts.MaxOpenConns, 20))
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		db = bun.NewDB(sqldb, pgdialect.New())

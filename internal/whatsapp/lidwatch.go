@@ -23,32 +23,28 @@ type lidWatch struct {
 	accountID string
 }
 
-// watchLIDs gives the client's device the manager's LIDMap (when set) and
-// wraps its LID store when the manager has a listener. A device being paired has no stores until whatsmeow saves it on
-// PairSuccess; it is wrapped then, in whatsmeow's handler goroutine, before
-// the client logs in and starts learning mappings.
-func (m *Manager) watchLIDs(accountID string, cli *whatsmeow.Client) {
-	if m.opts.LIDsLearned == nil && m.opts.LIDMap == nil {
-		return
-	}
+// wrapStores puts wagraph's stores in front of whatsmeow's on the client's
+// device: the identity cache (identities.go) always; the manager's LIDMap
+// (when set) and the LID watch (when the manager has a listener). A device
+// being paired has no stores until whatsmeow saves it on PairSuccess; it
+// is wrapped then, in whatsmeow's handler goroutine, before the client logs
+// in, sends or learns mappings.
+func (m *Manager) wrapStores(accountID string, cli *whatsmeow.Client) {
 	wrap := func() {
 		device := cli.Store
-		if device == nil || device.LIDs == nil {
+		if device == nil {
 			return
 		}
-		if m.opts.LIDMap != nil && device.LIDs != wastore.LIDStore(m.opts.LIDMap) {
-			if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
-				device.LIDs = m.opts.LIDMap
+		if device.Identities != nil {
+			if _, wrapped := device.Identities.(*identityCache); !wrapped {
+				device.Identities = newIdentityCache(device.Identities)
 			}
 		}
-		if m.opts.LIDsLearned == nil {
-			return
-		}
-		if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
-			device.LIDs = &lidWatch{LIDStore: device.LIDs, m: m, accountID: accountID}
+		if device.LIDs != nil {
+			m.wrapLIDs(accountID, device)
 		}
 	}
-	if cli.Store != nil && cli.Store.LIDs != nil {
+	if cli.Store != nil && cli.Store.Identities != nil {
 		wrap()
 		return
 	}
@@ -57,6 +53,22 @@ func (m *Manager) watchLIDs(accountID string, cli *whatsmeow.Client) {
 			wrap()
 		}
 	})
+}
+
+// wrapLIDs gives the device the manager's LIDMap (when set) and wraps its
+// LID store when the manager has a listener.
+func (m *Manager) wrapLIDs(accountID string, device *wastore.Device) {
+	if m.opts.LIDMap != nil && device.LIDs != wastore.LIDStore(m.opts.LIDMap) {
+		if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
+			device.LIDs = m.opts.LIDMap
+		}
+	}
+	if m.opts.LIDsLearned == nil {
+		return
+	}
+	if _, wrapped := device.LIDs.(*lidWatch); !wrapped {
+		device.LIDs = &lidWatch{LIDStore: device.LIDs, m: m, accountID: accountID}
+	}
 }
 
 // PutLIDMapping implements wastore.LIDStore.

@@ -60,7 +60,7 @@ func (m *Manager) newSession(req supervisor.StartRequest, device *wastore.Device
 	ctx, cancel := context.WithCancel(m.ctx)
 	log := m.log.With().Str("account_id", req.AccountID).Str("session_id", req.SessionID).Logger()
 	cli := whatsmeow.NewClient(device, NewWALogger(log.With().Str("component", "whatsmeow").Logger()))
-	m.watchLIDs(req.AccountID, cli)
+	m.wrapStores(req.AccountID, cli)
 	// The supervisor owns reconnecting, with jittered backoff and a cap.
 	// (whatsmeow still handles the 515 restart after pairing by itself.)
 	cli.EnableAutoReconnect = false
