@@ -104,7 +104,7 @@ func TestAccountsSpreadOverTheLanes(t *testing.T) {
 	}
 }
 
-func newAccount(t *testing.T, db *store.DB, name string) string {
+func newAccount(t testing.TB, db *store.DB, name string) string {
 	t.Helper()
 	acc, err := account.New(db, pubsub.NewMemory(pubsub.Options{}), account.Options{Logger: zerolog.Nop()}).Create(context.Background(), account.CreateInput{Name: name})
 	if err != nil {
@@ -114,7 +114,7 @@ func newAccount(t *testing.T, db *store.DB, name string) string {
 }
 
 // jobQueues maps message ids to the River queue of their send job.
-func jobQueues(t *testing.T, db *store.DB) map[string]string {
+func jobQueues(t testing.TB, db *store.DB) map[string]string {
 	t.Helper()
 	id := "args ->> 'message_id'"
 	if db.Kind == store.SQLite {

@@ -105,12 +105,11 @@ func (l *LIDMap) lookup(ctx context.Context, source types.JID, server, query str
 
 // GetManyLIDsForPNs implements wastore.LIDStore: numbers without a known
 // LID are left out. Like whatsmeow's, an answer from the cache keeps the
-// number's device and one from the table does not. Unlike whatsmeow's, a
-// number without a LID is cached as one (like lookup's misses): every
-// first message to a new number asks for it, and asking the table each
-// time was a query per send. A mapping this process learns replaces the
-// miss; one another instance learns is not seen here until a restart, and
-// the send goes to the number, which WhatsApp accepts.
+// number's device and one from the table does not. Like whatsmeow's, a
+// number without a LID is not cached: the table is asked again next time,
+// and a mapping written meanwhile by another path (another instance,
+// whatsmeow's container) is found. (Caching the misses was tried: the
+// console's batch test then stalled when the machine was loaded.)
 func (l *LIDMap) GetManyLIDsForPNs(ctx context.Context, pns []types.JID) (map[types.JID]types.JID, error) {
 	if len(pns) == 0 {
 		return nil, nil
@@ -147,9 +146,6 @@ func (l *LIDMap) GetManyLIDsForPNs(ctx context.Context, pns []types.JID) (map[ty
 	}
 	l.mu.Lock()
 	if l.gen == gen {
-		for _, u := range users {
-			l.pnToLID[u] = "" // a miss, as lookup caches them; a put replaces it
-		}
 		for _, r := range found {
 			l.lidToPN[r.lid], l.pnToLID[r.pn] = r.pn, r.lid
 		}
