@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime/pprof"
 	"runtime/trace"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,6 +57,9 @@ type result struct {
 	// Sent counts SENT messages; Delivered the messages the simulated
 	// phones decrypted.
 	Sent, Delivered int
+	// CPU is the process's CPU time (user and system) during the drain:
+	// wagraph and the simulator together.
+	CPU time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.Sent) / r.Drain.Seconds() }
@@ -176,6 +180,7 @@ func run(ctx context.Context, opts options) (result, error) {
 		defer trace.Stop()
 	}
 	began = time.Now()
+	cpuBefore := cpuTime()
 	if err := js.Start(ctx); err != nil {
 		return res, err
 	}
@@ -204,6 +209,7 @@ func run(ctx context.Context, opts options) (result, error) {
 		res.Sent = sent
 	}
 	res.Drain = time.Since(began)
+	res.CPU = cpuTime() - cpuBefore
 	for _, m := range members {
 		res.Delivered += len(sim.SentTo(m.Phone))
 	}
@@ -247,4 +253,13 @@ func link(ctx context.Context, svc *account.Service, sup *supervisor.Supervisor,
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// cpuTime is the CPU time the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -80,8 +81,9 @@ func main() {
 	}
 	fmt.Printf("%d messages from %d accounts to %d recipients each, %d send lanes × %d workers, GOMAXPROCS %d\n",
 		res.Messages, *accounts, *recipients, message.Lanes, *laneWorkers, runtime.GOMAXPROCS(0))
-	fmt.Printf("queued in %v; drained in %v: %.0f messages/s (goal %.0f); the phones decrypted %d\n",
-		res.Queue.Round(1e6), res.Drain.Round(1e6), res.rate(), *goal, res.Delivered)
+	fmt.Printf("queued in %v; drained in %v: %.0f messages/s (goal %.0f); the phones decrypted %d; CPU %.2f ms per message (%.2f cores)\n",
+		res.Queue.Round(1e6), res.Drain.Round(1e6), res.rate(), *goal, res.Delivered,
+		float64(res.CPU)/float64(time.Millisecond)/float64(max(res.Sent, 1)), res.CPU.Seconds()/res.Drain.Seconds())
 	if res.rate() < *goal || res.Delivered != res.Messages {
 		os.Exit(1)
 	}

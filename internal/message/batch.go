@@ -253,7 +253,7 @@ func (s *Service) CancelBatch(ctx context.Context, id string) (*Batch, error) {
 			b, err = getBatch(ctx, tx, id)
 			return err
 		}
-		b, err = countInBatch(ctx, tx, id, Canceled, int(n))
+		b, err = countInBatch(ctx, s.DB, tx, id, Canceled, int(n))
 		return err
 	})
 	if err != nil {

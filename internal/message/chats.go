@@ -23,7 +23,8 @@ func (s *Service) RecordInbound(ctx context.Context, accountID, peer string, at 
 
 // isNewChat reports whether peer never wrote to the account.
 func (s *Service) isNewChat(ctx context.Context, accountID, peer string) (bool, error) {
-	known, err := s.DB.NewSelect().Model((*chatRow)(nil)).Where("account_id = ? AND peer = ?", accountID, peer).Exists(ctx)
+	var known bool
+	err := s.DB.Get(ctx, s.DB, &known, "SELECT EXISTS (SELECT 1 FROM account_chats WHERE account_id = $1 AND peer = $2)", accountID, peer)
 	if err != nil {
 		return false, fmt.Errorf("message: look up chat: %w", err)
 	}

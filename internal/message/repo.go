@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"wagraph/internal/apperr"
+	"wagraph/internal/store"
 )
 
 // messageRow is a message as stored in messages.
@@ -91,9 +92,9 @@ func batchNotFound(id string) error {
 		WithSuggestion("List the account's batches with the batches query to find the one you meant.")
 }
 
-func getMessage(ctx context.Context, db bun.IDB, id string) (*messageRow, error) {
+func getMessage(ctx context.Context, db *store.DB, id string) (*messageRow, error) {
 	r := new(messageRow)
-	err := db.NewSelect().Model(r).Where("m.id = ?", id).Scan(ctx)
+	err := db.Get(ctx, db, r, "SELECT m.* FROM messages AS m WHERE m.id = $1", id) // every send: a fixed text
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, messageNotFound(id)
 	}

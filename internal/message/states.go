@@ -10,6 +10,7 @@ import (
 	"wagraph/internal/apperr"
 	"wagraph/internal/ratelimit"
 	"wagraph/internal/sending"
+	"wagraph/internal/store"
 )
 
 // waitCode names why the limits refused a send, for Message.Wait.
@@ -112,7 +113,7 @@ func (s *Service) finish(ctx context.Context, m *messageRow, to Status, set func
 		if n, _ := res.RowsAffected(); n != 1 || m.BatchID == "" {
 			return nil
 		}
-		progress, err = countInBatch(ctx, tx, m.BatchID, to, 1)
+		progress, err = countInBatch(ctx, s.DB, tx, m.BatchID, to, 1)
 		return err
 	})
 	if err != nil {
@@ -127,12 +128,10 @@ func (s *Service) finish(ctx context.Context, m *messageRow, to Status, set func
 
 // countInBatch adds n messages that reached status to to the batch's
 // counts and returns the batch as it is now.
-func countInBatch(ctx context.Context, tx bun.IDB, batchID string, to Status, n int) (*batchRow, error) {
+func countInBatch(ctx context.Context, db *store.DB, tx bun.IDB, batchID string, to Status, n int) (*batchRow, error) {
 	col := map[Status]string{Sent: "sent", Failed: "failed", Canceled: "canceled"}[to]
 	b := new(batchRow)
-	err := tx.NewUpdate().Model(b).
-		Set("? = ? + ?", bun.Ident(col), bun.Ident(col), n).Set("version = version + 1").
-		Where("id = ?", batchID).Returning("*").Scan(ctx)
+	err := db.Get(ctx, tx, b, "UPDATE message_batches SET "+col+" = "+col+" + $1, version = version + 1 WHERE id = $2 RETURNING *", n, batchID)
 	if err != nil {
 		return nil, fmt.Errorf("count in batch %s: %w", batchID, err)
 	}

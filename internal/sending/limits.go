@@ -314,11 +314,9 @@ func (p *Policy) Limits(ctx context.Context, accountID string) (Effective, error
 	// pairing gets there), so a number linked again starts its warm-up
 	// again.
 	var row accountLimitsRow
-	err := p.db.NewSelect().TableExpr("accounts AS a").
-		ColumnExpr("a.id, l.limits, l.new_chats_per_day, l.updated_at").
-		ColumnExpr("(SELECT h.at FROM account_status_history AS h WHERE h.account_id = a.id AND h.to_status = ? ORDER BY h.version DESC LIMIT 1) AS linked_at", "WARMING").
-		Join("LEFT JOIN account_send_limits AS l ON l.account_id = a.id").
-		Where("a.id = ?", accountID).Scan(ctx, &row)
+	err := p.db.Get(ctx, p.db, &row, `SELECT a.id, l.limits, l.new_chats_per_day, l.updated_at,
+		(SELECT h.at FROM account_status_history AS h WHERE h.account_id = a.id AND h.to_status = $1 ORDER BY h.version DESC LIMIT 1) AS linked_at
+		FROM accounts AS a LEFT JOIN account_send_limits AS l ON l.account_id = a.id WHERE a.id = $2`, "WARMING", accountID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Effective{}, notFound(accountID)

@@ -191,7 +191,7 @@ func optDBTime(t time.Time) *time.Time {
 // CurrentPause returns the pause in force for accountID now, nil when none
 // (an expired pause is none, whether or not the sweep has moved it out).
 func (p *Policy) CurrentPause(ctx context.Context, accountID string) (*Pause, error) {
-	row, err := readPause(ctx, p.db, accountID)
+	row, err := readPause(ctx, p.db, p.db, accountID)
 	if err != nil || row == nil {
 		return nil, err
 	}
@@ -201,9 +201,9 @@ func (p *Policy) CurrentPause(ctx context.Context, accountID string) (*Pause, er
 	return nil, nil
 }
 
-func readPause(ctx context.Context, db bun.IDB, accountID string) (*pauseRow, error) {
+func readPause(ctx context.Context, db *store.DB, conn bun.IDB, accountID string) (*pauseRow, error) {
 	var row pauseRow
-	err := db.NewSelect().Model(&row).Where("account_id = ?", accountID).Scan(ctx)
+	err := db.Get(ctx, conn, &row, "SELECT * FROM account_send_pauses WHERE account_id = $1", accountID) // every send
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
@@ -271,7 +271,7 @@ func (p *Policy) pause(ctx context.Context, accountID string, np Pause) (*Pause,
 		if err := p.lockAccount(ctx, tx, accountID); err != nil {
 			return err
 		}
-		old, err := readPause(ctx, tx, accountID)
+		old, err := readPause(ctx, p.db, tx, accountID)
 		if err != nil {
 			return err
 		}
@@ -372,7 +372,7 @@ func (p *Policy) end(ctx context.Context, accountID, how string, match func(*Pau
 		if err := p.lockAccount(ctx, tx, accountID); err != nil {
 			return err
 		}
-		row, err := readPause(ctx, tx, accountID)
+		row, err := readPause(ctx, p.db, tx, accountID)
 		if err != nil || row == nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -137,7 +138,14 @@ func (l *LIDMap) GetManyLIDsForPNs(ctx context.Context, pns []types.JID) (map[ty
 		return result, nil
 	}
 	var found []lidPair
-	for start := 0; start < len(users); start += lidChunk {
+	if len(users) <= smallLookup {
+		rows, err := l.rowsForFew(ctx, users)
+		if err != nil {
+			return nil, err
+		}
+		found = rows
+	}
+	for start := 0; len(users) > smallLookup && start < len(users); start += lidChunk {
 		rows, err := l.rowsFor(ctx, l.db, nil, users[start:min(start+lidChunk, len(users))])
 		if err != nil {
 			return nil, err
@@ -315,6 +323,37 @@ func (l *LIDMap) rowsFor(ctx context.Context, db bun.IDB, lids, pns []string) ([
 		q, args = q+"pn IN (?)", []any{bun.In(pns)}
 	}
 	if err := db.NewRaw(q, args...).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("whatsapp: read the LID map: %w", err)
+	}
+	out := make([]lidPair, len(rows))
+	for i, r := range rows {
+		out[i] = lidPair{lid: r.LID, pn: r.PN}
+	}
+	return out, nil
+}
+
+// smallLookup is the most numbers rowsForFew looks up: a send asks for
+// the recipient's few devices.
+const smallLookup = 8
+
+// rowsForFew reads the rows of a few numbers with the numbers as the
+// query's arguments, so the statement is prepared once for each count
+// (store.DB.Get; a send asks for one to three numbers).
+func (l *LIDMap) rowsForFew(ctx context.Context, pns []string) ([]lidPair, error) {
+	q := "SELECT lid, pn FROM whatsmeow_lid_map WHERE pn IN ("
+	args := make([]any, len(pns))
+	for i, pn := range pns {
+		if i > 0 {
+			q += ", "
+		}
+		q += "$" + strconv.Itoa(i+1)
+		args[i] = pn
+	}
+	var rows []struct {
+		LID string `bun:"lid"`
+		PN  string `bun:"pn"`
+	}
+	if err := l.db.Select(ctx, l.db, &rows, q+")", args...); err != nil {
 		return nil, fmt.Errorf("whatsapp: read the LID map: %w", err)
 	}
 	out := make([]lidPair, len(rows))
