@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,23 +57,20 @@ func main() {
 		defer os.RemoveAll(dir)
 		opts.DatabaseURL = "sqlite:" + filepath.Join(dir, "bench.db")
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	for _, out := range []struct {
+		path string
+		to   *io.Writer
+	}{{*cpuProfile, &opts.Profile}, {*traceFile, &opts.Trace}} {
+		if out.path == "" {
+			continue
+		}
+		f, err := os.Create(out.path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "messages:", err)
 			os.Exit(1)
 		}
 		defer f.Close()
-		opts.Profile = f
-	}
-	if *traceFile != "" {
-		f, err := os.Create(*traceFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "messages:", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		opts.Trace = f
+		*out.to = f
 	}
 	res, err := run(ctx, opts)
 	if err != nil {

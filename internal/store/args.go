@@ -42,11 +42,7 @@ func sqlQueryer(conn bun.IDB) (queryer, error) {
 // first row into dest as bun's Scan would (a model, or column values);
 // sql.ErrNoRows when there is none.
 func (db *DB) Get(ctx context.Context, conn bun.IDB, dest any, query string, args ...any) error {
-	q, err := sqlQueryer(conn)
-	if err != nil {
-		return err
-	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := queryArgs(ctx, conn, query, args)
 	if err != nil {
 		return err
 	}
@@ -67,13 +63,18 @@ func (db *DB) Get(ctx context.Context, conn bun.IDB, dest any, query string, arg
 
 // Select is Get for every row: dest points to a slice.
 func (db *DB) Select(ctx context.Context, conn bun.IDB, dest any, query string, args ...any) error {
-	q, err := sqlQueryer(conn)
-	if err != nil {
-		return err
-	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := queryArgs(ctx, conn, query, args)
 	if err != nil {
 		return err
 	}
 	return db.ScanRows(ctx, rows, dest) // closes rows
+}
+
+// queryArgs runs query on conn's database/sql side, args to the driver.
+func queryArgs(ctx context.Context, conn bun.IDB, query string, args []any) (*sql.Rows, error) {
+	q, err := sqlQueryer(conn)
+	if err != nil {
+		return nil, err
+	}
+	return q.QueryContext(ctx, query, args...)
 }
