@@ -5193,7 +5193,7 @@ type Job {
   kind: String!
   "Where the job is in its life; see JobState."
   state: JobState!
-  "The queue it waits in."
+  "The queue it waits in: ` + "`" + `default` + "`" + `, or a send lane ` + "`" + `send_0` + "`" + ` … ` + "`" + `send_31` + "`" + ` for message_send jobs (one lane per account; docs/sending.md)."
   queue: String!
   "How many times it has been started, the current run included."
   attempts: Int!

@@ -793,7 +793,7 @@ type Job struct {
 	Kind string `json:"kind"`
 	// Where the job is in its life; see JobState.
 	State JobState `json:"state"`
-	// The queue it waits in.
+	// The queue it waits in: `default`, or a send lane `send_0` … `send_31` for message_send jobs (one lane per account; docs/sending.md).
 	Queue string `json:"queue"`
 	// How many times it has been started, the current run included.
 	Attempts int `json:"attempts"`
