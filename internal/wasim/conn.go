@@ -48,9 +48,6 @@ type conn struct {
 
 	pendingMu sync.Mutex
 	pending   map[string]chan *waBinary.Node
-	// unacked counts the notifications sent and not yet acknowledged
-	// (under pendingMu); Drop waits for them (faults.go).
-	unacked   int
 	closeOnce sync.Once
 }
 
@@ -232,11 +229,6 @@ func (c *conn) send(node waBinary.Node) error {
 	if c.log.GetLevel() <= zerolog.TraceLevel {
 		c.log.Trace().Str("node", node.XMLString()).Msg("send")
 	}
-	if node.Tag == "notification" {
-		c.pendingMu.Lock()
-		c.unacked++
-		c.pendingMu.Unlock()
-	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	framed, err := encodeFrame(c.transport.seal(payload))
@@ -309,33 +301,6 @@ func (c *conn) endWith(node waBinary.Node) {
 // drop cuts the socket without a word, like a network failure.
 func (c *conn) drop() {
 	c.close()
-}
-
-// acked records the client's acknowledgement of a notification.
-func (c *conn) acked(node *waBinary.Node) {
-	if class, _ := node.Attrs["class"].(string); class != "notification" {
-		return
-	}
-	c.pendingMu.Lock()
-	defer c.pendingMu.Unlock()
-	if c.unacked > 0 {
-		c.unacked--
-	}
-}
-
-// awaitAcks waits up to max for the client to acknowledge the
-// notifications sent to it.
-func (c *conn) awaitAcks(max time.Duration) {
-	deadline := time.Now().Add(max)
-	for time.Now().Before(deadline) {
-		c.pendingMu.Lock()
-		n := c.unacked
-		c.pendingMu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // detach forgets the connection as a device's live session, so faults and

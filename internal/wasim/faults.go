@@ -35,12 +35,6 @@ func (s *Simulator) Drop(jid types.JID) error {
 		return ErrNotConnected
 	}
 	for _, c := range conns {
-		// whatsmeow acknowledges a notification from a goroutine of its
-		// own, and its socket races with that send when the connection
-		// closes under it (a data race inside whatsmeow, seen by -race in
-		// TestE2EReachoutTimelockPausesSending). A drop lets those acks in
-		// first, for at most a second.
-		c.awaitAcks(time.Second)
 		c.drop()
 	}
 	return nil

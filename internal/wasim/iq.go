@@ -14,9 +14,7 @@ func (c *conn) handle(node *waBinary.Node) {
 		c.handleIQ(node)
 	case "message":
 		c.handleMessage(node)
-	case "ack":
-		c.acked(node)
-	case "receipt", "presence", "chatstate", "call":
+	case "receipt", "presence", "chatstate", "ack", "call":
 		// Accepted and dropped: the simulated phones do not react to them.
 	default:
 		c.log.Debug().Str("tag", node.Tag).Msg("ignored node")

@@ -62,7 +62,7 @@ func (l *LIDMap) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, err
 	if lid.Server != types.HiddenUserServer {
 		return types.JID{}, fmt.Errorf("invalid GetPNForLID call with non-LID JID %s", lid)
 	}
-	return l.lookup(ctx, lid, types.DefaultUserServer, "SELECT pn FROM whatsmeow_lid_map WHERE lid = ?", l.lidToPN, l.pnToLID)
+	return l.lookup(ctx, lid, types.DefaultUserServer, "SELECT pn FROM whatsmeow_lid_map WHERE lid = $1", l.lidToPN, l.pnToLID)
 }
 
 // GetLIDForPN implements wastore.LIDStore.
@@ -70,7 +70,7 @@ func (l *LIDMap) GetLIDForPN(ctx context.Context, pn types.JID) (types.JID, erro
 	if pn.Server != types.DefaultUserServer {
 		return types.JID{}, fmt.Errorf("invalid GetLIDForPN call with non-PN JID %s", pn)
 	}
-	return l.lookup(ctx, pn, types.HiddenUserServer, "SELECT lid FROM whatsmeow_lid_map WHERE pn = ?", l.pnToLID, l.lidToPN)
+	return l.lookup(ctx, pn, types.HiddenUserServer, "SELECT lid FROM whatsmeow_lid_map WHERE pn = $1", l.pnToLID, l.lidToPN)
 }
 
 // lookup answers from the cache, else from the table (caching the answer,
@@ -82,7 +82,7 @@ func (l *LIDMap) lookup(ctx context.Context, source types.JID, server, query str
 	l.mu.RUnlock()
 	if !ok {
 		var found []string
-		if err := l.db.NewRaw(query, source.User).Scan(ctx, &found); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := l.db.Select(ctx, l.db, &found, query, source.User); err != nil {
 			return types.JID{}, fmt.Errorf("whatsapp: read the LID map: %w", err)
 		}
 		target = ""
@@ -308,10 +308,7 @@ func (l *LIDMap) putChunk(ctx context.Context, chunk []lidPair) ([]lidPair, erro
 
 // rowsFor reads the rows with one of the LIDs or one of the numbers.
 func (l *LIDMap) rowsFor(ctx context.Context, db bun.IDB, lids, pns []string) ([]lidPair, error) {
-	var rows []struct {
-		LID string `bun:"lid"`
-		PN  string `bun:"pn"`
-	}
+	var rows []lidRow
 	q := "SELECT lid, pn FROM whatsmeow_lid_map WHERE "
 	var args []any
 	switch {
@@ -325,11 +322,7 @@ func (l *LIDMap) rowsFor(ctx context.Context, db bun.IDB, lids, pns []string) ([
 	if err := db.NewRaw(q, args...).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("whatsapp: read the LID map: %w", err)
 	}
-	out := make([]lidPair, len(rows))
-	for i, r := range rows {
-		out[i] = lidPair{lid: r.LID, pn: r.PN}
-	}
-	return out, nil
+	return pairsOf(rows), nil
 }
 
 // smallLookup is the most numbers rowsForFew looks up: a send asks for
@@ -349,18 +342,25 @@ func (l *LIDMap) rowsForFew(ctx context.Context, pns []string) ([]lidPair, error
 		q += "$" + strconv.Itoa(i+1)
 		args[i] = pn
 	}
-	var rows []struct {
-		LID string `bun:"lid"`
-		PN  string `bun:"pn"`
-	}
+	var rows []lidRow
 	if err := l.db.Select(ctx, l.db, &rows, q+")", args...); err != nil {
 		return nil, fmt.Errorf("whatsapp: read the LID map: %w", err)
 	}
+	return pairsOf(rows), nil
+}
+
+// lidRow is a row of whatsmeow_lid_map.
+type lidRow struct {
+	LID string `bun:"lid"`
+	PN  string `bun:"pn"`
+}
+
+func pairsOf(rows []lidRow) []lidPair {
 	out := make([]lidPair, len(rows))
 	for i, r := range rows {
 		out[i] = lidPair{lid: r.LID, pn: r.PN}
 	}
-	return out, nil
+	return out
 }
 
 // placeholders is "(?, ?), (?, ?), …" for n rows.
