@@ -125,7 +125,7 @@ type leases struct {
 	renewed  time.Time
 	draining bool
 	// takeovers counts connects of taken-over accounts still running.
-	takeovers sync.WaitGroup
+	takeovers inflight
 	// claimMu makes claim passes (renewals, notices, lapses) one at a time.
 	claimMu sync.Mutex
 }

@@ -94,7 +94,7 @@ type Supervisor struct {
 	ctx      context.Context // the supervisor's life, for timers and restore
 	cancel   context.CancelFunc
 	timers   map[timerKey]*timer
-	wg       sync.WaitGroup // timers and restore running now
+	wg       inflight // timers and restore running now
 	restored chan struct{}
 
 	lease    *leases                 // nil with one instance
