@@ -14,7 +14,9 @@ func (c *conn) handle(node *waBinary.Node) {
 		c.handleIQ(node)
 	case "message":
 		c.handleMessage(node)
-	case "receipt", "presence", "chatstate", "ack", "call":
+	case "ack":
+		c.deliver(node) // to a notification waiting for it (ReachoutTimelock)
+	case "receipt", "presence", "chatstate", "call":
 		// Accepted and dropped: the simulated phones do not react to them.
 	default:
 		c.log.Debug().Str("tag", node.Tag).Msg("ignored node")

@@ -1,6 +1,7 @@
 package wasim
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -18,6 +19,10 @@ const ReachoutTimelockQueryID = "23983697327930364"
 // when an account's reach-out time-lock is set or lifted.
 const reachoutUpdateOp = "NotificationUserReachoutTimelockUpdate"
 
+// notificationAckWait bounds the wait for a client to acknowledge a
+// notification.
+const notificationAckWait = time.Second
+
 // reachoutLock is an account's reach-out time-lock: no new chats until.
 type reachoutLock struct {
 	until       time.Time
@@ -30,7 +35,8 @@ func (l reachoutLock) activeAt(t time.Time) bool { return t.Before(l.until) }
 // until until (a zero until lifts it), with WhatsApp's enforcement type
 // (e.g. DEFAULT). Its connected devices get the mex notification WhatsApp
 // sends (NotificationUserReachoutTimelockUpdate), and the FetchReachoutTimelock
-// query answers with the lock from now on. It does not make sends fail:
+// query answers with the lock from now on. It returns once the devices
+// acknowledged the notification (or a second passed). It does not make sends fail:
 // RejectSends(jid, 463) does that.
 func (s *Simulator) ReachoutTimelock(jid types.JID, until time.Time, enforcement string) error {
 	s.mu.Lock()
@@ -51,17 +57,23 @@ func (s *Simulator) ReachoutTimelock(jid types.JID, until time.Time, enforcement
 		}
 	}
 	s.mu.Unlock()
-	note := waBinary.Node{Tag: "notification", Attrs: waBinary.Attrs{
-		"id": s.newID(), "type": "mex", "from": types.ServerJID, "t": strconv.FormatInt(time.Now().Unix(), 10),
-	}, Content: []waBinary.Node{{
-		Tag:     "update",
-		Attrs:   waBinary.Attrs{"op_name": reachoutUpdateOp},
-		Content: reachoutJSON("xwa2_notify_account_reachout_timelock", lock, time.Now()),
-	}}}
 	for _, c := range conns {
-		if err := c.send(note); err != nil {
+		note := waBinary.Node{Tag: "notification", Attrs: waBinary.Attrs{
+			"type": "mex", "from": types.ServerJID, "t": strconv.FormatInt(time.Now().Unix(), 10),
+		}, Content: []waBinary.Node{{
+			Tag:     "update",
+			Attrs:   waBinary.Attrs{"op_name": reachoutUpdateOp},
+			Content: reachoutJSON("xwa2_notify_account_reachout_timelock", lock, time.Now()),
+		}}}
+		// Wait for the client's ack, as WhatsApp's delivery would: whatsmeow
+		// sends it from a goroutine of its own, which races (inside
+		// whatsmeow) with its socket closing, so a Drop right after must
+		// not cut the socket under it.
+		ctx, cancel := context.WithTimeout(context.Background(), notificationAckWait)
+		if _, err := c.request(ctx, note); err != nil {
 			c.log.Debug().Err(err).Msg("send reach-out time-lock notification")
 		}
+		cancel()
 	}
 	return nil
 }
