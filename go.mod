@@ -86,3 +86,5 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+replace go.mau.fi/libsignal => ./third_party/libsignal
