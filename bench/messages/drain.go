@@ -38,6 +38,8 @@ type options struct {
 	// (SEND_LANE_WORKERS).
 	Workers, LaneWorkers int
 	DatabaseURL          string
+	// Pool caps the database pool (0: the store's default per dialect).
+	Pool int
 	// RootKey signs the simulator's certificates (whatsmeow trusts one root
 	// per process).
 	RootKey [32]byte
@@ -75,7 +77,7 @@ func run(ctx context.Context, opts options) (result, error) {
 		return res, err
 	}
 	defer sim.Close()
-	db, err := store.Open(ctx, opts.DatabaseURL, store.Options{})
+	db, err := store.Open(ctx, opts.DatabaseURL, store.Options{MaxOpenConns: opts.Pool})
 	if err != nil {
 		return res, err
 	}

@@ -35,6 +35,7 @@ func main() {
 	recipients := flag.Int("recipients", 200, "recipients of each batch")
 	workers := flag.Int("workers", 10, "jobs of River's default queue at once (JOB_WORKERS)")
 	laneWorkers := flag.Int("lane-workers", message.DefaultLaneWorkers, "send jobs at once in each of the send lanes (SEND_LANE_WORKERS)")
+	pool := flag.Int("pool", 0, "database connections (0: the server's default, 8 for SQLite and 20 for Postgres)")
 	dbURL := flag.String("database", "", "Postgres URL of a scratch database (default: SQLite in a temporary directory)")
 	goal := flag.Float64("goal", 500, "messages per second to reach")
 	verbose := flag.Bool("v", false, "log warnings")
@@ -44,7 +45,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	opts := options{Accounts: *accounts, Recipients: *recipients, Workers: *workers, LaneWorkers: *laneWorkers, DatabaseURL: *dbURL, RootKey: wasim.NewRootKey(), Log: zerolog.Nop()}
+	opts := options{Accounts: *accounts, Recipients: *recipients, Workers: *workers, LaneWorkers: *laneWorkers, DatabaseURL: *dbURL, Pool: *pool, RootKey: wasim.NewRootKey(), Log: zerolog.Nop()}
 	if *verbose {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	}
